@@ -1,0 +1,213 @@
+"""The calls users make: resolve, download, list, register, load prompts.
+
+Each call parses the URI, picks the registry (see :mod:`federate.config`), asks it
+which version the URI means and where its files are, and hands that location to the
+repository plugin for its scheme. Registries are opened once per process and reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from federate import transfer
+from federate.config import RegistryConfig, federate_home, registry_config
+from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+)
+from federate.plugins.manager import get_plugin_host
+from federate.registry.base import Registry, check_alias, check_name
+from federate.repos.base import ArtifactRepository
+from federate.uri import ModelRef, is_registry_uri, parse_uri
+
+_registries: dict[RegistryConfig, Registry] = {}
+_registries_lock = threading.Lock()
+
+
+def _open_registry(config: RegistryConfig) -> Registry:
+    registry = _registries.get(config)
+    if registry is None:
+        with _registries_lock:
+            registry = _registries.get(config)
+            if registry is None:
+                registry = get_plugin_host().open_registry(config)
+                _registries[config] = registry
+    return registry
+
+
+def get_registry(uri: str | None = None) -> Registry:
+    """The registry for ``uri`` (a registry URI, not a models:/ URI), or the configured one."""
+    return _open_registry(registry_config(uri))
+
+
+def clear_registry_cache() -> None:
+    """Forget opened registries (tests; after changing configuration files)."""
+    with _registries_lock:
+        _registries.clear()
+
+
+def _registry_for(ref: ModelRef, registry_uri: str | None) -> Registry:
+    return _open_registry(registry_config(registry_uri, ref.profile))
+
+
+def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
+    """The model version a models:/ URI means, with its storage location."""
+    ref = parse_uri(uri)
+    if ref.is_prompt:
+        raise FederateError(
+            f"{uri!r} is a prompt URI; use federate.load_prompt() to read prompts",
+            INVALID_PARAMETER_VALUE,
+        )
+    return _registry_for(ref, registry_uri).resolve(ref)
+
+
+def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
+    """The prompt version a prompts:/ URI means (``prompts:/name/3``, ``prompts:/name@prod``)."""
+    ref = parse_uri(uri)
+    if not ref.is_prompt:
+        raise FederateError(
+            f"{uri!r} is not a prompts:/ URI; use prompts:/<name>/<version> or "
+            "prompts:/<name>@<alias>",
+            INVALID_PARAMETER_VALUE,
+        )
+    return _registry_for(ref, registry_uri).resolve_prompt(ref)
+
+
+def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepository:
+    location = mv.download_uri
+    if not location:
+        raise FederateError(
+            f"Model {mv.name!r} version {mv.version} has no storage location",
+            RESOURCE_DOES_NOT_EXIST,
+        )
+    credentials = registry.read_credentials(mv)
+    refresh = (lambda: registry.read_credentials(mv)) if credentials is not None else None
+    return get_plugin_host().open_repo(location, credentials, refresh)
+
+
+def _snapshot_dir(registry: Registry, mv: ModelVersion) -> Path:
+    registry_id = hashlib.sha256(registry.uri.encode()).hexdigest()[:12]
+    return federate_home() / "snapshots" / registry_id / mv.name / str(mv.version)
+
+
+def download(
+    uri: str,
+    dst: str | os.PathLike[str] | None = None,
+    registry_uri: str | None = None,
+    *,
+    overwrite: bool = False,
+) -> str:
+    """Fetch the files a URI names into ``dst`` and return the local path.
+
+    ``uri`` is a models:/ URI or a plain storage URI (``file://...``, a path, or any
+    scheme a repository plugin handles). Without ``dst``, a registry version goes to
+    ``$FEDERATE_HOME/snapshots/<registry>/<name>/<version>`` (reused on later calls:
+    versions are immutable), a storage URI to ``$FEDERATE_HOME/downloads/<hash>``.
+    """
+    if is_registry_uri(uri):
+        ref = parse_uri(uri)
+        if ref.is_prompt:
+            raise FederateError(
+                f"{uri!r} is a prompt URI; prompts have no files, use federate.load_prompt()",
+                INVALID_PARAMETER_VALUE,
+            )
+        registry = _registry_for(ref, registry_uri)
+        mv = registry.resolve(ref)
+        repo = _repo_for_version(registry, mv)
+        if dst is None:
+            snapshot = _snapshot_dir(registry, mv)
+            if snapshot.is_dir():
+                return str(snapshot)
+            try:
+                return transfer.download(repo, snapshot)
+            except FederateError as err:
+                if err.error_code == RESOURCE_ALREADY_EXISTS and snapshot.is_dir():
+                    return str(snapshot)  # another process finished first
+                raise
+        return transfer.download(repo, dst, overwrite=overwrite)
+    repo = get_plugin_host().open_repo(uri)
+    if dst is None:
+        dst = federate_home() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        overwrite = True
+    return transfer.download(repo, dst, overwrite=overwrite)
+
+
+def list_artifacts(uri: str, path: str | None = None, registry_uri: str | None = None) -> list[FileInfo]:
+    """The entries directly under ``path`` of a version's files (or of a storage URI)."""
+    if is_registry_uri(uri):
+        ref = parse_uri(uri)
+        registry = _registry_for(ref, registry_uri)
+        repo = _repo_for_version(registry, registry.resolve(ref))
+    else:
+        repo = get_plugin_host().open_repo(uri)
+    return repo.list(path or "")
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def register(
+    src: str | os.PathLike[str],
+    name: str,
+    alias: str | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    registry_uri: str | None = None,
+) -> ModelVersion:
+    """Copy a local file or directory into the registry's artifact root as a new version.
+
+    The model is created if it does not exist. The version is invisible to ``latest``
+    until every file is stored; if copying fails, the version is removed again (its
+    number is not reused) and nothing is left in the store.
+    """
+    source = Path(src).expanduser()
+    if not source.exists():
+        raise FederateError(f"Nothing to register: {source} does not exist", RESOURCE_DOES_NOT_EXIST)
+    check_name(name)
+    if alias is not None:
+        check_alias(alias)
+    registry = get_registry(registry_uri)
+    try:
+        registry.create_registered_model(name)
+    except FederateError as err:
+        if err.error_code != RESOURCE_ALREADY_EXISTS:
+            raise
+    pending = registry.create_model_version(
+        name,
+        source=source.resolve().as_uri(),
+        tags=tags,
+        description=description,
+        status=PENDING_REGISTRATION,
+    )
+    location = _join(registry.artifact_root, "models", name, str(pending.version))
+    try:
+        repo = get_plugin_host().open_repo(location)
+        if source.is_dir():
+            repo.upload_dir(str(source))
+        else:
+            repo.upload_file(str(source), source.name)
+        registry.finish_model_version(name, pending.version, location)
+    except BaseException:
+        _undo_registration(registry, name, pending.version, location)
+        raise
+    if alias is not None:
+        registry.set_registered_model_alias(name, alias, pending.version)
+    return registry.get_model_version(name, pending.version)
+
+
+def _undo_registration(registry: Registry, name: str, version: int, location: str) -> None:
+    try:
+        get_plugin_host().open_repo(location).delete()
+    except Exception:  # best effort: the original error is what the caller needs
+        pass
+    try:
+        registry.delete_model_version(name, version)
+    except Exception:
+        pass

@@ -1,0 +1,172 @@
+"""Which registry a call talks to, and where that registry keeps its files.
+
+The registry URI comes from, first to last: the explicit ``registry_uri=`` argument,
+:func:`set_registry_uri`, ``FEDERATE_REGISTRY_URI``, ``federate.toml`` (the current
+directory's, then the user config directory's), and finally the embedded default,
+a SQLite file under ``$FEDERATE_HOME``. A ``models://<profile>/...`` URI names a
+``[registries.<profile>]`` table of ``federate.toml`` instead.
+
+``federate.toml``::
+
+    default_registry = "prod"          # optional; else [registries.default] if present
+
+    [registries.prod]
+    uri = "postgresql+psycopg://registry.internal/federate"
+    artifact_root = "s3://models-bucket/federate"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILENAME = "federate.toml"
+
+_session_registry_uri: str | None = None
+_toml_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """Everything a registry plugin's factory needs to open one registry.
+
+    ``source`` says where the URI came from (for error messages and ``federate resolve``);
+    ``options`` is the profile's whole ``federate.toml`` table, for plugin-specific keys.
+    """
+
+    uri: str
+    artifact_root: str
+    profile: str | None = None
+    source: str = "default"
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def federate_home() -> Path:
+    """``$FEDERATE_HOME``, default ``~/.federate``: the embedded registry, artifacts and cache."""
+    return Path(os.environ.get("FEDERATE_HOME") or Path.home() / ".federate").expanduser()
+
+
+def default_registry_uri() -> str:
+    return f"sqlite:///{(federate_home() / 'registry.db').resolve()}"
+
+
+def default_artifact_root() -> str:
+    return str((federate_home() / "artifacts").resolve())
+
+
+def set_registry_uri(uri: str | None) -> None:
+    """Set the registry used by calls that pass no ``registry_uri`` (None clears it)."""
+    global _session_registry_uri
+    if uri is not None and not isinstance(uri, str):
+        raise FederateError(
+            f"registry URI must be a string, got {type(uri).__name__}", INVALID_PARAMETER_VALUE
+        )
+    _session_registry_uri = uri or None
+
+
+def get_registry_uri() -> str:
+    """The registry URI a call without ``registry_uri=`` would use."""
+    return registry_config().uri
+
+
+def config_paths() -> list[Path]:
+    """The federate.toml files consulted, highest precedence first."""
+    from platformdirs import user_config_dir
+
+    return [Path.cwd() / CONFIG_FILENAME, Path(user_config_dir("federate")) / CONFIG_FILENAME]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    key = (st.st_mtime_ns, st.st_size)
+    cached = _toml_cache.get(path)
+    if cached and cached[0] == key:
+        return cached[1]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise FederateError(f"Cannot read {path}: {err}", INVALID_PARAMETER_VALUE) from err
+    _toml_cache[path] = (key, data)
+    return data
+
+
+def _profiles() -> tuple[dict[str, dict[str, Any]], dict[str, Path], str | None]:
+    """Merge ``[registries.*]`` across config files; the nearer file wins per profile."""
+    profiles: dict[str, dict[str, Any]] = {}
+    origin: dict[str, Path] = {}
+    default: str | None = None
+    for path in reversed(config_paths()):
+        data = _read_toml(path)
+        tables = data.get("registries", {})
+        if not isinstance(tables, dict):
+            raise FederateError(
+                f"{path}: 'registries' must be a table of [registries.<profile>] tables",
+                INVALID_PARAMETER_VALUE,
+            )
+        for name, table in tables.items():
+            if not isinstance(table, dict) or not isinstance(table.get("uri"), str):
+                raise FederateError(
+                    f"{path}: [registries.{name}] needs a string 'uri' key",
+                    INVALID_PARAMETER_VALUE,
+                )
+            profiles[name] = table
+            origin[name] = path
+        if isinstance(data.get("default_registry"), str):
+            default = data["default_registry"]
+    return profiles, origin, default
+
+
+def _artifact_root(table: dict[str, Any] | None) -> str:
+    env = os.environ.get("FEDERATE_ARTIFACT_ROOT")
+    if env:
+        return env
+    if table and isinstance(table.get("artifact_root"), str):
+        return table["artifact_root"]
+    return default_artifact_root()
+
+
+def registry_config(registry_uri: str | None = None, profile: str | None = None) -> RegistryConfig:
+    """Apply the precedence chain and return the registry to use.
+
+    A ``profile`` (from ``models://<profile>/...``) selects that ``federate.toml`` table
+    and takes precedence over every other source.
+    """
+    if profile is not None:
+        profiles, origin, _ = _profiles()
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            searched = ", ".join(str(p) for p in config_paths())
+            raise FederateError(
+                f"No registry profile {profile!r} is configured (configured profiles: {known}). "
+                f"Add a [registries.{profile}] table with a 'uri' key to federate.toml "
+                f"(searched: {searched}).",
+                RESOURCE_DOES_NOT_EXIST,
+            )
+        table = profiles[profile]
+        return RegistryConfig(
+            table["uri"], _artifact_root(table), profile, f"{origin[profile]}", dict(table)
+        )
+    if registry_uri:
+        return RegistryConfig(registry_uri, _artifact_root(None), None, "argument")
+    if _session_registry_uri:
+        return RegistryConfig(_session_registry_uri, _artifact_root(None), None, "set_registry_uri")
+    env = os.environ.get("FEDERATE_REGISTRY_URI")
+    if env:
+        return RegistryConfig(env, _artifact_root(None), None, "FEDERATE_REGISTRY_URI")
+    profiles, origin, default = _profiles()
+    if default is not None or "default" in profiles:
+        return registry_config(profile=default or "default")
+    return RegistryConfig(default_registry_uri(), _artifact_root(None), None, "default")

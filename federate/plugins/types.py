@@ -1,0 +1,74 @@
+"""Records a plugin returns to describe what it handles.
+
+A record names the URI schemes it serves and carries a factory; the host routes a URI
+to the first record claiming its scheme. Records validate themselves on creation, so a
+malformed plugin fails when loaded, naming itself, not later inside a download.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from federate.config import RegistryConfig
+    from federate.credentials import CredentialRefresher, ScopedCredentials
+    from federate.registry.base import Registry
+    from federate.repos.base import ArtifactRepository
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
+
+
+def _check(kind: str, name: str, schemes: tuple[str, ...], factory: object) -> None:
+    if not name or not isinstance(name, str):
+        raise ValueError(f"{kind} needs a non-empty name")
+    if isinstance(schemes, str) or not schemes:
+        raise ValueError(f"{kind} {name!r}: schemes must be a non-empty tuple of strings")
+    for s in schemes:
+        if not isinstance(s, str) or not _SCHEME.fullmatch(s):
+            raise ValueError(
+                f"{kind} {name!r}: invalid scheme {s!r} (lowercase letters, digits, '+', '.', '-')"
+            )
+    if not callable(factory):
+        raise ValueError(f"{kind} {name!r}: factory must be callable")
+
+
+@dataclass(frozen=True)
+class RegistryPlugin:
+    """A registry implementation.
+
+    ``factory(config)`` receives a :class:`federate.config.RegistryConfig` and returns a
+    :class:`federate.registry.Registry`. It is called once per registry URI per process,
+    so heavy imports belong inside it, not at module level.
+    """
+
+    name: str
+    schemes: tuple[str, ...]
+    factory: Callable[[RegistryConfig], Registry]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check("RegistryPlugin", self.name, self.schemes, self.factory)
+
+
+@dataclass(frozen=True)
+class RepoPlugin:
+    """An artifact repository implementation.
+
+    ``factory(location, credentials, refresh)`` receives the storage URI (or plain path for
+    ``file``), optional :class:`federate.credentials.ScopedCredentials` and a callback
+    returning fresh ones, and returns a :class:`federate.repos.ArtifactRepository`.
+    """
+
+    name: str
+    schemes: tuple[str, ...]
+    factory: Callable[
+        [str, ScopedCredentials | None, CredentialRefresher | None], ArtifactRepository
+    ]
+    description: str = ""
+    writable: bool = False
+
+    def __post_init__(self) -> None:
+        _check("RepoPlugin", self.name, self.schemes, self.factory)

@@ -1,0 +1,131 @@
+"""Tables of the SQL registry, as SQLAlchemy 2 typed models.
+
+Rows are keyed by surrogate integer ids so a rename touches one row; names are unique
+and case-sensitive on every dialect (MySQL gets a binary collation). Prompts share the
+model tables with ``kind = 'prompt'``, as in MLflow, so one name space covers both.
+
+Version numbers come from ``registered_models.next_version``, which only grows: a
+deleted version's number is never handed out again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _key(length: int) -> String:
+    """A string compared byte-for-byte everywhere (MySQL's default collation ignores case)."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+Id = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+Millis = Annotated[int, mapped_column(BigInteger, nullable=False)]
+OptText = Annotated["str | None", mapped_column(Text, nullable=True)]
+
+MODEL = "model"
+PROMPT = "prompt"
+
+
+class SqlRegisteredModel(Base):
+    __tablename__ = "registered_models"
+
+    id: Mapped[Id]
+    name: Mapped[str] = mapped_column(_key(256), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default=MODEL)
+    description: Mapped[OptText]
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]
+    next_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class SqlModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("registered_model_id", "version"),
+        # latest live version: WHERE registered_model_id = ? AND status = 'READY'
+        # ORDER BY version DESC LIMIT 1 walks this index from its end
+        Index(None, "registered_model_id", "status", "version"),
+        Index(None, "registered_model_id", "current_stage", "version"),
+    )
+
+    id: Mapped[Id]
+    registered_model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]
+    description: Mapped[OptText]
+    user_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    current_stage: Mapped[str] = mapped_column(String(20), nullable=False, default="None")
+    source: Mapped[OptText]
+    storage_location: Mapped[OptText]
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_link: Mapped[OptText]
+    model_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False, default="READY")
+    status_message: Mapped[OptText]
+    # prompts only
+    template: Mapped[OptText]
+    commit_message: Mapped[OptText]
+
+
+class SqlRegisteredModelTag(Base):
+    __tablename__ = "registered_model_tags"
+
+    registered_model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(_key(250), primary_key=True)
+    value: Mapped[OptText]
+
+
+class SqlModelVersionTag(Base):
+    __tablename__ = "model_version_tags"
+
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(_key(250), primary_key=True)
+    value: Mapped[OptText]
+
+
+class SqlRegisteredModelAlias(Base):
+    """An alias points at one version and is deleted with it (ON DELETE CASCADE)."""
+
+    __tablename__ = "registered_model_aliases"
+
+    registered_model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(_key(255), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False, index=True
+    )

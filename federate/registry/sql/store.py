@@ -1,0 +1,469 @@
+"""The SQL registry: MLflow's model registry semantics on SQLite, PostgreSQL or MySQL.
+
+Writes go through managed ORM sessions; every write to a model's versions or aliases
+starts by updating the model's row, which takes that row's lock (or SQLite's write
+lock) first, so concurrent writers queue instead of colliding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from federate.config import RegistryConfig
+from federate.entities import (
+    PENDING_REGISTRATION,
+    READY,
+    ModelVersion,
+    PagedList,
+    RegisteredModel,
+)
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+)
+from federate.registry.base import (
+    Registry,
+    as_version,
+    check_alias,
+    check_name,
+    check_stage,
+)
+from federate.registry.sql import queries as q
+from federate.registry.sql.db import SessionFactory, engine_for
+from federate.registry.sql.models import MODEL
+from federate.registry.sql.prompts import PromptMethods
+from federate.registry.sql.search import name_filter
+from federate.uri import STAGES
+
+ACTIVE_STAGES = ("Staging", "Production")
+_MODEL_ORDER = {
+    "name": q.rm.c.name,
+    "last_updated_timestamp": q.rm.c.last_updated_time,
+    "creation_timestamp": q.rm.c.creation_time,
+}
+_VERSION_ORDER = {
+    "name": q.rm.c.name,
+    "version_number": q.mv.c.version,
+    "last_updated_timestamp": q.mv.c.last_updated_time,
+    "creation_timestamp": q.mv.c.creation_time,
+}
+
+
+def _order_by(order_by: list[str] | None, columns: dict[str, Any], default: list[Any]) -> list[Any]:
+    if not order_by:
+        return default
+    clauses = []
+    for item in order_by:
+        field, _, direction = item.strip().partition(" ")
+        direction = direction.strip().upper() or "ASC"
+        if field not in columns or direction not in ("ASC", "DESC"):
+            raise FederateError(
+                f"Invalid order_by clause {item!r}: use '<field> [ASC|DESC]' with field one of "
+                f"{', '.join(columns)}",
+                INVALID_PARAMETER_VALUE,
+            )
+        col = columns[field]
+        clauses.append(col.asc() if direction == "ASC" else col.desc())
+    return clauses + default
+
+
+class SqlRegistry(PromptMethods, Registry):
+    """A registry kept in a SQL database reachable through SQLAlchemy."""
+
+    def __init__(self, config: RegistryConfig) -> None:
+        super().__init__(config)
+        self.engine = engine_for(config.uri)
+        self.session = SessionFactory(self.engine)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _lock_model(self, s: Any, name: str, kind: str = MODEL) -> int:
+        """Touch the model's row (taking its write lock) and return its id."""
+        res = s.execute(
+            update(q.rm)
+            .where(q.rm.c.name == name, q.rm.c.kind == kind)
+            .values(last_updated_time=q.now_ms())
+        )
+        if res.rowcount == 0:
+            q.model_pk(s, name, kind)  # raises the precise not-found error
+        return q.model_pk(s, name, kind)
+
+    def _version_row(self, conn: Any, name: str, version: int | str, kind: str = MODEL) -> Any:
+        number = as_version(version)
+        row = conn.execute(q.VERSION_BY_NUMBER[kind], {"name": name, "version": number}).first()
+        if row is None:
+            q.model_pk(conn, name, kind)
+            what = "Prompt" if kind != MODEL else "Model"
+            raise FederateError(
+                f"{what} {name!r} has no version {number}", RESOURCE_DOES_NOT_EXIST
+            )
+        return row
+
+    def _registered_model(self, conn: Any, name: str, rm_id: int, row: Any) -> RegisteredModel:
+        return RegisteredModel(
+            name=name,
+            creation_timestamp=row.creation_time,
+            last_updated_timestamp=row.last_updated_time,
+            description=row.description,
+            tags=q.model_tags(conn, rm_id),
+            aliases=q.model_aliases(conn, rm_id),
+            latest_versions=tuple(self._latest_per_stage(conn, name, None)),
+        )
+
+    def _latest_per_stage(self, conn: Any, name: str, stages: list[str] | None) -> list[ModelVersion]:
+        wanted = STAGES if stages is None else [check_stage(s) for s in stages]
+        found = []
+        for stage in dict.fromkeys(wanted):
+            row = conn.execute(q.LATEST_IN_STAGE, {"name": name, "stage": stage}).first()
+            if row is not None:
+                found.append((name, row))
+        return q.many_versions(conn, found)
+
+    # -- registered models -----------------------------------------------------------------
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        return self._create_model(name, MODEL, tags, description)
+
+    def _create_model(
+        self, name: str, kind: str, tags: dict[str, str] | None, description: str | None
+    ) -> RegisteredModel:
+        check_name(name, "prompt" if kind != MODEL else "registered model")
+        now = q.now_ms()
+        with self.session() as s:
+            if s.execute(q.MODEL_ID, {"name": name}).first() is not None:
+                raise FederateError(
+                    f"Registered model or prompt {name!r} already exists", RESOURCE_ALREADY_EXISTS
+                )
+            rm_id = s.execute(
+                insert(q.rm).values(
+                    name=name, kind=kind, description=description, creation_time=now,
+                    last_updated_time=now, next_version=1,
+                )
+            ).inserted_primary_key[0]
+            for key, value in (tags or {}).items():
+                s.execute(insert(q.rm_tag).values(registered_model_id=rm_id, key=key, value=str(value)))
+        return RegisteredModel(name, now, now, description, dict(tags or {}))
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.session.read() as conn:
+            rm_id = q.model_pk(conn, name, MODEL)
+            row = conn.execute(select(q.rm).where(q.rm.c.id == rm_id)).one()
+            return self._registered_model(conn, name, rm_id, row)
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        check_name(new_name)
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            if s.execute(q.MODEL_ID, {"name": new_name}).first() is not None:
+                raise FederateError(
+                    f"Registered model or prompt {new_name!r} already exists",
+                    RESOURCE_ALREADY_EXISTS,
+                )
+            s.execute(update(q.rm).where(q.rm.c.id == rm_id).values(name=new_name))
+        return self.get_registered_model(new_name)
+
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            s.execute(update(q.rm).where(q.rm.c.id == rm_id).values(description=description))
+        return self.get_registered_model(name)
+
+    def delete_registered_model(self, name: str) -> None:
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            self._delete_model_rows(s, rm_id)
+
+    @staticmethod
+    def _delete_model_rows(s: Any, rm_id: int) -> None:
+        # explicit child deletes: correct even where a connection has FKs off
+        versions = select(q.mv.c.id).where(q.mv.c.registered_model_id == rm_id)
+        s.execute(delete(q.alias_t).where(q.alias_t.c.registered_model_id == rm_id))
+        s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id.in_(versions)))
+        s.execute(delete(q.mv).where(q.mv.c.registered_model_id == rm_id))
+        s.execute(delete(q.rm_tag).where(q.rm_tag.c.registered_model_id == rm_id))
+        s.execute(delete(q.rm).where(q.rm.c.id == rm_id))
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        q.check_max_results(max_results, 1000)
+        offset = q.decode_page_token(page_token)
+        stmt = select(q.rm).where(q.rm.c.kind == MODEL)
+        clause = name_filter(filter_string, q.rm.c.name)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        stmt = stmt.order_by(*_order_by(order_by, _MODEL_ORDER, [q.rm.c.name.asc()]))
+        with self.session.read() as conn:
+            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            models = [self._registered_model(conn, r.name, r.id, r) for r in rows[:max_results]]
+        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
+        return PagedList(models, token)
+
+    # -- model versions --------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        *,
+        storage_location: str | None = None,
+        status: str = READY,
+        user_id: str | None = None,
+        **kwargs: Any,
+    ) -> ModelVersion:
+        """MLflow's create_model_version; ``status=PENDING_REGISTRATION`` reserves a version
+        whose files are still being copied (see :meth:`finish_model_version`)."""
+        if status not in (READY, PENDING_REGISTRATION):
+            raise FederateError(f"Invalid status {status!r}", INVALID_PARAMETER_VALUE)
+        with self.session() as s:
+            return self._insert_version(
+                s, name, MODEL, source=source, run_id=run_id, tags=tags, run_link=run_link,
+                description=description, model_id=model_id, storage_location=storage_location,
+                status=status, user_id=user_id,
+            )
+
+    def _insert_version(self, s: Any, name: str, kind: str, tags: dict[str, str] | None, **values: Any) -> ModelVersion:
+        now = q.now_ms()
+        res = s.execute(
+            update(q.rm)
+            .where(q.rm.c.name == name, q.rm.c.kind == kind)
+            .values(next_version=q.rm.c.next_version + 1, last_updated_time=now)
+        )
+        if res.rowcount == 0:
+            q.model_pk(s, name, kind)
+        rm_id, version = s.execute(
+            select(q.rm.c.id, q.rm.c.next_version - 1).where(q.rm.c.name == name)
+        ).one()
+        values.setdefault("status", READY)
+        mv_id = s.execute(
+            insert(q.mv).values(
+                registered_model_id=rm_id, version=version, creation_time=now,
+                last_updated_time=now, current_stage="None", **values,
+            )
+        ).inserted_primary_key[0]
+        for key, value in (tags or {}).items():
+            s.execute(insert(q.mv_tag).values(model_version_id=mv_id, key=key, value=str(value)))
+        row = s.execute(select(*q.VERSION_COLUMNS).where(q.mv.c.id == mv_id)).one()
+        return q.to_model_version(name, row, dict(tags or {}), ())
+
+    def finish_model_version(self, name: str, version: int | str, storage_location: str) -> ModelVersion:
+        """Mark a PENDING_REGISTRATION version READY once its files are in place."""
+        with self.session() as s:
+            self._lock_model(s, name)
+            row = self._version_row(s, name, version)
+            s.execute(
+                update(q.mv).where(q.mv.c.id == row.id).values(
+                    status=READY, storage_location=storage_location, last_updated_time=q.now_ms()
+                )
+            )
+        return self.get_model_version(name, version)
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        with self.session.read() as conn:
+            return q.single_version(conn, name, self._version_row(conn, name, version))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with self.session.read() as conn:
+            row = conn.execute(q.VERSION_BY_ALIAS[MODEL], {"name": name, "alias": alias}).first()
+            if row is None:
+                q.model_pk(conn, name, MODEL)
+                raise FederateError(
+                    f"Registered model {name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST
+                )
+            return q.single_version(conn, name, row)
+
+    def get_latest_version(self, name: str, stage: str | None = None) -> ModelVersion:
+        with self.session.read() as conn:
+            if stage is None:
+                row = conn.execute(q.LATEST_VERSION[MODEL], {"name": name}).first()
+            else:
+                stage = _stage_for_lookup(name, stage)
+                row = conn.execute(q.LATEST_IN_STAGE, {"name": name, "stage": stage}).first()
+            if row is None:
+                q.model_pk(conn, name, MODEL)
+                where = "" if stage is None else f" in stage {stage!r}"
+                raise FederateError(
+                    f"Registered model {name!r} has no versions{where}", RESOURCE_DOES_NOT_EXIST
+                )
+            return q.single_version(conn, name, row)
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        with self.session.read() as conn:
+            q.model_pk(conn, name, MODEL)
+            return self._latest_per_stage(conn, name, stages)
+
+    def get_model_version_by_model_id(self, model_id: str) -> ModelVersion:
+        with self.session.read() as conn:
+            row = conn.execute(q.VERSION_BY_MODEL_ID, {"model_id": model_id}).first()
+            if row is None:
+                return super().get_model_version_by_model_id(model_id)
+            return q.single_version(conn, row.name, row)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None = None
+    ) -> ModelVersion:
+        with self.session() as s:
+            self._lock_model(s, name)
+            row = self._version_row(s, name, version)
+            s.execute(
+                update(q.mv).where(q.mv.c.id == row.id).values(
+                    description=description, last_updated_time=q.now_ms()
+                )
+            )
+        return self.get_model_version(name, version)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        with self.session() as s:
+            self._lock_model(s, name)
+            self._delete_version_row(s, self._version_row(s, name, version).id)
+
+    @staticmethod
+    def _delete_version_row(s: Any, mv_id: int) -> None:
+        s.execute(delete(q.alias_t).where(q.alias_t.c.model_version_id == mv_id))
+        s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id))
+        s.execute(delete(q.mv).where(q.mv.c.id == mv_id))
+
+    def transition_model_version_stage(
+        self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        stage = check_stage(stage)
+        if archive_existing_versions and stage not in ACTIVE_STAGES:
+            raise FederateError(
+                f"archive_existing_versions only applies to the stages {', '.join(ACTIVE_STAGES)}, "
+                f"not {stage!r}",
+                INVALID_PARAMETER_VALUE,
+            )
+        now = q.now_ms()
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            row = self._version_row(s, name, version)
+            if archive_existing_versions:
+                s.execute(
+                    update(q.mv)
+                    .where(
+                        q.mv.c.registered_model_id == rm_id,
+                        q.mv.c.current_stage == stage,
+                        q.mv.c.id != row.id,
+                    )
+                    .values(current_stage="Archived", last_updated_time=now)
+                )
+            s.execute(
+                update(q.mv).where(q.mv.c.id == row.id).values(current_stage=stage, last_updated_time=now)
+            )
+        return self.get_model_version(name, version)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        q.check_max_results(max_results, 200000)
+        offset = q.decode_page_token(page_token)
+        stmt = (
+            select(q.rm.c.name, *q.VERSION_COLUMNS)
+            .select_from(q.mv.join(q.rm, q.rm.c.id == q.mv.c.registered_model_id))
+            .where(q.rm.c.kind == MODEL)
+        )
+        clause = name_filter(filter_string, q.rm.c.name)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        default = [q.rm.c.name.asc(), q.mv.c.version.desc()]
+        stmt = stmt.order_by(*_order_by(order_by, _VERSION_ORDER, default))
+        with self.session.read() as conn:
+            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            versions = q.many_versions(conn, [(r.name, r) for r in rows[:max_results]])
+        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
+        return PagedList(versions, token)
+
+    # -- tags and aliases -------------------------------------------------------------------
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        q.check_tag_key(key)
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            q.upsert_tag(s, q.rm_tag, q.rm_tag.c.registered_model_id, rm_id, key, value)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with self.session() as s:
+            rm_id = self._lock_model(s, name)
+            s.execute(
+                delete(q.rm_tag).where(q.rm_tag.c.registered_model_id == rm_id, q.rm_tag.c.key == key)
+            )
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        q.check_tag_key(key)
+        with self.session() as s:
+            self._lock_model(s, name)
+            mv_id = self._version_row(s, name, version).id
+            q.upsert_tag(s, q.mv_tag, q.mv_tag.c.model_version_id, mv_id, key, value)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        with self.session() as s:
+            self._lock_model(s, name)
+            mv_id = self._version_row(s, name, version).id
+            s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id, q.mv_tag.c.key == key))
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        self._set_alias(name, MODEL, alias, version)
+
+    def _set_alias(self, name: str, kind: str, alias: str, version: int | str) -> None:
+        check_alias(alias)
+        with self.session() as s:
+            rm_id = self._lock_model(s, name, kind)
+            mv_id = self._version_row(s, name, version, kind).id
+            res = s.execute(
+                update(q.alias_t)
+                .where(q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias)
+                .values(model_version_id=mv_id)
+            )
+            if res.rowcount == 0:
+                s.execute(
+                    insert(q.alias_t).values(
+                        registered_model_id=rm_id, alias=alias, model_version_id=mv_id
+                    )
+                )
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._delete_alias(name, MODEL, alias)
+
+    def _delete_alias(self, name: str, kind: str, alias: str) -> None:
+        with self.session() as s:
+            rm_id = self._lock_model(s, name, kind)
+            res = s.execute(
+                delete(q.alias_t).where(
+                    q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias
+                )
+            )
+            if res.rowcount == 0:
+                raise FederateError(
+                    f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST
+                )
+
+
+def _stage_for_lookup(name: str, stage: str) -> str:
+    """A URI's stage; an unknown one is a missing thing (404), like an unknown alias."""
+    try:
+        return check_stage(stage)
+    except FederateError:
+        raise FederateError(
+            f"Registered model {name!r} has no stage {stage!r}: stages are "
+            f"{', '.join(STAGES)} (any case)",
+            RESOURCE_DOES_NOT_EXIST,
+        ) from None

@@ -1,0 +1,102 @@
+"""The contract every artifact repository plugin implements.
+
+A repository is rooted at one storage location; paths passed to its methods are
+relative to that root and '/'-separated. The transfer engine only needs ``list``,
+``stat`` and ``read_range`` (or the faster ``download_file``); writable stores add
+``upload_file`` and ``delete``.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from federate.credentials import CredentialRefresher, ScopedCredentials
+from federate.entities import FileInfo
+from federate.errors import NOT_IMPLEMENTED, FederateError, redact
+
+CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class ArtifactRepository(ABC):
+    """A store of files under one root location."""
+
+    #: Whether ``upload_file``/``upload_dir``/``delete`` work on this store.
+    writable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        root: str,
+        credentials: ScopedCredentials | None = None,
+        refresh: CredentialRefresher | None = None,
+    ) -> None:
+        self.root = root
+        self.credentials = credentials
+        self.refresh = refresh
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self.root)!r})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    @abstractmethod
+    def list(self, path: str = "", recursive: bool = False) -> list[FileInfo]:
+        """Entries under ``path`` (relative paths from the root); empty if nothing is there."""
+
+    @abstractmethod
+    def stat(self, path: str = "") -> FileInfo:
+        """Size and checksum of a file, or ``is_dir=True`` for a directory.
+
+        Raises FederateError(RESOURCE_DOES_NOT_EXIST) if nothing is at ``path``.
+        """
+
+    @abstractmethod
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        """``length`` bytes of file ``path`` from offset ``start`` (fewer only at EOF)."""
+
+    def iter_chunks(self, path: str, size: int | None = None) -> Iterator[bytes]:
+        """The file's bytes in order, in chunks; stores with a streaming read override this."""
+        total = self.stat(path).file_size if size is None else size
+        offset = 0
+        while offset < (total or 0):
+            chunk = self.read_range(path, offset, min(CHUNK_SIZE, total - offset))
+            if not chunk:
+                break
+            yield chunk
+            offset += len(chunk)
+
+    def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
+        """Write file ``path`` to ``local_path`` (which the caller created the parent of)."""
+        with open(local_path, "wb") as out:
+            for chunk in self.iter_chunks(path, size):
+                out.write(chunk)
+
+    def walk_files(self, path: str = "") -> list[FileInfo]:
+        """Every file below ``path``, recursively."""
+        return [f for f in self.list(path, recursive=True) if not f.is_dir]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def upload_file(self, local_path: str, path: str) -> None:
+        raise self._read_only("upload_file")
+
+    def upload_dir(self, local_dir: str, path: str = "") -> None:
+        """Upload every file under ``local_dir`` to ``path``, keeping relative layout."""
+        base = Path(local_dir)
+        for dirpath, _dirs, files in os.walk(base):
+            for fname in files:
+                full = Path(dirpath) / fname
+                rel = full.relative_to(base).as_posix()
+                self.upload_file(str(full), f"{path}/{rel}" if path else rel)
+
+    def delete(self, path: str = "") -> None:
+        raise self._read_only("delete")
+
+    def _read_only(self, op: str) -> FederateError:
+        return FederateError(
+            f"{type(self).__name__} is read-only: {op} is not supported by this store.",
+            NOT_IMPLEMENTED,
+        )

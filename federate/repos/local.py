@@ -1,0 +1,135 @@
+"""The local filesystem repository (``file://`` URIs and plain paths), a built-in plugin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from federate.credentials import CredentialRefresher, ScopedCredentials
+from federate.entities import FileInfo
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+)
+from federate.plugins.hookspecs import hookimpl
+from federate.plugins.types import RepoPlugin
+from federate.repos.base import ArtifactRepository
+
+
+def local_path_of(location: str) -> Path:
+    """``file:///a/b``, ``file:/a/b``, ``file://localhost/a/b`` or a plain path -> a Path."""
+    if location.startswith("file:"):
+        parts = urlsplit(location)
+        if parts.netloc not in ("", "localhost"):
+            raise FederateError(
+                f"file URI {location!r} names host {parts.netloc!r}; only local paths are "
+                "accepted (file:///absolute/path or a plain path)",
+                INVALID_PARAMETER_VALUE,
+            )
+        return Path(unquote(parts.path))
+    return Path(location).expanduser()
+
+
+class LocalArtifactRepository(ArtifactRepository):
+    writable = True
+
+    def __init__(
+        self,
+        root: str,
+        credentials: ScopedCredentials | None = None,
+        refresh: CredentialRefresher | None = None,
+    ) -> None:
+        super().__init__(root, credentials, refresh)
+        self.base = local_path_of(root).absolute()
+
+    def _full(self, path: str) -> Path:
+        if not path:
+            return self.base
+        full = (self.base / path).resolve() if ".." in Path(path).parts else self.base / path
+        if full != self.base and self.base not in full.parents:
+            raise FederateError(
+                f"path {path!r} leaves the repository root", INVALID_PARAMETER_VALUE
+            )
+        return full
+
+    def _missing(self, path: str) -> FederateError:
+        where = self.base / path if path else self.base
+        return FederateError(f"No such file or directory: {where}", RESOURCE_DOES_NOT_EXIST)
+
+    def list(self, path: str = "", recursive: bool = False) -> list[FileInfo]:
+        top = self._full(path)
+        if not top.is_dir():
+            return []
+        out: list[FileInfo] = []
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        stack = [(top, prefix)]
+        while stack:
+            directory, rel = stack.pop()
+            with os.scandir(directory) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    is_dir = entry.is_dir()
+                    size = None if is_dir else entry.stat().st_size
+                    out.append(FileInfo(rel + entry.name, is_dir, size))
+                    if is_dir and recursive:
+                        stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+        out.sort(key=lambda f: f.path)
+        return out
+
+    def stat(self, path: str = "") -> FileInfo:
+        full = self._full(path)
+        try:
+            st = full.stat()
+        except FileNotFoundError:
+            raise self._missing(path) from None
+        if full.is_dir():
+            return FileInfo(path, True, None)
+        return FileInfo(path, False, st.st_size)
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        try:
+            with open(self._full(path), "rb") as f:
+                f.seek(start)
+                return f.read(length)
+        except FileNotFoundError:
+            raise self._missing(path) from None
+
+    def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
+        try:
+            shutil.copyfile(self._full(path), local_path)
+        except FileNotFoundError:
+            raise self._missing(path) from None
+
+    def upload_file(self, local_path: str, path: str) -> None:
+        target = self._full(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # write beside the target and rename, so readers never see a partial file
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def delete(self, path: str = "") -> None:
+        full = self._full(path)
+        if full.is_dir():
+            shutil.rmtree(full)
+        elif full.exists():
+            full.unlink()
+
+
+@hookimpl(trylast=True)
+def federate_artifact_repos() -> list[RepoPlugin]:
+    return [
+        RepoPlugin(
+            name="local",
+            schemes=("file",),
+            factory=LocalArtifactRepository,
+            description="Local filesystem: file:// URIs and plain paths",
+            writable=True,
+        )
+    ]

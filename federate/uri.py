@@ -1,0 +1,151 @@
+"""The models:/ and prompts:/ URI grammar.
+
+The forms are MLflow's (``_parse_model_uri``) so URIs move between the two tools
+unchanged, with two deliberate differences: an empty name is an error, and a name
+followed by both an alias and a suffix (``models:/m@a/1``) is an error rather than a
+model literally named ``m@a``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+
+REGISTRY_SCHEMES = ("models", "prompts")
+LATEST = "latest"
+STAGES = ("None", "Staging", "Production", "Archived")
+_CANONICAL_STAGE = {s.lower(): s for s in STAGES}
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def canonical_stage(stage: str) -> str | None:
+    """Return the canonical spelling of a stage name, or None if it is not a stage."""
+    return _CANONICAL_STAGE.get(stage.strip().lower())
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed registry URI: which registry (``profile``), which model, which version.
+
+    Exactly one of ``version``, ``stage``, ``alias`` or ``model_id`` is set, except for
+    "latest", where ``name`` is set and all four are None.
+    """
+
+    scheme: str
+    name: str | None = None
+    version: int | None = None
+    stage: str | None = None
+    alias: str | None = None
+    model_id: str | None = None
+    profile: str | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        return self.name is not None and self.version is self.stage is self.alias is None
+
+    @property
+    def is_prompt(self) -> bool:
+        return self.scheme == "prompts"
+
+    def __str__(self) -> str:
+        head = f"{self.scheme}://{self.profile}/" if self.profile else f"{self.scheme}:/"
+        if self.model_id is not None:
+            return head + self.model_id
+        if self.alias is not None:
+            return f"{head}{self.name}@{self.alias}"
+        if self.version is not None:
+            return f"{head}{self.name}/{self.version}"
+        if self.stage is not None:
+            return f"{head}{self.name}/{self.stage}"
+        return f"{head}{self.name}/{LATEST}"
+
+
+def accepted_forms(scheme: str = "models") -> str:
+    if scheme == "prompts":
+        return "prompts:/<name>/<version>, prompts:/<name>@<alias>"
+    return (
+        "models:/<name>/<version>, models:/<name>/<stage> (None, Staging, Production, "
+        "Archived; any case), models:/<name>/latest, models:/<name>@<alias>, "
+        "models:/<model_id>"
+    )
+
+
+def _invalid(uri: str, scheme: str, reason: str) -> FederateError:
+    shown = scheme if scheme in REGISTRY_SCHEMES else "models"
+    return FederateError(
+        f"Not a valid {shown}:/ URI: {uri!r} ({reason}). Accepted forms: "
+        f"{accepted_forms(shown)}; prefix the path with //<profile>/ to name a registry "
+        f"configured in federate.toml (e.g. {shown}://prod/<name>@<alias>).",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def is_registry_uri(uri: str) -> bool:
+    """True for models:/ and prompts:/ URIs (which go to a registry, not straight to a store)."""
+    head, sep, _ = uri.partition(":")
+    return bool(sep) and head.lower() in REGISTRY_SCHEMES
+
+
+def parse_uri(uri: str) -> ModelRef:
+    """Parse a models:/ or prompts:/ URI into a :class:`ModelRef`.
+
+    Raises FederateError(INVALID_PARAMETER_VALUE) naming what is wrong and listing the
+    accepted forms.
+    """
+    if not isinstance(uri, str):
+        raise FederateError(
+            f"A registry URI must be a string, got {type(uri).__name__}. "
+            f"Accepted forms: {accepted_forms()}, {accepted_forms('prompts')}",
+            INVALID_PARAMETER_VALUE,
+        )
+    parts = urlsplit(uri, allow_fragments=False)
+    scheme = parts.scheme.lower()
+    if scheme not in REGISTRY_SCHEMES:
+        raise _invalid(uri, "models", "the scheme must be models: or prompts:")
+    if parts.query:
+        raise _invalid(uri, scheme, "query strings are not part of the grammar")
+    profile = unquote(parts.netloc) or None
+    path = parts.path
+    if not path.startswith("/") or len(path) <= 1:
+        raise _invalid(uri, scheme, "the path is empty")
+    segments = path[1:].split("/")
+    if len(segments) > 2:
+        raise _invalid(uri, scheme, "too many path segments")
+
+    if len(segments) == 2:
+        name, suffix = (unquote(s) for s in segments)
+        if "@" in name:
+            raise _invalid(uri, scheme, "use either a /suffix or an @alias, not both")
+        _check_name(uri, scheme, name)
+        suffix = suffix.strip()
+        if not suffix:
+            raise _invalid(uri, scheme, "the version, stage or 'latest' after the name is empty")
+        if _DIGITS.fullmatch(suffix):
+            return ModelRef(scheme, name=name, version=int(suffix), profile=profile)
+        if scheme == "prompts":
+            raise _invalid(uri, scheme, f"prompts take a version number or an alias, not {suffix!r}")
+        if suffix.lower() == LATEST:
+            return ModelRef(scheme, name=name, profile=profile)
+        return ModelRef(scheme, name=name, stage=canonical_stage(suffix) or suffix, profile=profile)
+
+    only = segments[0]
+    if "@" in only:
+        name, alias = (unquote(s) for s in only.rsplit("@", 1))
+        _check_name(uri, scheme, name)
+        if not alias.strip():
+            raise _invalid(uri, scheme, "the alias after '@' is empty")
+        return ModelRef(scheme, name=name, alias=alias, profile=profile)
+    if scheme == "prompts":
+        raise _invalid(uri, scheme, "a prompt URI needs a /version or an @alias")
+    model_id = unquote(only)
+    if not model_id.strip():
+        raise _invalid(uri, scheme, "the model id is empty")
+    return ModelRef(scheme, model_id=model_id, profile=profile)
+
+
+def _check_name(uri: str, scheme: str, name: str) -> None:
+    if not name.strip():
+        raise _invalid(uri, scheme, "the name is empty")
