@@ -7,6 +7,7 @@ repository plugin for its scheme. Registries are opened once per process and reu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -138,7 +139,9 @@ def download(
     return transfer.download(repo, dst, overwrite=overwrite)
 
 
-def list_artifacts(uri: str, path: str | None = None, registry_uri: str | None = None) -> list[FileInfo]:
+def list_artifacts(
+    uri: str, path: str | None = None, registry_uri: str | None = None
+) -> list[FileInfo]:
     """The entries directly under ``path`` of a version's files (or of a storage URI)."""
     if is_registry_uri(uri):
         ref = parse_uri(uri)
@@ -169,7 +172,9 @@ def register(
     """
     source = Path(src).expanduser()
     if not source.exists():
-        raise FederateError(f"Nothing to register: {source} does not exist", RESOURCE_DOES_NOT_EXIST)
+        raise FederateError(
+            f"Nothing to register: {source} does not exist", RESOURCE_DOES_NOT_EXIST
+        )
     check_name(name)
     if alias is not None:
         check_alias(alias)
@@ -207,7 +212,5 @@ def _undo_registration(registry: Registry, name: str, version: int, location: st
         get_plugin_host().open_repo(location).delete()
     except Exception:  # best effort: the original error is what the caller needs
         pass
-    try:
+    with contextlib.suppress(Exception):
         registry.delete_model_version(name, version)
-    except Exception:
-        pass

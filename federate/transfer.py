@@ -83,7 +83,9 @@ def _fetch(repo: ArtifactRepository, info: FileInfo, target: Path) -> None:
             )
 
 
-def download(repo: ArtifactRepository, dst: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+def download(
+    repo: ArtifactRepository, dst: str | os.PathLike[str], *, overwrite: bool = False
+) -> str:
     """Copy everything under the repository's root into ``dst``; return the local path.
 
     A repository rooted at a single file yields that file: at ``dst`` itself, or at

@@ -126,7 +126,9 @@ def parse_uri(uri: str) -> ModelRef:
         if _DIGITS.fullmatch(suffix):
             return ModelRef(scheme, name=name, version=int(suffix), profile=profile)
         if scheme == "prompts":
-            raise _invalid(uri, scheme, f"prompts take a version number or an alias, not {suffix!r}")
+            raise _invalid(
+                uri, scheme, f"prompts take a version number or an alias, not {suffix!r}"
+            )
         if suffix.lower() == LATEST:
             return ModelRef(scheme, name=name, profile=profile)
         return ModelRef(scheme, name=name, stage=canonical_stage(suffix) or suffix, profile=profile)

@@ -135,9 +135,7 @@ class PluginHost:
             logger.warning("federate plugin %s: %s", info.label, info.error)
             return
         unknown = [
-            caller.name
-            for caller in self.pm.get_hookcallers(plugin) or []
-            if caller.spec is None
+            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if caller.spec is None
         ]
         if unknown:
             self.pm.unregister(plugin)
@@ -183,7 +181,11 @@ class PluginHost:
         logger.warning(
             "federate plugins %s and %s both handle scheme %r; using %s "
             "(set FEDERATE_DISABLE_PLUGINS=%s to silence this)",
-            holder.label, info.label, scheme, winner.label, loser.name,
+            holder.label,
+            info.label,
+            scheme,
+            winner.label,
+            loser.name,
         )
         if winner is info:
             routes[scheme] = (record, info)

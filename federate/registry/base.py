@@ -314,7 +314,9 @@ class Registry(ABC):
         raise self._not_implemented("get_prompt")
 
     def search_prompts(
-        self, filter_string: str | None = None, max_results: int = 100,
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
         page_token: str | None = None,
     ) -> PagedList[Prompt]:
         raise self._not_implemented("search_prompts")

@@ -90,7 +90,9 @@ def upgrade() -> None:
             name=op.f("fk_registered_model_tags_registered_model_id"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("registered_model_id", "key", name=op.f("pk_registered_model_tags")),
+        sa.PrimaryKeyConstraint(
+            "registered_model_id", "key", name=op.f("pk_registered_model_tags")
+        ),
     )
     op.create_table(
         "model_version_tags",

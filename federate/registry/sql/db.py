@@ -136,9 +136,9 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def _lock_path(engine: Engine) -> str:
-    digest = hashlib.sha256(
-        engine.url.render_as_string(hide_password=False).encode()
-    ).hexdigest()[:24]
+    digest = hashlib.sha256(engine.url.render_as_string(hide_password=False).encode()).hexdigest()[
+        :24
+    ]
     return str(Path(tempfile.gettempdir()) / f"federate-db-{digest}.lock")
 
 

@@ -33,7 +33,9 @@ class PromptMethods:
     ) -> PromptVersion:
         """Create version N+1 of prompt ``name`` (creating the prompt on first use)."""
         if not isinstance(template, str) or not template.strip():
-            raise FederateError("A prompt template must be a non-empty string", INVALID_PARAMETER_VALUE)
+            raise FederateError(
+                "A prompt template must be a non-empty string", INVALID_PARAMETER_VALUE
+            )
         try:
             self._create_model(name, PROMPT, None, None)
         except FederateError as err:
@@ -118,7 +120,9 @@ class PromptMethods:
             ).all()
             tags, aliases = q.version_extras(conn, [r.id for r in rows[:max_results]])
             versions = [
-                q.to_prompt_version(name, r, tags.get(r.id, {}), tuple(sorted(aliases.get(r.id, ()))))
+                q.to_prompt_version(
+                    name, r, tags.get(r.id, {}), tuple(sorted(aliases.get(r.id, ())))
+                )
                 for r in rows[:max_results]
             ]
         token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
@@ -140,7 +144,9 @@ class PromptMethods:
         with self.session() as s:
             rm_id = self._lock_model(s, name, PROMPT)
             s.execute(
-                delete(q.rm_tag).where(q.rm_tag.c.registered_model_id == rm_id, q.rm_tag.c.key == key)
+                delete(q.rm_tag).where(
+                    q.rm_tag.c.registered_model_id == rm_id, q.rm_tag.c.key == key
+                )
             )
 
     def delete_prompt_version(self: SqlRegistry, name: str, version: int | str) -> None:

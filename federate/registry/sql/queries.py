@@ -200,7 +200,9 @@ def to_model_version(
     )
 
 
-def to_prompt_version(name: str, row: Any, tags: dict[str, str], aliases: tuple[str, ...]) -> PromptVersion:
+def to_prompt_version(
+    name: str, row: Any, tags: dict[str, str], aliases: tuple[str, ...]
+) -> PromptVersion:
     return PromptVersion(
         name=name,
         version=row.version,
@@ -215,7 +217,9 @@ def to_prompt_version(name: str, row: Any, tags: dict[str, str], aliases: tuple[
 
 def model_tags(conn: Any, rm_id: int) -> dict[str, str]:
     return dict(
-        conn.execute(select(rm_tag.c.key, rm_tag.c.value).where(rm_tag.c.registered_model_id == rm_id)).all()
+        conn.execute(
+            select(rm_tag.c.key, rm_tag.c.value).where(rm_tag.c.registered_model_id == rm_id)
+        ).all()
     )
 
 
@@ -248,7 +252,11 @@ def encode_page_token(offset: int) -> str:
 
 
 def check_max_results(max_results: int, limit: int) -> int:
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or not 1 <= max_results <= limit:
+    if (
+        not isinstance(max_results, int)
+        or isinstance(max_results, bool)
+        or not 1 <= max_results <= limit
+    ):
         raise FederateError(
             f"max_results must be an integer between 1 and {limit}, got {max_results!r}",
             INVALID_PARAMETER_VALUE,

@@ -98,9 +98,7 @@ class SqlRegistry(PromptMethods, Registry):
         if row is None:
             q.model_pk(conn, name, kind)
             what = "Prompt" if kind != MODEL else "Model"
-            raise FederateError(
-                f"{what} {name!r} has no version {number}", RESOURCE_DOES_NOT_EXIST
-            )
+            raise FederateError(f"{what} {name!r} has no version {number}", RESOURCE_DOES_NOT_EXIST)
         return row
 
     def _registered_model(self, conn: Any, name: str, rm_id: int, row: Any) -> RegisteredModel:
@@ -114,7 +112,9 @@ class SqlRegistry(PromptMethods, Registry):
             latest_versions=tuple(self._latest_per_stage(conn, name, None)),
         )
 
-    def _latest_per_stage(self, conn: Any, name: str, stages: list[str] | None) -> list[ModelVersion]:
+    def _latest_per_stage(
+        self, conn: Any, name: str, stages: list[str] | None
+    ) -> list[ModelVersion]:
         wanted = STAGES if stages is None else [check_stage(s) for s in stages]
         found = []
         for stage in dict.fromkeys(wanted):
@@ -142,12 +142,18 @@ class SqlRegistry(PromptMethods, Registry):
                 )
             rm_id = s.execute(
                 insert(q.rm).values(
-                    name=name, kind=kind, description=description, creation_time=now,
-                    last_updated_time=now, next_version=1,
+                    name=name,
+                    kind=kind,
+                    description=description,
+                    creation_time=now,
+                    last_updated_time=now,
+                    next_version=1,
                 )
             ).inserted_primary_key[0]
             for key, value in (tags or {}).items():
-                s.execute(insert(q.rm_tag).values(registered_model_id=rm_id, key=key, value=str(value)))
+                s.execute(
+                    insert(q.rm_tag).values(registered_model_id=rm_id, key=key, value=str(value))
+                )
         return RegisteredModel(name, now, now, description, dict(tags or {}))
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -232,12 +238,23 @@ class SqlRegistry(PromptMethods, Registry):
             raise FederateError(f"Invalid status {status!r}", INVALID_PARAMETER_VALUE)
         with self.session() as s:
             return self._insert_version(
-                s, name, MODEL, source=source, run_id=run_id, tags=tags, run_link=run_link,
-                description=description, model_id=model_id, storage_location=storage_location,
-                status=status, user_id=user_id,
+                s,
+                name,
+                MODEL,
+                source=source,
+                run_id=run_id,
+                tags=tags,
+                run_link=run_link,
+                description=description,
+                model_id=model_id,
+                storage_location=storage_location,
+                status=status,
+                user_id=user_id,
             )
 
-    def _insert_version(self, s: Any, name: str, kind: str, tags: dict[str, str] | None, **values: Any) -> ModelVersion:
+    def _insert_version(
+        self, s: Any, name: str, kind: str, tags: dict[str, str] | None, **values: Any
+    ) -> ModelVersion:
         now = q.now_ms()
         res = s.execute(
             update(q.rm)
@@ -252,8 +269,12 @@ class SqlRegistry(PromptMethods, Registry):
         values.setdefault("status", READY)
         mv_id = s.execute(
             insert(q.mv).values(
-                registered_model_id=rm_id, version=version, creation_time=now,
-                last_updated_time=now, current_stage="None", **values,
+                registered_model_id=rm_id,
+                version=version,
+                creation_time=now,
+                last_updated_time=now,
+                current_stage="None",
+                **values,
             )
         ).inserted_primary_key[0]
         for key, value in (tags or {}).items():
@@ -261,13 +282,17 @@ class SqlRegistry(PromptMethods, Registry):
         row = s.execute(select(*q.VERSION_COLUMNS).where(q.mv.c.id == mv_id)).one()
         return q.to_model_version(name, row, dict(tags or {}), ())
 
-    def finish_model_version(self, name: str, version: int | str, storage_location: str) -> ModelVersion:
+    def finish_model_version(
+        self, name: str, version: int | str, storage_location: str
+    ) -> ModelVersion:
         """Mark a PENDING_REGISTRATION version READY once its files are in place."""
         with self.session() as s:
             self._lock_model(s, name)
             row = self._version_row(s, name, version)
             s.execute(
-                update(q.mv).where(q.mv.c.id == row.id).values(
+                update(q.mv)
+                .where(q.mv.c.id == row.id)
+                .values(
                     status=READY, storage_location=storage_location, last_updated_time=q.now_ms()
                 )
             )
@@ -321,9 +346,9 @@ class SqlRegistry(PromptMethods, Registry):
             self._lock_model(s, name)
             row = self._version_row(s, name, version)
             s.execute(
-                update(q.mv).where(q.mv.c.id == row.id).values(
-                    description=description, last_updated_time=q.now_ms()
-                )
+                update(q.mv)
+                .where(q.mv.c.id == row.id)
+                .values(description=description, last_updated_time=q.now_ms())
             )
         return self.get_model_version(name, version)
 
@@ -363,7 +388,9 @@ class SqlRegistry(PromptMethods, Registry):
                     .values(current_stage="Archived", last_updated_time=now)
                 )
             s.execute(
-                update(q.mv).where(q.mv.c.id == row.id).values(current_stage=stage, last_updated_time=now)
+                update(q.mv)
+                .where(q.mv.c.id == row.id)
+                .values(current_stage=stage, last_updated_time=now)
             )
         return self.get_model_version(name, version)
 
@@ -404,7 +431,9 @@ class SqlRegistry(PromptMethods, Registry):
         with self.session() as s:
             rm_id = self._lock_model(s, name)
             s.execute(
-                delete(q.rm_tag).where(q.rm_tag.c.registered_model_id == rm_id, q.rm_tag.c.key == key)
+                delete(q.rm_tag).where(
+                    q.rm_tag.c.registered_model_id == rm_id, q.rm_tag.c.key == key
+                )
             )
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
@@ -418,7 +447,9 @@ class SqlRegistry(PromptMethods, Registry):
         with self.session() as s:
             self._lock_model(s, name)
             mv_id = self._version_row(s, name, version).id
-            s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id, q.mv_tag.c.key == key))
+            s.execute(
+                delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id, q.mv_tag.c.key == key)
+            )
 
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         self._set_alias(name, MODEL, alias, version)
@@ -452,9 +483,7 @@ class SqlRegistry(PromptMethods, Registry):
                 )
             )
             if res.rowcount == 0:
-                raise FederateError(
-                    f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST
-                )
+                raise FederateError(f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST)
 
 
 def _stage_for_lookup(name: str, stage: str) -> str:
