@@ -208,9 +208,8 @@ def register(
 
 
 def _undo_registration(registry: Registry, name: str, version: int, location: str) -> None:
-    try:
+    # best effort: the caller needs the original error, not one from the clean-up
+    with contextlib.suppress(Exception):
         get_plugin_host().open_repo(location).delete()
-    except Exception:  # best effort: the original error is what the caller needs
-        pass
     with contextlib.suppress(Exception):
         registry.delete_model_version(name, version)

@@ -44,7 +44,7 @@ READ_ONLY = "federate_read_only"
 
 
 def migrations_dir() -> Path:
-    """Installed wheels carry the scripts as ``federate/_migrations``; a checkout has ``migrations/``."""
+    """Wheels carry the scripts as ``federate/_migrations``; a checkout has ``migrations/``."""
     package = Path(__file__).resolve().parents[2]
     for candidate in (package / "_migrations", package.parent / "migrations"):
         if (candidate / "env.py").is_file():
@@ -236,7 +236,7 @@ class SessionFactory:
             except sa.exc.SQLAlchemyError as err:
                 session.rollback()
                 raise FederateError(
-                    f"Registry database error: {type(err).__name__}: {err.orig if hasattr(err, 'orig') else err}",
+                    f"Registry database error: {type(err).__name__}: {getattr(err, 'orig', err)}",
                     INTERNAL_ERROR,
                 ) from err
 
