@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from urllib.parse import urlsplit, urlunsplit
 
 INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
@@ -74,3 +75,17 @@ def redact(uri: str) -> str:
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
     query = "<redacted>" if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def from_os_error(err: OSError, action: str, path: object) -> FederateError:
+    """A FederateError for a failed local file operation, saying what and where."""
+    reason = err.strerror or str(err)
+    if err.errno == errno.ENOSPC:
+        return FederateError(f"Cannot {action} {path}: no space left on device", INTERNAL_ERROR)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return FederateError(f"Cannot {action} {path}: {reason}", PERMISSION_DENIED)
+    if err.errno in (errno.ENOENT,):
+        return FederateError(f"Cannot {action} {path}: {reason}", RESOURCE_DOES_NOT_EXIST)
+    if err.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+        return FederateError(f"Cannot {action} {path}: {reason}", INVALID_PARAMETER_VALUE)
+    return FederateError(f"Cannot {action} {path}: {reason}", INTERNAL_ERROR)

@@ -25,6 +25,7 @@ from federate.errors import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     FederateError,
+    from_os_error,
 )
 from federate.repos.base import ArtifactRepository
 
@@ -61,14 +62,6 @@ def _is_nonempty_dir(path: Path) -> bool:
             return next(it, None) is not None
     except (NotADirectoryError, FileNotFoundError):
         return False
-
-
-def _os_error(err: OSError, dst: Path) -> FederateError:
-    if err.errno == errno.ENOSPC:
-        return FederateError(f"No space left on the device holding {dst}", INTERNAL_ERROR)
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return FederateError(f"Cannot write to {dst}: {err.strerror}", INVALID_PARAMETER_VALUE)
-    return FederateError(f"Writing {dst} failed: {err}", INTERNAL_ERROR)
 
 
 def _fetch(repo: ArtifactRepository, info: FileInfo, target: Path) -> None:
@@ -116,7 +109,7 @@ def download(
         _run_parallel(repo, files)
         _install(staging, dst, overwrite)
     except OSError as err:
-        raise _os_error(err, dst) from err
+        raise from_os_error(err, "download into", dst) from err
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -179,7 +172,7 @@ def _download_file(repo: ArtifactRepository, info: FileInfo, dst: Path, overwrit
         _fetch(repo, FileInfo("", False, info.file_size), partial)
         os.replace(partial, target)
     except OSError as err:
-        raise _os_error(err, target) from err
+        raise from_os_error(err, "download into", target) from err
     finally:
         partial.unlink(missing_ok=True)
     return str(target)

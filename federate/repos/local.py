@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -14,6 +15,7 @@ from federate.errors import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_DOES_NOT_EXIST,
     FederateError,
+    from_os_error,
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
@@ -69,13 +71,17 @@ class LocalArtifactRepository(ArtifactRepository):
         stack = [(top, prefix)]
         while stack:
             directory, rel = stack.pop()
-            with os.scandir(directory) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    is_dir = entry.is_dir()
-                    size = None if is_dir else entry.stat().st_size
-                    out.append(FileInfo(rel + entry.name, is_dir, size))
-                    if is_dir and recursive:
-                        stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        is_dir = entry.is_dir()
+                        size = None if is_dir else entry.stat().st_size
+                        out.append(FileInfo(rel + entry.name, is_dir, size))
+                        if is_dir and recursive:
+                            stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+            except OSError as err:
+                where = getattr(err, "filename", None) or directory
+                raise from_os_error(err, "list", where) from err
         out.sort(key=lambda f: f.path)
         return out
 
@@ -96,30 +102,40 @@ class LocalArtifactRepository(ArtifactRepository):
                 return f.read(length)
         except FileNotFoundError:
             raise self._missing(path) from None
+        except OSError as err:
+            raise from_os_error(err, "read", self.base / path) from err
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
         try:
             shutil.copyfile(self._full(path), local_path)
         except FileNotFoundError:
             raise self._missing(path) from None
+        except OSError as err:
+            raise from_os_error(err, "copy", self.base / path) from err
 
     def upload_file(self, local_path: str, path: str) -> None:
         target = self._full(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         # write beside the target and rename, so readers never see a partial file
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(local_path, tmp)
             os.replace(tmp, target)
+        except OSError as err:
+            raise from_os_error(err, "store a file at", target) from err
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def delete(self, path: str = "") -> None:
         full = self._full(path)
-        if full.is_dir():
-            shutil.rmtree(full)
-        elif full.exists():
-            full.unlink()
+        try:
+            if full.is_dir():
+                shutil.rmtree(full)
+            elif full.exists():
+                full.unlink()
+        except OSError as err:
+            raise from_os_error(err, "delete", full) from err
 
 
 @hookimpl(trylast=True)

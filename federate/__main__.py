@@ -1,0 +1,3 @@
+from federate.cli import main
+
+main()

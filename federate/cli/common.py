@@ -1,0 +1,70 @@
+"""Pieces shared by the command modules: error handling, output, option parsing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from federate.errors import FederateError
+
+
+class FederateGroup(click.Group):
+    """Turns FederateError (and anything unexpected) into one line on stderr."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("federate: interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.exceptions.Exit as err:
+            sys.exit(err.exit_code)
+        except FederateError as err:
+            click.echo(f"federate: error: {err.message} [{err.error_code}]", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("federate: interrupted", err=True)
+            sys.exit(130)
+        except Exception as err:
+            if os.environ.get("FEDERATE_DEBUG"):
+                raise
+            click.echo(
+                f"federate: internal error: {type(err).__name__}: {err} "
+                "(set FEDERATE_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            sys.exit(2)
+
+
+def registry_uri_of(ctx: click.Context) -> str | None:
+    return ctx.find_root().params.get("registry_uri")
+
+
+def as_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: as_dict(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, tuple):
+        return list(obj)
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    click.echo(json.dumps(as_dict(obj), indent=2, ensure_ascii=False, default=str))
+
+
+def parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
+        out[key] = value
+    return out

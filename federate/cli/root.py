@@ -1,0 +1,113 @@
+"""Top-level commands: download, resolve, ls, register, plugins.
+
+Every failure prints one line, ``federate: error: <message> [CODE]``, and exits 1;
+set ``FEDERATE_DEBUG=1`` to see tracebacks of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import click
+
+import federate
+from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
+from federate.cli.models import models
+from federate.cli.prompts import prompts
+
+
+@click.group(cls=FederateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(federate.__version__, prog_name="federate")
+@click.option(
+    "--registry-uri",
+    envvar="FEDERATE_REGISTRY_URI",
+    default=None,
+    help="Registry to use (default: FEDERATE_REGISTRY_URI, federate.toml, or the embedded "
+    "SQLite registry under $FEDERATE_HOME).",
+)
+def cli(registry_uri: str | None) -> None:
+    """Resolve models:/ and prompts:/ URIs and fetch model files from any store."""
+
+
+@cli.command()
+@click.argument("uri")
+@click.argument("dst", required=False)
+@click.option("--overwrite", is_flag=True, help="Replace DST if it exists and is not empty.")
+@click.pass_context
+def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool) -> None:
+    """Download the files of URI (models:/... or a storage URI) into DST; print the path."""
+    click.echo(federate.download(uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite))
+
+
+@cli.command()
+@click.argument("uri")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole model version as JSON.")
+@click.pass_context
+def resolve(ctx: click.Context, uri: str, as_json: bool) -> None:
+    """Print the version URI means and where its files are."""
+    mv = federate.resolve(uri, registry_uri=registry_uri_of(ctx))
+    if as_json:
+        print_json(mv)
+    else:
+        click.echo(f"{mv.name}\t{mv.version}\t{mv.download_uri}")
+
+
+@cli.command(name="ls")
+@click.argument("uri")
+@click.argument("path", required=False)
+@click.pass_context
+def ls(ctx: click.Context, uri: str, path: str | None) -> None:
+    """List the files of URI (directories end with '/')."""
+    for info in federate.list_artifacts(uri, path, registry_uri=registry_uri_of(ctx)):
+        if info.is_dir:
+            click.echo(f"{'':>12}  {info.path}/")
+        else:
+            click.echo(f"{info.file_size:>12}  {info.path}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.argument("name")
+@click.option("--alias", help="Point this alias at the new version.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag (repeatable).")
+@click.option("--description", help="Version description.")
+@click.pass_context
+def register(
+    ctx: click.Context,
+    path: str,
+    name: str,
+    alias: str | None,
+    tags: tuple[str, ...],
+    description: str | None,
+) -> None:
+    """Copy PATH into the registry's artifact store as a new version of NAME."""
+    mv = federate.register(
+        path, name, alias=alias, tags=parse_tags(tags), description=description,
+        registry_uri=registry_uri_of(ctx),
+    )
+    click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
+
+
+@cli.command()
+def plugins() -> None:
+    """List loaded plugins, the schemes they handle and any load errors."""
+    from federate.plugins.manager import get_plugin_host
+
+    host = get_plugin_host()
+    for info in host.infos.values():
+        pkg = f"{info.package} {info.version}" if info.package else "federate (built-in)"
+        click.echo(f"{info.name}  [{info.origin}; {pkg}]")
+        if info.registry_schemes:
+            click.echo(f"    registries: {', '.join(info.registry_schemes)}")
+        if info.repo_schemes:
+            click.echo(f"    repositories: {', '.join(info.repo_schemes)}")
+        if info.error:
+            click.echo(f"    ERROR: {info.error}")
+    click.echo(f"registry schemes: {', '.join(sorted(host.registry_routes))}")
+    click.echo(f"repository schemes: {', '.join(sorted(host.repo_routes))}")
+
+
+cli.add_command(models)
+cli.add_command(prompts)
+
+
+def main() -> None:
+    cli(prog_name="federate")

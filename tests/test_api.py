@@ -1,0 +1,222 @@
+"""The public API end to end on the embedded default registry (SQLite + local store)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import federate
+from federate.errors import FederateError
+from tests.conftest import tree_digest
+
+
+def test_register_then_download_by_alias_is_byte_identical(federate_home, model_tree, tmp_path):
+    mv = federate.register(model_tree, "iris", alias="champion", tags={"team": "ml"})
+    assert (mv.name, mv.version, mv.aliases, mv.tags) == ("iris", 1, ("champion",), {"team": "ml"})
+    assert mv.status == "READY"
+    assert mv.storage_location == str(federate_home / "artifacts" / "models" / "iris" / "1")
+
+    dst = tmp_path / "out"
+    assert federate.download("models:/iris@champion", dst) == str(dst)
+    assert tree_digest(dst) == tree_digest(model_tree)
+
+
+@pytest.mark.parametrize(
+    "uri", ["models:/iris/2", "models:/iris/latest", "models:/iris/LATEST", "models:/iris@prod"]
+)
+def test_resolution_forms_pick_the_right_version(federate_home, model_tree, uri):
+    federate.register(model_tree, "iris")
+    federate.register(model_tree, "iris", alias="prod")
+    assert federate.resolve(uri).version == 2
+
+
+def test_stage_uri_resolves_highest_version_in_stage(federate_home, model_tree):
+    for _ in range(3):
+        federate.register(model_tree, "iris")
+    reg = federate.get_registry()
+    reg.transition_model_version_stage("iris", 1, "Production")
+    reg.transition_model_version_stage("iris", 2, "production")
+    assert federate.resolve("models:/iris/Production").version == 2
+    assert federate.resolve("models:/iris/PRODUCTION").version == 2
+    assert federate.resolve("models:/iris/latest").version == 3
+
+
+@pytest.mark.parametrize(
+    "uri, missing",
+    [
+        ("models:/nope/1", "'nope'"),
+        ("models:/iris/7", "version 7"),
+        ("models:/iris@ghost", "'ghost'"),
+        ("models:/iris/Staging", "'Staging'"),
+        ("models:/iris/Prod", "'Prod'"),
+        ("models:/m-0123", "'m-0123'"),
+    ],
+)
+def test_missing_things_are_named(federate_home, model_tree, uri, missing):
+    federate.register(model_tree, "iris")
+    with pytest.raises(FederateError) as exc:
+        federate.resolve(uri)
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert missing in str(exc.value)
+
+
+def test_list_artifacts_of_version_and_of_subpath(federate_home, model_tree):
+    federate.register(model_tree, "iris")
+    top = {(f.path, f.is_dir, f.file_size) for f in federate.list_artifacts("models:/iris/1")}
+    assert top == {
+        ("MLmodel", False, len((model_tree / "MLmodel").read_bytes())),
+        ("empty.txt", False, 0),
+        ("data", True, None),
+    }
+    sub = [f.path for f in federate.list_artifacts("models:/iris/1", "data")]
+    assert sub == ["data/größe ünïcödé.json", "data/nested deeper"]
+
+
+def test_plain_storage_uris_bypass_the_registry(federate_home, model_tree, tmp_path):
+    dst = tmp_path / "copy"
+    federate.download(model_tree.as_uri(), dst)
+    assert tree_digest(dst) == tree_digest(model_tree)
+    assert {f.path for f in federate.list_artifacts(str(model_tree))} >= {"MLmodel", "data"}
+    single = federate.download(str(model_tree / "MLmodel"), tmp_path)
+    assert Path(single) == tmp_path / "MLmodel"
+    assert Path(single).read_bytes() == (model_tree / "MLmodel").read_bytes()
+
+
+def test_download_without_dst_uses_a_reusable_snapshot(federate_home, model_tree):
+    federate.register(model_tree, "iris", alias="champion")
+    first = federate.download("models:/iris@champion")
+    assert Path(first).is_relative_to(federate_home / "snapshots")
+    assert tree_digest(Path(first)) == tree_digest(model_tree)
+    assert federate.download("models:/iris/1") == first
+
+
+def test_nonempty_destination_is_never_mixed(federate_home, model_tree, tmp_path):
+    federate.register(model_tree, "iris")
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / "old.txt").write_text("old")
+    with pytest.raises(FederateError) as exc:
+        federate.download("models:/iris/1", dst)
+    assert exc.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert "not empty" in str(exc.value)
+    assert sorted(os.listdir(dst)) == ["old.txt"]
+    assert sorted(os.listdir(tmp_path)) == sorted(["dst", "src-model", "federate-home", "work"])
+
+    federate.download("models:/iris/1", dst, overwrite=True)
+    assert tree_digest(dst) == tree_digest(model_tree)  # old.txt is gone, not mixed in
+
+
+def test_empty_existing_destination_is_filled(federate_home, model_tree, tmp_path):
+    federate.register(model_tree, "iris")
+    dst = tmp_path / "empty"
+    dst.mkdir()
+    federate.download("models:/iris/1", dst)
+    assert tree_digest(dst) == tree_digest(model_tree)
+
+
+def test_failed_download_leaves_no_destination_and_no_staging(federate_home, model_tree, tmp_path):
+    mv = federate.register(model_tree, "iris")
+    # a special file in the store: it is listed, then fails when fetched, after other
+    # files of the version have already been written to the staging directory
+    os.mkfifo(Path(mv.storage_location) / "zz-pipe")
+    out = tmp_path / "out"
+    with pytest.raises(FederateError) as exc:
+        federate.download("models:/iris/1", out)
+    assert "zz-pipe" in str(exc.value)
+    assert not out.exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+
+
+def test_register_failure_removes_the_version_and_its_files(federate_home, model_tree, monkeypatch):
+    blocked = federate_home / "blocked-root"
+    blocked.write_text("a file where a directory should be")
+    monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", str(blocked))
+    federate.api.clear_registry_cache()
+    with pytest.raises(FederateError) as exc:
+        federate.register(model_tree, "iris")
+    assert "blocked-root" in str(exc.value)
+    reg = federate.get_registry()
+    assert reg.get_latest_versions("iris") == []
+    with pytest.raises(FederateError) as exc:
+        reg.get_model_version("iris", 1)
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+    monkeypatch.delenv("FEDERATE_ARTIFACT_ROOT")
+    federate.api.clear_registry_cache()
+    assert federate.register(model_tree, "iris").version == 2  # 1 is never reused
+
+
+def test_register_rejects_bad_input_before_storing_anything(federate_home, model_tree, tmp_path):
+    with pytest.raises(FederateError) as exc:
+        federate.register(tmp_path / "missing", "iris")
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(FederateError) as exc:
+        federate.register(model_tree, "iris", alias="latest")
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(FederateError) as exc:
+        federate.register(model_tree, "a/b")
+    assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert not (federate_home / "artifacts").exists()
+
+
+def test_register_a_single_file(federate_home, model_tree, tmp_path):
+    federate.register(model_tree / "MLmodel", "single")
+    out = federate.download("models:/single/1", tmp_path / "one")
+    assert sorted(os.listdir(out)) == ["MLmodel"]
+
+
+def test_explicit_registry_uri_and_set_registry_uri(federate_home, model_tree, tmp_path):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    federate.register(model_tree, "only-in-other", registry_uri=other)
+    assert federate.resolve("models:/only-in-other/1", registry_uri=other).version == 1
+    with pytest.raises(FederateError):
+        federate.resolve("models:/only-in-other/1")
+    federate.set_registry_uri(other)
+    assert federate.get_registry_uri() == other
+    assert federate.resolve("models:/only-in-other/1").version == 1
+
+
+def test_profile_uri_uses_the_federate_toml_registry(federate_home, model_tree, tmp_path):
+    other = f"sqlite:///{tmp_path / 'team.db'}"
+    Path("federate.toml").write_text(
+        f'[registries.team]\nuri = "{other}"\nartifact_root = "{tmp_path / "team-artifacts"}"\n'
+    )
+    reg = federate.get_registry(other)
+    reg.create_registered_model("fraud")
+    reg.create_model_version("fraud", source=str(model_tree))
+    assert federate.resolve("models://team/fraud/1").source == str(model_tree)
+    with pytest.raises(FederateError) as exc:
+        federate.resolve("models://nobody/fraud/1")
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert "team" in str(exc.value)
+
+
+def test_prompts_through_the_public_api(federate_home):
+    reg = federate.get_registry()
+    reg.register_prompt("greet", "Hello {{ name }}!")
+    reg.register_prompt("greet", "Hi {{ name }}!", commit_message="shorter")
+    reg.set_prompt_alias("greet", "prod", 1)
+    assert federate.load_prompt("prompts:/greet@prod").format(name="Ada") == "Hello Ada!"
+    assert federate.load_prompt("prompts:/greet/2").commit_message == "shorter"
+    with pytest.raises(FederateError) as exc:
+        federate.resolve("prompts:/greet/1")
+    assert "load_prompt" in str(exc.value)
+    with pytest.raises(FederateError):
+        federate.download("prompts:/greet/1")
+
+
+def test_unknown_scheme_lists_installed_schemes(federate_home):
+    with pytest.raises(FederateError) as exc:
+        federate.download("hdfs://namenode/models/x", "/tmp/never")
+    assert "'hdfs'" in str(exc.value) and "file" in str(exc.value)
+    with pytest.raises(FederateError) as exc:
+        federate.resolve("models:/m/1", registry_uri="cassandra://db")
+    assert "'cassandra'" in str(exc.value) and "sqlite" in str(exc.value)
+
+
+def test_secrets_in_uris_are_not_echoed(federate_home):
+    with pytest.raises(FederateError) as exc:
+        federate.download("hdfs://user:hunter2@host/p?sig=SECRETSIG", "/tmp/never")
+    assert "hunter2" not in str(exc.value) and "SECRETSIG" not in str(exc.value)
