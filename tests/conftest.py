@@ -1,24 +1,9 @@
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under root.
-
-    Directories count only through the files in them: object stores have no empty
-    directories, so federate does not carry them across either.
-    """
-    out = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.fixture

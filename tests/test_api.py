@@ -9,7 +9,7 @@ import pytest
 
 import federate
 from federate.errors import FederateError
-from tests.conftest import tree_digest
+from federate.testing.trees import tree_digest
 
 
 def test_register_then_download_by_alias_is_byte_identical(federate_home, model_tree, tmp_path):

@@ -80,7 +80,11 @@ def register(
 ) -> None:
     """Copy PATH into the registry's artifact store as a new version of NAME."""
     mv = federate.register(
-        path, name, alias=alias, tags=parse_tags(tags), description=description,
+        path,
+        name,
+        alias=alias,
+        tags=parse_tags(tags),
+        description=description,
         registry_uri=registry_uri_of(ctx),
     )
     click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")

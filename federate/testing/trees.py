@@ -1,0 +1,26 @@
+"""Compare directory trees the way a download's user does: same files, same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def tree_digest(root: str | os.PathLike[str]) -> dict[str, str]:
+    """Relative '/'-separated path -> sha256 of every file under ``root``.
+
+    Directories count only through the files in them: object stores have no empty
+    directories, so federate does not carry them across either.
+    """
+    root = Path(root)
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            out[path.relative_to(root).as_posix()] = digest.hexdigest()
+    return out
