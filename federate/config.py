@@ -17,11 +17,14 @@ a SQLite file under ``$FEDERATE_HOME``. A ``models://<profile>/...`` URI names a
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from platformdirs import user_config_dir
 
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
 
@@ -56,12 +59,24 @@ def federate_home() -> Path:
     return Path(os.environ.get("FEDERATE_HOME") or Path.home() / ".federate").expanduser()
 
 
+# Resolution runs the whole precedence chain on every call, so the path arithmetic is
+# cached per value of the environment variables it depends on.
+@functools.lru_cache(maxsize=16)
+def _home_paths(home_env: str | None, user_home: str | None) -> tuple[str, str]:
+    home = federate_home().resolve()
+    return f"sqlite:///{home / 'registry.db'}", str(home / "artifacts")
+
+
+def _home_key() -> tuple[str | None, str | None]:
+    return os.environ.get("FEDERATE_HOME"), os.environ.get("HOME")
+
+
 def default_registry_uri() -> str:
-    return f"sqlite:///{(federate_home() / 'registry.db').resolve()}"
+    return _home_paths(*_home_key())[0]
 
 
 def default_artifact_root() -> str:
-    return str((federate_home() / "artifacts").resolve())
+    return _home_paths(*_home_key())[1]
 
 
 def set_registry_uri(uri: str | None) -> None:
@@ -79,11 +94,15 @@ def get_registry_uri() -> str:
     return registry_config().uri
 
 
+@functools.lru_cache(maxsize=16)
+def _user_config_file(xdg_config_home: str | None, user_home: str | None) -> Path:
+    return Path(user_config_dir("federate")) / CONFIG_FILENAME
+
+
 def config_paths() -> list[Path]:
     """The federate.toml files consulted, highest precedence first."""
-    from platformdirs import user_config_dir
-
-    return [Path.cwd() / CONFIG_FILENAME, Path(user_config_dir("federate")) / CONFIG_FILENAME]
+    user = _user_config_file(os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+    return [Path(os.getcwd(), CONFIG_FILENAME), user]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
