@@ -18,7 +18,8 @@ class FederateGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            run: Any = super().main
+            return run(*args, standalone_mode=False, **kwargs)
         except click.exceptions.Abort:
             click.echo("federate: interrupted", err=True)
             sys.exit(130)

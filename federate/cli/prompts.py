@@ -6,9 +6,10 @@ import click
 
 import federate
 from federate.cli.common import parse_tags, print_json, registry_uri_of
+from federate.registry import Registry
 
 
-def _registry(ctx: click.Context) -> federate.registry.Registry:
+def _registry(ctx: click.Context) -> Registry:
     return federate.get_registry(registry_uri_of(ctx))
 
 

@@ -28,7 +28,7 @@ hookimpl = pluggy.HookimplMarker("federate")
 
 
 @hookspec
-def federate_registries() -> Iterable[RegistryPlugin]:
+def federate_registries() -> Iterable[RegistryPlugin] | None:
     """Describe the registries this plugin provides.
 
     Called by the plugin host once per process, when a registry URI (``sqlite:///...``,
@@ -41,7 +41,7 @@ def federate_registries() -> Iterable[RegistryPlugin]:
 
 
 @hookspec
-def federate_artifact_repos() -> Iterable[RepoPlugin]:
+def federate_artifact_repos() -> Iterable[RepoPlugin] | None:
     """Describe the artifact repositories this plugin provides.
 
     Called by the plugin host once per process, when a storage location (``s3://...``,

@@ -8,6 +8,7 @@ relative to that root and '/'-separated. The transfer engine only needs ``list``
 
 from __future__ import annotations
 
+import builtins
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -59,9 +60,9 @@ class ArtifactRepository(ABC):
 
     def iter_chunks(self, path: str, size: int | None = None) -> Iterator[bytes]:
         """The file's bytes in order, in chunks; stores with a streaming read override this."""
-        total = self.stat(path).file_size if size is None else size
+        total = (self.stat(path).file_size if size is None else size) or 0
         offset = 0
-        while offset < (total or 0):
+        while offset < total:
             chunk = self.read_range(path, offset, min(CHUNK_SIZE, total - offset))
             if not chunk:
                 break
@@ -74,7 +75,7 @@ class ArtifactRepository(ABC):
             for chunk in self.iter_chunks(path, size):
                 out.write(chunk)
 
-    def walk_files(self, path: str = "") -> list[FileInfo]:
+    def walk_files(self, path: str = "") -> builtins.list[FileInfo]:
         """Every file below ``path``, recursively."""
         return [f for f in self.list(path, recursive=True) if not f.is_dir]
 

@@ -7,25 +7,23 @@ unless the prompt has an alias actually named ``latest``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 
 from federate.entities import PagedList, Prompt, PromptVersion
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.registry.sql import queries as q
+from federate.registry.sql.core import SqlRegistryCore
 from federate.registry.sql.models import PROMPT
 from federate.registry.sql.search import name_filter
 
-if TYPE_CHECKING:
-    from federate.registry.sql.store import SqlRegistry
 
-
-class PromptMethods:
-    """Mixed into :class:`SqlRegistry`; relies on its session and row helpers."""
+class PromptMethods(SqlRegistryCore):
+    """The prompt half of :class:`federate.registry.sql.store.SqlRegistry`."""
 
     def register_prompt(
-        self: SqlRegistry,
+        self,
         name: str,
         template: str,
         commit_message: str | None = None,
@@ -47,12 +45,12 @@ class PromptMethods:
             )
         return self.get_prompt_version(name, mv.version)
 
-    def get_prompt(self: SqlRegistry, name: str) -> Prompt:
+    def get_prompt(self, name: str) -> Prompt:
         with self.session.read() as conn:
             rm_id = q.model_pk(conn, name, PROMPT)
             return self._prompt(conn, name, rm_id)
 
-    def _prompt(self: SqlRegistry, conn: Any, name: str, rm_id: int) -> Prompt:
+    def _prompt(self, conn: Any, name: str, rm_id: int) -> Prompt:
         row = conn.execute(select(q.rm).where(q.rm.c.id == rm_id)).one()
         latest = conn.execute(q.LATEST_VERSION[PROMPT], {"name": name}).first()
         return Prompt(
@@ -66,7 +64,7 @@ class PromptMethods:
         )
 
     def search_prompts(
-        self: SqlRegistry,
+        self,
         filter_string: str | None = None,
         max_results: int = 100,
         page_token: str | None = None,
@@ -84,15 +82,15 @@ class PromptMethods:
         token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
         return PagedList(prompts, token)
 
-    def _prompt_version(self: SqlRegistry, conn: Any, name: str, row: Any) -> PromptVersion:
+    def _prompt_version(self, conn: Any, name: str, row: Any) -> PromptVersion:
         mv = q.single_version(conn, name, row)
         return q.to_prompt_version(name, row, mv.tags, mv.aliases)
 
-    def get_prompt_version(self: SqlRegistry, name: str, version: int | str) -> PromptVersion:
+    def get_prompt_version(self, name: str, version: int | str) -> PromptVersion:
         with self.session.read() as conn:
             return self._prompt_version(conn, name, self._version_row(conn, name, version, PROMPT))
 
-    def get_prompt_version_by_alias(self: SqlRegistry, name: str, alias: str) -> PromptVersion:
+    def get_prompt_version_by_alias(self, name: str, alias: str) -> PromptVersion:
         with self.session.read() as conn:
             row = conn.execute(q.VERSION_BY_ALIAS[PROMPT], {"name": name, "alias": alias}).first()
             if row is None and alias.lower() == "latest":
@@ -105,7 +103,7 @@ class PromptMethods:
             return self._prompt_version(conn, name, row)
 
     def search_prompt_versions(
-        self: SqlRegistry, name: str, max_results: int = 100, page_token: str | None = None
+        self, name: str, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[PromptVersion]:
         q.check_max_results(max_results, 10000)
         offset = q.decode_page_token(page_token)
@@ -128,19 +126,19 @@ class PromptMethods:
         token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
         return PagedList(versions, token)
 
-    def set_prompt_alias(self: SqlRegistry, name: str, alias: str, version: int | str) -> None:
+    def set_prompt_alias(self, name: str, alias: str, version: int | str) -> None:
         self._set_alias(name, PROMPT, alias, version)
 
-    def delete_prompt_alias(self: SqlRegistry, name: str, alias: str) -> None:
+    def delete_prompt_alias(self, name: str, alias: str) -> None:
         self._delete_alias(name, PROMPT, alias)
 
-    def set_prompt_tag(self: SqlRegistry, name: str, key: str, value: str) -> None:
+    def set_prompt_tag(self, name: str, key: str, value: str) -> None:
         q.check_tag_key(key)
         with self.session() as s:
             rm_id = self._lock_model(s, name, PROMPT)
             q.upsert_tag(s, q.rm_tag, q.rm_tag.c.registered_model_id, rm_id, key, value)
 
-    def delete_prompt_tag(self: SqlRegistry, name: str, key: str) -> None:
+    def delete_prompt_tag(self, name: str, key: str) -> None:
         with self.session() as s:
             rm_id = self._lock_model(s, name, PROMPT)
             s.execute(
@@ -149,11 +147,11 @@ class PromptMethods:
                 )
             )
 
-    def delete_prompt_version(self: SqlRegistry, name: str, version: int | str) -> None:
+    def delete_prompt_version(self, name: str, version: int | str) -> None:
         with self.session() as s:
             self._lock_model(s, name, PROMPT)
             self._delete_version_row(s, self._version_row(s, name, version, PROMPT).id)
 
-    def delete_prompt(self: SqlRegistry, name: str) -> None:
+    def delete_prompt(self, name: str) -> None:
         with self.session() as s:
             self._delete_model_rows(s, self._lock_model(s, name, PROMPT))

@@ -11,10 +11,11 @@ import base64
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy.engine import CursorResult
 
 from federate.entities import READY, ModelVersion, PromptVersion
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
@@ -28,11 +29,11 @@ from federate.registry.sql.models import (
     SqlRegisteredModelTag,
 )
 
-rm = SqlRegisteredModel.__table__
-mv = SqlModelVersion.__table__
-rm_tag = SqlRegisteredModelTag.__table__
-mv_tag = SqlModelVersionTag.__table__
-alias_t = SqlRegisteredModelAlias.__table__
+rm = cast(sa.Table, SqlRegisteredModel.__table__)
+mv = cast(sa.Table, SqlModelVersion.__table__)
+rm_tag = cast(sa.Table, SqlRegisteredModelTag.__table__)
+mv_tag = cast(sa.Table, SqlModelVersionTag.__table__)
+alias_t = cast(sa.Table, SqlRegisteredModelAlias.__table__)
 
 VERSION_COLUMNS = (
     mv.c.id,
@@ -52,6 +53,11 @@ VERSION_COLUMNS = (
     mv.c.template,
     mv.c.commit_message,
 )
+
+
+def affected(result: Any) -> int:
+    """Rows matched by an UPDATE/DELETE (MySQL dialects count matched, not changed, rows)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def now_ms() -> int:

@@ -1,17 +1,11 @@
-"""The SQL registry: MLflow's model registry semantics on SQLite, PostgreSQL or MySQL.
-
-Writes go through managed ORM sessions; every write to a model's versions or aliases
-starts by updating the model's row, which takes that row's lock (or SQLite's write
-lock) first, so concurrent writers queue instead of colliding.
-"""
+"""The SQL registry: MLflow's model registry semantics on SQLite, PostgreSQL or MySQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
-from federate.config import RegistryConfig
 from federate.entities import (
     PENDING_REGISTRATION,
     READY,
@@ -26,14 +20,10 @@ from federate.errors import (
     FederateError,
 )
 from federate.registry.base import (
-    Registry,
-    as_version,
-    check_alias,
     check_name,
     check_stage,
 )
 from federate.registry.sql import queries as q
-from federate.registry.sql.db import SessionFactory, engine_for
 from federate.registry.sql.models import MODEL
 from federate.registry.sql.prompts import PromptMethods
 from federate.registry.sql.search import name_filter
@@ -71,35 +61,10 @@ def _order_by(order_by: list[str] | None, columns: dict[str, Any], default: list
     return clauses + default
 
 
-class SqlRegistry(PromptMethods, Registry):
+class SqlRegistry(PromptMethods):
     """A registry kept in a SQL database reachable through SQLAlchemy."""
 
-    def __init__(self, config: RegistryConfig) -> None:
-        super().__init__(config)
-        self.engine = engine_for(config.uri)
-        self.session = SessionFactory(self.engine)
-
     # -- helpers ---------------------------------------------------------------------------
-
-    def _lock_model(self, s: Any, name: str, kind: str = MODEL) -> int:
-        """Touch the model's row (taking its write lock) and return its id."""
-        res = s.execute(
-            update(q.rm)
-            .where(q.rm.c.name == name, q.rm.c.kind == kind)
-            .values(last_updated_time=q.now_ms())
-        )
-        if res.rowcount == 0:
-            q.model_pk(s, name, kind)  # raises the precise not-found error
-        return q.model_pk(s, name, kind)
-
-    def _version_row(self, conn: Any, name: str, version: int | str, kind: str = MODEL) -> Any:
-        number = as_version(version)
-        row = conn.execute(q.VERSION_BY_NUMBER[kind], {"name": name, "version": number}).first()
-        if row is None:
-            q.model_pk(conn, name, kind)
-            what = "Prompt" if kind != MODEL else "Model"
-            raise FederateError(f"{what} {name!r} has no version {number}", RESOURCE_DOES_NOT_EXIST)
-        return row
 
     def _registered_model(self, conn: Any, name: str, rm_id: int, row: Any) -> RegisteredModel:
         return RegisteredModel(
@@ -130,32 +95,6 @@ class SqlRegistry(PromptMethods, Registry):
     ) -> RegisteredModel:
         return self._create_model(name, MODEL, tags, description)
 
-    def _create_model(
-        self, name: str, kind: str, tags: dict[str, str] | None, description: str | None
-    ) -> RegisteredModel:
-        check_name(name, "prompt" if kind != MODEL else "registered model")
-        now = q.now_ms()
-        with self.session() as s:
-            if s.execute(q.MODEL_ID, {"name": name}).first() is not None:
-                raise FederateError(
-                    f"Registered model or prompt {name!r} already exists", RESOURCE_ALREADY_EXISTS
-                )
-            rm_id = s.execute(
-                insert(q.rm).values(
-                    name=name,
-                    kind=kind,
-                    description=description,
-                    creation_time=now,
-                    last_updated_time=now,
-                    next_version=1,
-                )
-            ).inserted_primary_key[0]
-            for key, value in (tags or {}).items():
-                s.execute(
-                    insert(q.rm_tag).values(registered_model_id=rm_id, key=key, value=str(value))
-                )
-        return RegisteredModel(name, now, now, description, dict(tags or {}))
-
     def get_registered_model(self, name: str) -> RegisteredModel:
         with self.session.read() as conn:
             rm_id = q.model_pk(conn, name, MODEL)
@@ -184,16 +123,6 @@ class SqlRegistry(PromptMethods, Registry):
         with self.session() as s:
             rm_id = self._lock_model(s, name)
             self._delete_model_rows(s, rm_id)
-
-    @staticmethod
-    def _delete_model_rows(s: Any, rm_id: int) -> None:
-        # explicit child deletes: correct even where a connection has FKs off
-        versions = select(q.mv.c.id).where(q.mv.c.registered_model_id == rm_id)
-        s.execute(delete(q.alias_t).where(q.alias_t.c.registered_model_id == rm_id))
-        s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id.in_(versions)))
-        s.execute(delete(q.mv).where(q.mv.c.registered_model_id == rm_id))
-        s.execute(delete(q.rm_tag).where(q.rm_tag.c.registered_model_id == rm_id))
-        s.execute(delete(q.rm).where(q.rm.c.id == rm_id))
 
     def search_registered_models(
         self,
@@ -251,36 +180,6 @@ class SqlRegistry(PromptMethods, Registry):
                 status=status,
                 user_id=user_id,
             )
-
-    def _insert_version(
-        self, s: Any, name: str, kind: str, tags: dict[str, str] | None, **values: Any
-    ) -> ModelVersion:
-        now = q.now_ms()
-        res = s.execute(
-            update(q.rm)
-            .where(q.rm.c.name == name, q.rm.c.kind == kind)
-            .values(next_version=q.rm.c.next_version + 1, last_updated_time=now)
-        )
-        if res.rowcount == 0:
-            q.model_pk(s, name, kind)
-        rm_id, version = s.execute(
-            select(q.rm.c.id, q.rm.c.next_version - 1).where(q.rm.c.name == name)
-        ).one()
-        values.setdefault("status", READY)
-        mv_id = s.execute(
-            insert(q.mv).values(
-                registered_model_id=rm_id,
-                version=version,
-                creation_time=now,
-                last_updated_time=now,
-                current_stage="None",
-                **values,
-            )
-        ).inserted_primary_key[0]
-        for key, value in (tags or {}).items():
-            s.execute(insert(q.mv_tag).values(model_version_id=mv_id, key=key, value=str(value)))
-        row = s.execute(select(*q.VERSION_COLUMNS).where(q.mv.c.id == mv_id)).one()
-        return q.to_model_version(name, row, dict(tags or {}), ())
 
     def finish_model_version(
         self, name: str, version: int | str, storage_location: str
@@ -356,12 +255,6 @@ class SqlRegistry(PromptMethods, Registry):
         with self.session() as s:
             self._lock_model(s, name)
             self._delete_version_row(s, self._version_row(s, name, version).id)
-
-    @staticmethod
-    def _delete_version_row(s: Any, mv_id: int) -> None:
-        s.execute(delete(q.alias_t).where(q.alias_t.c.model_version_id == mv_id))
-        s.execute(delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id))
-        s.execute(delete(q.mv).where(q.mv.c.id == mv_id))
 
     def transition_model_version_stage(
         self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
@@ -454,36 +347,8 @@ class SqlRegistry(PromptMethods, Registry):
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         self._set_alias(name, MODEL, alias, version)
 
-    def _set_alias(self, name: str, kind: str, alias: str, version: int | str) -> None:
-        check_alias(alias)
-        with self.session() as s:
-            rm_id = self._lock_model(s, name, kind)
-            mv_id = self._version_row(s, name, version, kind).id
-            res = s.execute(
-                update(q.alias_t)
-                .where(q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias)
-                .values(model_version_id=mv_id)
-            )
-            if res.rowcount == 0:
-                s.execute(
-                    insert(q.alias_t).values(
-                        registered_model_id=rm_id, alias=alias, model_version_id=mv_id
-                    )
-                )
-
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self._delete_alias(name, MODEL, alias)
-
-    def _delete_alias(self, name: str, kind: str, alias: str) -> None:
-        with self.session() as s:
-            rm_id = self._lock_model(s, name, kind)
-            res = s.execute(
-                delete(q.alias_t).where(
-                    q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias
-                )
-            )
-            if res.rowcount == 0:
-                raise FederateError(f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST)
 
 
 def _stage_for_lookup(name: str, stage: str) -> str:
