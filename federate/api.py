@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import uuid
 from pathlib import Path
 
 from federate import transfer
@@ -191,9 +192,9 @@ def register(
         description=description,
         status=PENDING_REGISTRATION,
     )
-    location = _join(registry.artifact_root, "models", name, str(pending.version))
+    location: str | None = None
     try:
-        repo = get_plugin_host().open_repo(location)
+        location, repo = _fresh_location(registry, name, pending.version)
         if source.is_dir():
             repo.upload_dir(str(source))
         else:
@@ -207,9 +208,23 @@ def register(
     return registry.get_model_version(name, pending.version)
 
 
-def _undo_registration(registry: Registry, name: str, version: int, location: str) -> None:
+def _fresh_location(registry: Registry, name: str, version: int) -> tuple[str, ArtifactRepository]:
+    """``<root>/models/<name>/<version>``, unless something already lives there (another
+    registry sharing the root, or a registry database recreated over old artifacts): then
+    a suffixed sibling, so files of two versions are never mixed."""
+    host = get_plugin_host()
+    location = _join(registry.artifact_root, "models", name, str(version))
+    repo = host.open_repo(location)
+    if repo.list(""):
+        location = f"{location}-{uuid.uuid4().hex[:8]}"
+        repo = host.open_repo(location)
+    return location, repo
+
+
+def _undo_registration(registry: Registry, name: str, version: int, location: str | None) -> None:
     # best effort: the caller needs the original error, not one from the clean-up
-    with contextlib.suppress(Exception):
-        get_plugin_host().open_repo(location).delete()
+    if location is not None:
+        with contextlib.suppress(Exception):
+            get_plugin_host().open_repo(location).delete()
     with contextlib.suppress(Exception):
         registry.delete_model_version(name, version)

@@ -101,7 +101,10 @@ def parse_uri(uri: str) -> ModelRef:
             f"Accepted forms: {accepted_forms()}, {accepted_forms('prompts')}",
             INVALID_PARAMETER_VALUE,
         )
-    parts = urlsplit(uri, allow_fragments=False)
+    try:
+        parts = urlsplit(uri, allow_fragments=False)
+    except ValueError as err:  # e.g. an unbalanced '[' read as an IPv6 host
+        raise _invalid(uri, "prompts" if uri.lower().startswith("prompts:") else "models", str(err))
     scheme = parts.scheme.lower()
     if scheme not in REGISTRY_SCHEMES:
         raise _invalid(uri, "models", "the scheme must be models: or prompts:")

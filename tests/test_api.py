@@ -220,3 +220,17 @@ def test_secrets_in_uris_are_not_echoed(federate_home):
     with pytest.raises(FederateError) as exc:
         federate.download("hdfs://user:hunter2@host/p?sig=SECRETSIG", "/tmp/never")
     assert "hunter2" not in str(exc.value) and "SECRETSIG" not in str(exc.value)
+
+
+def test_registries_sharing_an_artifact_root_never_mix_files(federate_home, model_tree, tmp_path):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    first = federate.register(model_tree, "m")
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "only.txt").write_text("other registry's version 1")
+    second = federate.register(lone, "m", registry_uri=other)
+    assert second.version == first.version == 1
+    assert second.storage_location != first.storage_location
+    assert tree_digest(federate.download("models:/m/1", tmp_path / "a")) == tree_digest(model_tree)
+    got = federate.download("models:/m/1", tmp_path / "b", registry_uri=other)
+    assert tree_digest(got) == tree_digest(lone)
