@@ -104,7 +104,8 @@ def parse_uri(uri: str) -> ModelRef:
     try:
         parts = urlsplit(uri, allow_fragments=False)
     except ValueError as err:  # e.g. an unbalanced '[' read as an IPv6 host
-        raise _invalid(uri, "prompts" if uri.lower().startswith("prompts:") else "models", str(err))
+        shown = "prompts" if uri.lower().startswith("prompts:") else "models"
+        raise _invalid(uri, shown, str(err)) from None
     scheme = parts.scheme.lower()
     if scheme not in REGISTRY_SCHEMES:
         raise _invalid(uri, "models", "the scheme must be models: or prompts:")
