@@ -62,13 +62,16 @@ def federate_home() -> Path:
 # Resolution runs the whole precedence chain on every call, so the path arithmetic is
 # cached per value of the environment variables it depends on.
 @functools.lru_cache(maxsize=16)
-def _home_paths(home_env: str | None, user_home: str | None) -> tuple[str, str]:
+def _home_paths(home_env: str | None, user_home: str | None, cwd: str | None) -> tuple[str, str]:
     home = federate_home().resolve()
     return f"sqlite:///{home / 'registry.db'}", str(home / "artifacts")
 
 
-def _home_key() -> tuple[str | None, str | None]:
-    return os.environ.get("FEDERATE_HOME"), os.environ.get("HOME")
+def _home_key() -> tuple[str | None, str | None, str | None]:
+    home = os.environ.get("FEDERATE_HOME")
+    # a relative FEDERATE_HOME means a different place in every working directory
+    cwd = os.getcwd() if home and not os.path.isabs(os.path.expanduser(home)) else None
+    return home, os.environ.get("HOME"), cwd
 
 
 def default_registry_uri() -> str:

@@ -19,6 +19,7 @@ LATEST = "latest"
 STAGES = ("None", "Staging", "Production", "Archived")
 _CANONICAL_STAGE = {s.lower(): s for s in STAGES}
 _DIGITS = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def canonical_stage(stage: str) -> str | None:
@@ -51,16 +52,26 @@ class ModelRef:
         return self.scheme == "prompts"
 
     def __str__(self) -> str:
-        head = f"{self.scheme}://{self.profile}/" if self.profile else f"{self.scheme}:/"
+        """The URI for this ref; parsing it gives this ref back."""
+        head = f"{self.scheme}://{_enc(self.profile)}/" if self.profile else f"{self.scheme}:/"
         if self.model_id is not None:
-            return head + self.model_id
+            return head + _enc(self.model_id)
+        name = _enc(self.name or "")
         if self.alias is not None:
-            return f"{head}{self.name}@{self.alias}"
+            return f"{head}{name}@{_enc(self.alias)}"
         if self.version is not None:
-            return f"{head}{self.name}/{self.version}"
+            return f"{head}{name}/{self.version}"
         if self.stage is not None:
-            return f"{head}{self.name}/{self.stage}"
-        return f"{head}{self.name}/{LATEST}"
+            return f"{head}{name}/{_enc(self.stage)}"
+        return f"{head}{name}/{LATEST}"
+
+
+# Characters that would change how a URI splits; everything else stays readable.
+_SPECIAL = re.compile(r"[%/?#@\[\]\x00-\x20\x7f]")
+
+
+def _enc(part: str) -> str:
+    return _SPECIAL.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), part)
 
 
 def accepted_forms(scheme: str = "models") -> str:
@@ -85,7 +96,7 @@ def _invalid(uri: str, scheme: str, reason: str) -> FederateError:
 
 def is_registry_uri(uri: str) -> bool:
     """True for models:/ and prompts:/ URIs (which go to a registry, not straight to a store)."""
-    head, sep, _ = uri.partition(":")
+    head, sep, _ = uri.strip().partition(":")
     return bool(sep) and head.lower() in REGISTRY_SCHEMES
 
 
@@ -101,6 +112,9 @@ def parse_uri(uri: str) -> ModelRef:
             f"Accepted forms: {accepted_forms()}, {accepted_forms('prompts')}",
             INVALID_PARAMETER_VALUE,
         )
+    if _CONTROL.search(uri) or uri != uri.strip():
+        shown = "prompts" if uri.strip().lower().startswith("prompts:") else "models"
+        raise _invalid(uri, shown, "control characters and surrounding whitespace are not allowed")
     try:
         parts = urlsplit(uri, allow_fragments=False)
     except ValueError as err:  # e.g. an unbalanced '[' read as an IPv6 host
@@ -120,9 +134,9 @@ def parse_uri(uri: str) -> ModelRef:
         raise _invalid(uri, scheme, "too many path segments")
 
     if len(segments) == 2:
-        name, suffix = (unquote(s) for s in segments)
-        if "@" in name:
+        if "@" in segments[0]:
             raise _invalid(uri, scheme, "use either a /suffix or an @alias, not both")
+        name, suffix = (unquote(s) for s in segments)
         _check_name(uri, scheme, name)
         suffix = suffix.strip()
         if not suffix:
