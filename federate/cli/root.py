@@ -10,6 +10,7 @@ import click
 
 import federate
 from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
+from federate.cli.db import db
 from federate.cli.models import models
 from federate.cli.prompts import prompts
 
@@ -109,6 +110,7 @@ def plugins() -> None:
     click.echo(f"repository schemes: {', '.join(sorted(host.repo_routes))}")
 
 
+cli.add_command(db)
 cli.add_command(models)
 cli.add_command(prompts)
 

@@ -194,6 +194,37 @@ def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def
     return config
 
 
+def schema_state(url: str) -> tuple[str | None, str]:
+    """(current revision or None, head revision) of the database at ``url``, changing nothing."""
+    engine = _create_engine(url)
+    try:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            return current_revision(conn), SCHEMA_HEAD
+    except OperationalError as err:
+        raise FederateError(
+            f"Cannot reach the registry database {redact(url)}: {err.orig}",
+            TEMPORARILY_UNAVAILABLE,
+        ) from err
+    finally:
+        engine.dispose()
+
+
+def upgrade_url(url: str) -> tuple[str | None, str]:
+    """Migrate the database at ``url`` to head, under the same lock as first use."""
+    from filelock import FileLock
+
+    engine = _create_engine(url)
+    try:
+        with FileLock(_lock_path(engine), timeout=300):
+            with engine.connect() as conn:
+                before = current_revision(conn)
+                conn.rollback()
+            upgrade(engine, "head")
+        return before, SCHEMA_HEAD
+    finally:
+        engine.dispose()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
