@@ -31,6 +31,10 @@ _ALIAS = re.compile(r"[\w\-]{1,255}")
 _VERSION_LIKE_ALIAS = re.compile(r"v\d+", re.IGNORECASE)
 
 
+#: The largest version number: registries keep versions in a 32-bit signed integer column.
+MAX_VERSION = 2**31 - 1
+
+
 def as_version(version: int | str) -> int:
     """Accept 3, "3" (MLflow passes strings); anything else is INVALID_PARAMETER_VALUE."""
     if isinstance(version, bool):
@@ -43,9 +47,10 @@ def as_version(version: int | str) -> int:
         raise FederateError(
             f"Invalid version {version!r}: a version is a positive integer", INVALID_PARAMETER_VALUE
         )
-    if value < 1:
+    if not 1 <= value <= MAX_VERSION:
         raise FederateError(
-            f"Invalid version {version!r}: versions start at 1", INVALID_PARAMETER_VALUE
+            f"Invalid version {version!r}: versions run from 1 to {MAX_VERSION}",
+            INVALID_PARAMETER_VALUE,
         )
     return value
 
@@ -64,6 +69,12 @@ def check_stage(stage: str) -> str:
 def check_name(name: str, what: str = "registered model") -> str:
     if not isinstance(name, str) or not name.strip():
         raise FederateError(f"A {what} name must be a non-empty string", INVALID_PARAMETER_VALUE)
+    if name != name.strip():
+        # MySQL/MariaDB compare with PAD SPACE, where 'iris ' and 'iris' are the same name
+        raise FederateError(
+            f"Invalid {what} name {name!r}: it may not begin or end with whitespace",
+            INVALID_PARAMETER_VALUE,
+        )
     bad = [c for c in ("/", "@") if c in name]
     if bad:
         raise FederateError(

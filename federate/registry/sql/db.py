@@ -33,6 +33,14 @@ from federate.errors import (
 
 logger = logging.getLogger(__name__)
 
+#: SQL function on federate's SQLite connections: a Unicode-aware lower() (SQLite's is ASCII).
+SQLITE_LOWER = "federate_lower"
+
+
+def _sqlite_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
 #: The Alembic revision this release's code expects. A test checks it is the single head.
 SCHEMA_HEAD = "0001"
 
@@ -63,6 +71,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
+        dbapi_conn.create_function(SQLITE_LOWER, 1, _sqlite_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

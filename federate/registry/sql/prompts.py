@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from federate.entities import PagedList, Prompt, PromptVersion
-from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+)
 from federate.registry.sql import queries as q
 from federate.registry.sql.core import SqlRegistryCore
 from federate.registry.sql.models import PROMPT
@@ -37,13 +42,25 @@ class PromptMethods(SqlRegistryCore):
         try:
             self._create_model(name, PROMPT, None, None)
         except FederateError as err:
-            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            if err.error_code != RESOURCE_ALREADY_EXISTS:
                 raise
+            self._refuse_model_name(name)
         with self.session() as s:
             mv = self._insert_version(
                 s, name, PROMPT, tags, template=template, commit_message=commit_message
             )
         return self.get_prompt_version(name, mv.version)
+
+    def _refuse_model_name(self, name: str) -> None:
+        """Prompts and models share one namespace: a model's name is taken, not missing."""
+        with self.session.read() as conn:
+            row = conn.execute(q.MODEL_ID, {"name": name}).first()
+        if row is not None and row.kind != PROMPT:
+            raise FederateError(
+                f"Cannot register prompt {name!r}: a registered model of that name already "
+                "exists, and prompts and models share one namespace",
+                RESOURCE_ALREADY_EXISTS,
+            )
 
     def get_prompt(self, name: str) -> Prompt:
         with self.session.read() as conn:
@@ -72,7 +89,7 @@ class PromptMethods(SqlRegistryCore):
         q.check_max_results(max_results, 1000)
         offset = q.decode_page_token(page_token)
         stmt = select(q.rm.c.id, q.rm.c.name).where(q.rm.c.kind == PROMPT)
-        clause = name_filter(filter_string, q.rm.c.name)
+        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
         if clause is not None:
             stmt = stmt.where(clause)
         stmt = stmt.order_by(q.rm.c.name).offset(offset).limit(max_results + 1)

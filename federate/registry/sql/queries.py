@@ -72,7 +72,7 @@ def _joined() -> Any:
     return select(*VERSION_COLUMNS).select_from(mv.join(rm, rm.c.id == mv.c.registered_model_id))
 
 
-MODEL_ID = select(rm.c.id, rm.c.kind).where(rm.c.name == bindparam("name"))
+MODEL_ID = select(rm.c.id, rm.c.kind, rm.c.name).where(rm.c.name == bindparam("name"))
 
 VERSION_BY_NUMBER = {
     kind: _joined().where(_by_name(kind), mv.c.version == bindparam("version"))
@@ -126,7 +126,7 @@ def not_found(kind: str, name: str) -> FederateError:
 def model_pk(conn: Any, name: str, kind: str) -> int:
     """The surrogate id of model/prompt ``name``; RESOURCE_DOES_NOT_EXIST if absent."""
     row = conn.execute(MODEL_ID, {"name": name}).first()
-    if row is None:
+    if row is None or row.name != name:  # MySQL's PAD SPACE: 'iris ' finds 'iris'
         raise not_found(kind, name)
     if row.kind != kind:
         hint = f"prompts:/{name}/<version>" if row.kind == PROMPT else f"models:/{name}/<version>"

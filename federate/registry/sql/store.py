@@ -80,7 +80,9 @@ class SqlRegistry(PromptMethods):
     def _latest_per_stage(
         self, conn: Any, name: str, stages: list[str] | None
     ) -> list[ModelVersion]:
-        wanted = STAGES if stages is None else [check_stage(s) for s in stages]
+        wanted = (
+            [check_stage(s) for s in stages] if stages else STAGES
+        )  # [] means all, as in MLflow
         found = []
         for stage in dict.fromkeys(wanted):
             row = conn.execute(q.LATEST_IN_STAGE, {"name": name, "stage": stage}).first()
@@ -134,7 +136,7 @@ class SqlRegistry(PromptMethods):
         q.check_max_results(max_results, 1000)
         offset = q.decode_page_token(page_token)
         stmt = select(q.rm).where(q.rm.c.kind == MODEL)
-        clause = name_filter(filter_string, q.rm.c.name)
+        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
         if clause is not None:
             stmt = stmt.where(clause)
         stmt = stmt.order_by(*_order_by(order_by, _MODEL_ORDER, [q.rm.c.name.asc()]))
@@ -301,7 +303,7 @@ class SqlRegistry(PromptMethods):
             .select_from(q.mv.join(q.rm, q.rm.c.id == q.mv.c.registered_model_id))
             .where(q.rm.c.kind == MODEL)
         )
-        clause = name_filter(filter_string, q.rm.c.name)
+        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
         if clause is not None:
             stmt = stmt.where(clause)
         default = [q.rm.c.name.asc(), q.mv.c.version.desc()]
