@@ -7,9 +7,17 @@ refresh callback. The values are secrets: they never appear in ``repr`` or messa
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from federate.errors import PERMISSION_DENIED, FederateError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,3 +40,76 @@ class ScopedCredentials:
 
 
 CredentialRefresher = Callable[[], "ScopedCredentials | None"]
+
+#: Renew credentials this many seconds before they expire (``FEDERATE_CREDENTIAL_REFRESH_MARGIN``).
+DEFAULT_REFRESH_MARGIN_S = 60.0
+
+T = TypeVar("T")
+
+
+class CredentialKeeper:
+    """The current scoped credentials of one repository, renewed through the registry.
+
+    Repositories call the store through :meth:`call`: the credentials are renewed shortly
+    before they expire, and once more when the store answers that they have expired (or
+    were refused), after which the request is retried a single time. There is no fallback
+    to other credentials: a repository built with scoped credentials uses nothing else.
+    Thread-safe; concurrent workers that see the same expiry share one renewal.
+    """
+
+    def __init__(
+        self,
+        credentials: ScopedCredentials | None,
+        refresh: CredentialRefresher | None = None,
+        margin_s: float | None = None,
+    ) -> None:
+        self._current = credentials
+        self._refresh = refresh
+        self._margin_s = (
+            float(os.environ.get("FEDERATE_CREDENTIAL_REFRESH_MARGIN", DEFAULT_REFRESH_MARGIN_S))
+            if margin_s is None
+            else margin_s
+        )
+        self._lock = threading.Lock()
+
+    def current(self) -> ScopedCredentials | None:
+        """The credentials to use now, renewed first if they are about to expire."""
+        creds = self._current
+        if creds is not None and self._refresh is not None and creds.expires_within(self._margin_s):
+            return self.renew(creds)
+        return creds
+
+    def renew(self, stale: ScopedCredentials | None) -> ScopedCredentials:
+        """Fresh credentials to replace ``stale``; shared with threads renewing the same."""
+        with self._lock:
+            if self._current is not stale and self._current is not None:
+                return self._current  # another worker renewed them meanwhile
+            if self._refresh is None:
+                raise FederateError(
+                    "The store refused the scoped credentials (expired or revoked) and this "
+                    "repository has no way to renew them; resolve the model again",
+                    PERMISSION_DENIED,
+                )
+            fresh = self._refresh()
+            if fresh is None:
+                raise FederateError(
+                    "The registry returned no fresh credentials for this artifact location",
+                    PERMISSION_DENIED,
+                )
+            self._current = fresh
+            return fresh
+
+    def call(
+        self,
+        fn: Callable[[ScopedCredentials | None], T],
+        expired: Callable[[BaseException], bool],
+    ) -> T:
+        """``fn(credentials)``; renewed and retried once if it fails with ``expired(err)``."""
+        creds = self.current()
+        try:
+            return fn(creds)
+        except Exception as err:
+            if creds is None or not expired(err):
+                raise
+            logger.info("scoped %s credentials expired or refused; renewing", creds.kind)
+            return fn(self.renew(creds))
