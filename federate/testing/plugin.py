@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixture modules of the kit; each store's fixtures live in a module of their own.
+pytest_plugins = ["federate.testing.stores"]
+
 _ENV = (
     "FEDERATE_REGISTRY_URI",
     "FEDERATE_ARTIFACT_ROOT",
