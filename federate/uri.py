@@ -20,6 +20,7 @@ STAGES = ("None", "Staging", "Production", "Archived")
 _CANONICAL_STAGE = {s.lower(): s for s in STAGES}
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def canonical_stage(stage: str) -> str | None:
@@ -123,9 +124,15 @@ def parse_uri(uri: str) -> ModelRef:
     scheme = parts.scheme.lower()
     if scheme not in REGISTRY_SCHEMES:
         raise _invalid(uri, "models", "the scheme must be models: or prompts:")
-    if parts.query:
-        raise _invalid(uri, scheme, "query strings are not part of the grammar")
-    profile = unquote(parts.netloc) or None
+    for char, name in (("?", "query strings"), ("#", "fragments")):
+        if char in uri:
+            raise _invalid(
+                uri,
+                scheme,
+                f"{name} are not part of the grammar; write a literal {char!r} in a name "
+                f"as {_enc(char)}",
+            )
+    profile = _unquote(uri, scheme, parts.netloc) or None
     path = parts.path
     if not path.startswith("/") or len(path) <= 1:
         raise _invalid(uri, scheme, "the path is empty")
@@ -136,7 +143,7 @@ def parse_uri(uri: str) -> ModelRef:
     if len(segments) == 2:
         if "@" in segments[0]:
             raise _invalid(uri, scheme, "use either a /suffix or an @alias, not both")
-        name, suffix = (unquote(s) for s in segments)
+        name, suffix = (_unquote(uri, scheme, s) for s in segments)
         _check_name(uri, scheme, name)
         suffix = suffix.strip()
         if not suffix:
@@ -153,17 +160,27 @@ def parse_uri(uri: str) -> ModelRef:
 
     only = segments[0]
     if "@" in only:
-        name, alias = (unquote(s) for s in only.rsplit("@", 1))
+        name, alias = (_unquote(uri, scheme, s) for s in only.rsplit("@", 1))
         _check_name(uri, scheme, name)
         if not alias.strip():
             raise _invalid(uri, scheme, "the alias after '@' is empty")
         return ModelRef(scheme, name=name, alias=alias, profile=profile)
     if scheme == "prompts":
         raise _invalid(uri, scheme, "a prompt URI needs a /version or an @alias")
-    model_id = unquote(only)
+    model_id = _unquote(uri, scheme, only)
     if not model_id.strip():
         raise _invalid(uri, scheme, "the model id is empty")
     return ModelRef(scheme, model_id=model_id, profile=profile)
+
+
+def _unquote(uri: str, scheme: str, part: str) -> str:
+    """Decode %XX escapes; a stray '%' or escapes that are not UTF-8 are errors, not guesses."""
+    if _BAD_ESCAPE.search(part):
+        raise _invalid(uri, scheme, "a '%' must start a %XX escape (write a literal '%' as %25)")
+    try:
+        return unquote(part, errors="strict")
+    except UnicodeDecodeError:
+        raise _invalid(uri, scheme, "its %XX escapes do not decode as UTF-8") from None
 
 
 def _check_name(uri: str, scheme: str, name: str) -> None:

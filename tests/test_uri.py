@@ -453,3 +453,28 @@ def test_control_characters_and_surrounding_whitespace_are_rejected(uri: str) ->
         parse_uri(uri)
     assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
     assert "control characters" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "uri, reason",
+    [
+        pytest.param("models:/m/1?", "query strings", id="empty-query"),
+        pytest.param("models:/m/Production#x", "fragments", id="fragment-in-stage"),
+        pytest.param("models:/m#1@champion", "fragments", id="fragment-in-name"),
+        pytest.param("models:/m%zz/1", "%XX escape", id="stray-percent"),
+        pytest.param("models:/m%/1", "%XX escape", id="trailing-percent"),
+        pytest.param("models:/m%ff/1", "UTF-8", id="escape-not-utf8"),
+        pytest.param("prompts:/p%C3@prod", "UTF-8", id="truncated-utf8-escape"),
+    ],
+)
+def test_ambiguous_characters_are_errors_not_guesses(uri: str, reason: str) -> None:
+    with pytest.raises(federate.FederateError) as info:
+        parse_uri(uri)
+    _assert_invalid(info.value)
+    assert reason in str(info.value) and repr(uri) in str(info.value)
+
+
+def test_escaped_specials_round_trip_through_str() -> None:
+    for name in ["a#b", "a?b", "50%", "é"]:
+        ref = ModelRef("models", name=name, version=2)
+        assert parse_uri(str(ref)) == ref
