@@ -146,8 +146,15 @@ def _profiles() -> tuple[dict[str, dict[str, Any]], dict[str, Path], str | None]
                 )
             profiles[name] = table
             origin[name] = path
-        if isinstance(data.get("default_registry"), str):
-            default = data["default_registry"]
+        if "default_registry" in data:
+            value = data["default_registry"]
+            if not isinstance(value, str) or not value.strip():
+                raise FederateError(
+                    f"{path}: default_registry must name a profile, e.g. "
+                    f'default_registry = "prod" for [registries.prod]; got {value!r}',
+                    INVALID_PARAMETER_VALUE,
+                )
+            default = value
     return profiles, origin, default
 
 

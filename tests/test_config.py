@@ -385,6 +385,17 @@ def test_default_registry_naming_a_missing_profile_is_an_error(env: Env) -> None
     assert "staging" in str(info.value)
 
 
+@pytest.mark.parametrize("value", ["3", "true", '""', '["prod"]'])
+def test_default_registry_that_is_not_a_profile_name_is_an_error(env: Env, value: str) -> None:
+    path = env.write_cwd(f'default_registry = {value}\n[registries.prod]\nuri = "sqlite:///p.db"\n')
+    with pytest.raises(federate.FederateError) as info:
+        registry_config()
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert str(path) in str(info.value) and "default_registry must name a profile" in str(
+        info.value
+    )
+
+
 # --------------------------------------------------------------------------- named profiles
 
 
