@@ -63,7 +63,7 @@ def run_federate(
     """``federate ARGS`` in a subprocess with plugin ``sites`` importable; never raises on
     a non-zero exit, so tests can assert on the error a user would see."""
     full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = python_path(sites, (env or {}).get("PYTHONPATH"))
+    full_env["PYTHONPATH"] = python_path(sites, full_env.get("PYTHONPATH"))
     return subprocess.run(
         [sys.executable, "-m", "federate", *args],
         capture_output=True,
