@@ -24,7 +24,7 @@ import pytest
 
 HERE = Path(__file__).parent
 #: entry-point name -> the example's folder
-EXAMPLES = {"zip": HERE / "federate-zip"}
+EXAMPLES = {"zip": HERE / "federate-zip", "index": HERE / "federate-index"}
 
 _installed_into: list[str] = []
 

@@ -41,6 +41,7 @@ def pip_install(target: str | os.PathLike[str], *packages: str | os.PathLike[str
             *map(str, packages),
         ],
         check=True,
+        env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},
     )
     return Path(target)
 
