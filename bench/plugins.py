@@ -28,6 +28,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's federate, even if another is installed
+
+from federate.testing.cli import pip_install  # noqa: E402
+
 EXAMPLES = [
     REPO / "examples" / "plugins" / "federate-zip",
     REPO / "examples" / "plugins" / "federate-index",
@@ -72,22 +76,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="federate-bench-plugins-") as tmp:
         site, home = Path(tmp) / "site", Path(tmp) / "home"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--target",
-                str(site),
-                *map(str, EXAMPLES),
-            ],
-            check=True,
-            env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},
-        )
+        pip_install(site, *EXAMPLES)
         base = {k: v for k, v in os.environ.items() if not k.startswith("FEDERATE_")}
         base["FEDERATE_HOME"] = str(home)
         without = {**base, "PYTHONPATH": str(REPO)}

@@ -1,8 +1,8 @@
 """The pluggy host: loads built-in and third-party plugins and routes URIs to them.
 
 Nothing registers at import time. :func:`get_plugin_host` builds the host the first
-time a URI needs routing (so ``import federate`` stays cheap: entry points are read
-once per process, then) and keeps it for the process; :func:`reset_plugin_host` drops
+time a URI needs routing, reading the entry points then and only then (so ``import
+federate`` stays cheap), and keeps it for the process; :func:`reset_plugin_host` drops
 it (tests, or after installing a plugin).
 
 Which plugins load: the built-ins of :data:`BUILTIN_PLUGINS`, then every entry point of
@@ -135,7 +135,13 @@ class PluginHost:
                 info.disabled = "disabled by FEDERATE_DISABLE_PLUGINS"
                 self.infos[name] = info
                 continue
-            self._register(name, importlib.import_module(module), info)
+            try:
+                plugin = importlib.import_module(module)
+            except Exception as err:  # a broken built-in must not take the others down
+                self.infos[name] = info
+                info.fail(f"failed to import {module!r}: {type(err).__name__}: {err}")
+                continue
+            self._register(name, plugin, info)
         allowed = _env_list("FEDERATE_PLUGINS")
         if load_entry_points:
             self._load_entry_points(disabled, allowed)
@@ -244,12 +250,14 @@ class PluginHost:
             return
         holder = held[1]
         if holder is info or holder.origin == "built-in" or info.origin == "built-in":
-            return  # the earlier claim is a third party's, overriding a built-in by design
+            # one plugin naming a scheme twice, or a third party overriding a built-in (by
+            # design: third parties are called first)
+            return
         winner, loser = sorted([holder, info], key=lambda i: i.name)
         conflict = (
             f"federate plugins {holder.label} and {info.label} both handle scheme {scheme!r}; "
-            f"using {winner.label} (set FEDERATE_DISABLE_PLUGINS={loser.name} to choose "
-            "explicitly and silence this)"
+            f"using {winner.label} (set FEDERATE_DISABLE_PLUGINS={loser.package or loser.name} "
+            "to choose explicitly and silence this)"
         )
         self.conflicts.append(conflict)
         logger.warning("%s", conflict)

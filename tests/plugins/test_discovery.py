@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from federate.errors import INVALID_PARAMETER_VALUE
-from federate.plugins.manager import get_plugin_host
+from federate.plugins.manager import BUILTIN_PLUGINS, get_plugin_host
 from federate.testing.cli import python_path
 from federate.testing.errors import raises_federate_error
 
@@ -55,6 +55,16 @@ def test_two_packages_with_one_entry_point_name_are_kept_apart(fake_site):
     assert host.repo_plugin("one://x")[1].package == "pkg-one"
     assert host.repo_plugin("two://x")[1].package == "pkg-two"
     assert [i.error for i in host.infos.values()] == [None] * len(host.infos)
+
+
+def test_a_builtin_that_fails_to_import_leaves_the_others_working(federate_home, monkeypatch):
+    monkeypatch.setitem(BUILTIN_PLUGINS, "gone", "federate.repos.not_a_module")
+    host = get_plugin_host()
+    assert host.infos["gone"].error == (
+        "failed to import 'federate.repos.not_a_module': ModuleNotFoundError: "
+        "No module named 'federate.repos.not_a_module'"
+    )
+    assert host.repo_plugin("/tmp")[1].name == "local"
 
 
 def test_disabling_a_builtin_removes_its_schemes(federate_home, monkeypatch):
