@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from federate.testing.cli import pip_install
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("boto3", "botocore", "azure", "google", "alembic", "sqlalchemy", "sqlalchemy.orm")
 
@@ -57,21 +59,7 @@ def test_wheel_ships_migrations_typing_marker_and_entry_points(wheel):
 
 
 def test_installed_wheel_creates_a_registry_from_its_own_migrations(wheel, tmp_path):
-    target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
+    target = pip_install(tmp_path / "site", wheel)
     code = (
         "import federate, federate.registry.sql.db as db; "
         "reg = federate.get_registry('sqlite:///' + __import__('sys').argv[1]); "

@@ -12,6 +12,7 @@ import federate
 from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
 from federate.cli.db import db
 from federate.cli.models import models
+from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
 
 
@@ -91,26 +92,8 @@ def register(
     click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
 
 
-@cli.command()
-def plugins() -> None:
-    """List loaded plugins, the schemes they handle and any load errors."""
-    from federate.plugins.manager import get_plugin_host
-
-    host = get_plugin_host()
-    for info in host.infos.values():
-        pkg = f"{info.package} {info.version}" if info.package else "federate (built-in)"
-        click.echo(f"{info.name}  [{info.origin}; {pkg}]")
-        if info.registry_schemes:
-            click.echo(f"    registries: {', '.join(info.registry_schemes)}")
-        if info.repo_schemes:
-            click.echo(f"    repositories: {', '.join(info.repo_schemes)}")
-        if info.error:
-            click.echo(f"    ERROR: {info.error}")
-    click.echo(f"registry schemes: {', '.join(sorted(host.registry_routes))}")
-    click.echo(f"repository schemes: {', '.join(sorted(host.repo_routes))}")
-
-
 cli.add_command(db)
+cli.add_command(plugins)
 cli.add_command(models)
 cli.add_command(prompts)
 

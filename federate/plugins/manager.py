@@ -1,8 +1,16 @@
 """The pluggy host: loads built-in and third-party plugins and routes URIs to them.
 
 Nothing registers at import time. :func:`get_plugin_host` builds the host the first
-time a URI needs routing (so ``import federate`` stays cheap) and keeps it for the
-process; :func:`reset_plugin_host` drops it (tests, or after installing a plugin).
+time a URI needs routing, reading the entry points then and only then (so ``import
+federate`` stays cheap), and keeps it for the process; :func:`reset_plugin_host` drops
+it (tests, or after installing a plugin).
+
+Which plugins load: the built-ins of :data:`BUILTIN_PLUGINS`, then every entry point of
+group ``federate``. ``FEDERATE_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or
+package name, built-ins included (pytest's ``-p no:a``); ``FEDERATE_PLUGINS=a,b`` loads
+only the named third-party plugins (empty: none). A plugin that fails to import, fails
+validation (:mod:`federate.plugins.validation`) or raises in a hook is reported with its
+package and left out; the others keep working.
 """
 
 from __future__ import annotations
@@ -20,6 +28,13 @@ import pluggy
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, redact
 from federate.plugins import hookspecs
 from federate.plugins.types import RegistryPlugin, RepoPlugin
+from federate.plugins.validation import (
+    api_problem,
+    declared_api,
+    hook_problems,
+    raised_where,
+    signature_problem,
+)
 
 if TYPE_CHECKING:
     from federate.config import RegistryConfig
@@ -46,9 +61,15 @@ class PluginInfo:
     origin: str  # "built-in" or "entry point"
     package: str | None = None
     version: str | None = None
+    module: str | None = None
+    #: plugin API versions the plugin declares (``FEDERATE_PLUGIN_API``), None if it does not
+    api: tuple[int, ...] | None = None
     registry_schemes: list[str] = field(default_factory=list)
     repo_schemes: list[str] = field(default_factory=list)
+    #: why the plugin is not (fully) in use: import error, invalid hooks, a hook that raised
     error: str | None = None
+    #: why the plugin was not loaded on purpose (FEDERATE_DISABLE_PLUGINS / FEDERATE_PLUGINS)
+    disabled: str | None = None
 
     @property
     def label(self) -> str:
@@ -56,12 +77,25 @@ class PluginInfo:
             return f"{self.name} ({self.package} {self.version or '?'})"
         return self.name
 
+    def fail(self, error: str) -> None:
+        self.error = error
+        logger.warning("federate plugin %s: %s", self.label, error)
+
 
 def _env_list(name: str) -> set[str] | None:
     raw = os.environ.get(name)
     if raw is None:
         return None
-    return {item.strip() for item in raw.split(",") if item.strip()}
+    return {_normal(item) for item in raw.split(",") if item.strip()}
+
+
+def _normal(name: str) -> str:
+    """Plugin and package names compare like pip's: case and ``-``/``_``/``.`` do not matter."""
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def _selected_by(names: set[str] | None, *candidates: str | None) -> bool:
+    return names is not None and any(c is not None and _normal(c) in names for c in candidates)
 
 
 def registry_scheme(uri: str) -> str:
@@ -90,13 +124,28 @@ class PluginHost:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        #: sentences about schemes two third-party plugins both claim
+        self.conflicts: list[str] = []
+        #: sentences about the plugin environment variables (names matching nothing)
+        self.notes: list[str] = []
         disabled = _env_list("FEDERATE_DISABLE_PLUGINS") or set()
         for name, module in BUILTIN_PLUGINS.items():
-            if name in disabled:
+            info = PluginInfo(name, "built-in", module=module)
+            if _selected_by(disabled, name):
+                info.disabled = "disabled by FEDERATE_DISABLE_PLUGINS"
+                self.infos[name] = info
                 continue
-            self._register(name, importlib.import_module(module), PluginInfo(name, "built-in"))
+            try:
+                plugin = importlib.import_module(module)
+            except Exception as err:  # a broken built-in must not take the others down
+                self.infos[name] = info
+                info.fail(f"failed to import {module!r}: {type(err).__name__}: {err}")
+                continue
+            self._register(name, plugin, info)
+        allowed = _env_list("FEDERATE_PLUGINS")
         if load_entry_points:
-            self._load_entry_points(disabled, _env_list("FEDERATE_PLUGINS"))
+            self._load_entry_points(disabled, allowed)
+        self._check_env_names(disabled, allowed)
         self.registry_routes = self._collect("federate_registries", RegistryPlugin)
         self.repo_routes = self._collect("federate_artifact_repos", RepoPlugin)
 
@@ -105,43 +154,70 @@ class PluginHost:
     def _load_entry_points(self, disabled: set[str], allowed: set[str] | None) -> None:
         eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
         for ep in eps:
-            if ep.name in disabled or (allowed is not None and ep.name not in allowed):
-                continue
             dist = getattr(ep, "dist", None)
             info = PluginInfo(
                 ep.name,
                 "entry point",
                 package=dist.metadata["Name"] if dist else None,
                 version=dist.version if dist else None,
+                module=ep.value,
             )
-            if ep.name in self.infos and self.infos[ep.name].origin == "built-in":
-                # a third-party package may reuse a built-in's name; keep both apart
+            if ep.name in self.infos:
+                # two packages (or a package and a built-in) use one name; keep both apart
                 info.name = f"{ep.name} [{info.package}]"
+            if _selected_by(disabled, ep.name, info.package):
+                info.disabled = "disabled by FEDERATE_DISABLE_PLUGINS"
+            elif allowed is not None and not _selected_by(allowed, ep.name, info.package):
+                info.disabled = "not named in FEDERATE_PLUGINS"
+            if info.disabled:
+                self.infos[info.name] = info
+                continue
             try:
                 plugin = ep.load()
             except Exception as err:  # any import-time failure of a plugin is isolated
-                info.error = f"failed to import {ep.value!r}: {type(err).__name__}: {err}"
-                logger.warning("federate plugin %s: %s", info.label, info.error)
                 self.infos[info.name] = info
+                info.fail(
+                    f"failed to import {ep.value!r}: {type(err).__name__}: {err}{raised_where(err)}"
+                )
                 continue
             self._register(info.name, plugin, info)
 
     def _register(self, name: str, plugin: Any, info: PluginInfo) -> None:
         self.infos[name] = info
         try:
-            self.pm.register(plugin, name=name)
-        except Exception as err:
-            info.error = f"rejected: {err}"
-            logger.warning("federate plugin %s: %s", info.label, info.error)
+            info.api = declared_api(plugin)
+            problem = api_problem(info.api)
+        except ValueError as err:
+            problem = str(err)
+        if problem:
+            info.fail(problem)
             return
-        unknown = [
-            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if caller.spec is None
-        ]
-        if unknown:
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as err:
+            info.fail(signature_problem(err))
+            return
+        except Exception as err:
+            info.fail(f"rejected: {type(err).__name__}: {err}")
+            return
+        problems = hook_problems(self.pm, plugin)
+        if problems:
             self.pm.unregister(plugin)
-            known = ", ".join(sorted(n for n in vars(hookspecs) if n.startswith("federate_")))
-            info.error = f"implements unknown hooks {unknown} (known hooks: {known})"
-            logger.warning("federate plugin %s: %s", info.label, info.error)
+            info.fail("; ".join(problems))
+
+    def _check_env_names(self, disabled: set[str], allowed: set[str] | None) -> None:
+        known = set()
+        for info in self.infos.values():
+            known |= {_normal(n) for n in (info.name.split(" [")[0], info.package) if n}
+        for var, names in (("FEDERATE_DISABLE_PLUGINS", disabled), ("FEDERATE_PLUGINS", allowed)):
+            unmatched = sorted((names or set()) - known)
+            if unmatched:
+                note = (
+                    f"{var} names {', '.join(unmatched)}, which match no installed plugin "
+                    f"(installed: {', '.join(sorted(self.infos))})"
+                )
+                self.notes.append(note)
+                logger.warning("%s", note)
 
     def _collect(self, hook_name: str, record_type: type) -> dict[str, tuple[Any, PluginInfo]]:
         routes: dict[str, tuple[Any, PluginInfo]] = {}
@@ -158,8 +234,7 @@ class PluginHost:
                             f"expected {record_type.__name__}"
                         )
             except Exception as err:
-                info.error = f"{hook_name} failed: {type(err).__name__}: {err}"
-                logger.warning("federate plugin %s: %s", info.label, info.error)
+                info.fail(f"{hook_name} failed: {type(err).__name__}: {err}{raised_where(err)}")
                 continue
             target = info.registry_schemes if record_type is RegistryPlugin else info.repo_schemes
             for record in records:
@@ -168,25 +243,24 @@ class PluginHost:
                     self._claim(routes, scheme, record, info)
         return routes
 
-    @staticmethod
-    def _claim(routes: dict, scheme: str, record: Any, info: PluginInfo) -> None:
+    def _claim(self, routes: dict, scheme: str, record: Any, info: PluginInfo) -> None:
         held = routes.get(scheme)
         if held is None:
             routes[scheme] = (record, info)
             return
         holder = held[1]
-        if holder.origin == "built-in" or info.origin == "built-in":
-            return  # the earlier claim is a third party's, overriding a built-in by design
+        if holder is info or holder.origin == "built-in" or info.origin == "built-in":
+            # one plugin naming a scheme twice, or a third party overriding a built-in (by
+            # design: third parties are called first)
+            return
         winner, loser = sorted([holder, info], key=lambda i: i.name)
-        logger.warning(
-            "federate plugins %s and %s both handle scheme %r; using %s "
-            "(set FEDERATE_DISABLE_PLUGINS=%s to silence this)",
-            holder.label,
-            info.label,
-            scheme,
-            winner.label,
-            loser.name,
+        conflict = (
+            f"federate plugins {holder.label} and {info.label} both handle scheme {scheme!r}; "
+            f"using {winner.label} (set FEDERATE_DISABLE_PLUGINS={loser.package or loser.name} "
+            "to choose explicitly and silence this)"
         )
+        self.conflicts.append(conflict)
+        logger.warning("%s", conflict)
         if winner is info:
             routes[scheme] = (record, info)
 
@@ -218,7 +292,9 @@ class PluginHost:
 
     def _broken_hint(self) -> str:
         broken = [i.label for i in self.infos.values() if i.error]
-        return f" Plugins that failed to load: {', '.join(broken)}." if broken else ""
+        if not broken:
+            return ""
+        return f" Plugins that failed to load: {', '.join(broken)} (`federate plugins` says why)."
 
     def open_registry(self, config: RegistryConfig) -> Registry:
         record, info = self.registry_plugin(config.uri)

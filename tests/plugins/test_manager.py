@@ -7,51 +7,17 @@ plugin's install directory on PYTHONPATH.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from federate.testing.cli import run_federate as run
 from federate.testing.trees import tree_digest
 
-HERE = Path(__file__).parent
 
-
-@pytest.fixture(scope="session")
-def memo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test plugin package ``federate-memo``, pip-installed into its own directory."""
-    target = tmp_path_factory.mktemp("memo-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(HERE / "federate-memo"),
-        ],
-        check=True,
-    )
-    return target
-
-
-def run_federate(*args: str, site: Path | None, env: dict[str, str]) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **env}
-    if site is not None:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "federate", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-    )
+def run_federate(*args: str, site: Path | None, env: dict[str, str]):
+    # only the plugins of the test, even where the examples are installed (CI)
+    return run(*args, sites=[site] if site else [], env={"FEDERATE_PLUGINS": "memo", **env})
 
 
 @pytest.fixture
@@ -106,42 +72,64 @@ def test_third_party_plugin_wins_over_the_builtin_for_the_same_scheme(
     assert not log.exists()
 
 
-def _fake_dist(site: Path, dist: str, module: str, source: str) -> None:
-    """An installed distribution in ``site`` (dist-info + module), as pip would leave it."""
-    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[federate]\n{module} = {module}\n")
-    (site / f"{module}.py").write_text(source)
+BROKEN = {
+    "broken-import": "import does_not_exist_anywhere\n",
+    "typo-hook": "@hookimpl\ndef federate_registrys():\n    return []\n",
+    "raising-hook": "@hookimpl\ndef federate_artifact_repos():\n    raise RuntimeError('boom')\n",
+    "bad-signature": "@hookimpl\ndef federate_registries(uri):\n    return []\n",
+    "future-api": "FEDERATE_PLUGIN_API = 2\n@hookimpl\ndef federate_registries():\n    return []\n",
+    "raising-factory": (
+        "from federate.plugins import RepoPlugin\n"
+        "def open_repo(location, credentials, refresh):\n    raise OSError('no route to host')\n"
+        "@hookimpl\ndef federate_artifact_repos():\n"
+        "    return [RepoPlugin('flaky', ('flaky',), open_repo)]\n"
+    ),
+}
 
 
 def test_broken_plugins_are_reported_and_isolated(env, model_tree, tmp_path):
+    """Each way a plugin can break is reported naming its package; nothing else breaks."""
     site = tmp_path / "site"
-    _fake_dist(site, "broken-import", "broken_import", "import does_not_exist_anywhere\n")
-    _fake_dist(
-        site,
-        "typo-hook",
-        "typo_hook",
-        "from federate.plugins import hookimpl\n\n"
-        "@hookimpl\ndef federate_registrys():\n    return []\n",
-    )
-    _fake_dist(
-        site,
-        "raising-hook",
-        "raising_hook",
-        "from federate.plugins import hookimpl\n\n"
-        "@hookimpl\ndef federate_artifact_repos():\n    raise RuntimeError('boom')\n",
-    )
+    for dist, body in BROKEN.items():
+        module = dist.replace("-", "_")
+        info = site / f"{module}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[federate]\n{module} = {module}\n")
+        (site / f"{module}.py").write_text(f"from federate.plugins import hookimpl\n{body}")
+    env = {**env, "FEDERATE_PLUGINS": ",".join(BROKEN)}
     out = run_federate("plugins", site=site, env=env)
     assert out.returncode == 0, out.stderr
     assert "broken_import  [entry point; broken-import 0.1]" in out.stdout
     assert "ERROR: failed to import 'broken_import': ModuleNotFoundError" in out.stdout
     assert "ERROR: implements unknown hooks ['federate_registrys']" in out.stdout
-    assert "ERROR: federate_artifact_repos failed: RuntimeError: boom" in out.stdout
+    assert "did you mean federate_registrys -> federate_registries?" in out.stdout
+    assert "ERROR: federate_artifact_repos failed: RuntimeError: boom (at " in out.stdout
+    assert "raising_hook.py:4)" in out.stdout
+    assert "ERROR: invalid hook implementation: Plugin 'bad_signature'" in out.stdout
+    assert "Argument(s) {'uri'} are declared in the hookimpl" in out.stdout
+    assert "ERROR: needs federate plugin API 2, but this federate provides plugin API 1" in (
+        out.stdout
+    )
+    assert "registry schemes: mariadb, mssql, mysql, postgresql, sqlite" in out.stdout
+    assert "repository schemes: file, flaky" in out.stdout
 
     # everything else keeps working, and a routing error names the broken packages
     out = run_federate("download", str(model_tree), str(tmp_path / "d"), site=site, env=env)
     assert out.returncode == 0, out.stderr
+    assert tree_digest(tmp_path / "d") == tree_digest(model_tree)
     out = run_federate("ls", "hdfs://x/y", site=site, env=env)
     assert out.returncode == 1
+    assert "No artifact repository plugin handles scheme 'hdfs'" in out.stderr
     assert "broken_import (broken-import 0.1)" in out.stderr
+    assert "bad_signature (bad-signature 0.1)" in out.stderr
+
+    # every command warns about the broken plugins, naming them
+    assert "federate plugin typo_hook (typo-hook 0.1): implements unknown hooks" in out.stderr
+    # a factory that raises is reported as that plugin's failure, not a traceback
+    out = run_federate("ls", "flaky://x", site=site, env=env)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[-1] == (
+        "federate: error: federate plugin raising_factory (raising-factory 0.1) failed: "
+        "OSError: no route to host [INTERNAL_ERROR]"
+    )
