@@ -122,12 +122,37 @@ def _is_connection_error(err: BaseException) -> bool:
     return isinstance(err, (OSError, http.client.HTTPException, auth.TransportError))
 
 
+def _api_error(err: BaseException) -> BaseException:
+    """The SDK's error as an api_core exception where it has an HTTP status.
+
+    JSON calls raise api_core exceptions; media downloads raise ``InvalidResponse``
+    carrying the response; retries that ran out wrap either in ``RetryError``.
+    """
+    from google.api_core import exceptions as api
+
+    if isinstance(err, api.RetryError) and err.cause is not None:
+        err = err.cause
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(err, api.GoogleAPICallError) or not isinstance(status, int):
+        return err
+    try:
+        message = response.json()["error"]["message"]  # type: ignore[union-attr]
+    except Exception:  # a body that is not Google's JSON error: use the status phrase
+        message = getattr(response, "reason", "") or f"HTTP {status}"
+    return api.from_http_status(status, message)
+
+
 def _is_refusal(err: BaseException) -> bool:
     """The store refused the credentials (so scoped ones are worth renewing once)."""
     from google.api_core import exceptions as api
     from google.auth import exceptions as auth
 
-    return isinstance(err, (api.Unauthorized, api.Forbidden, auth.RefreshError))
+    return isinstance(_api_error(err), (api.Unauthorized, api.Forbidden, auth.RefreshError))
+
+
+def _never(err: BaseException) -> bool:
+    return False
 
 
 class GcsArtifactRepository(ArtifactRepository):
@@ -199,10 +224,14 @@ class GcsArtifactRepository(ArtifactRepository):
             if creds is None:
                 client = storage.Client(project=None)
             else:
+                from google.auth.transport.requests import AuthorizedSession
                 from google.oauth2.credentials import Credentials
 
                 token = Credentials(token=creds.values[TOKEN_FIELD])
-                client = storage.Client(project=None, credentials=token)
+                # A bare access token cannot refresh itself: let a 401 reach the keeper,
+                # which asks the registry, instead of failing inside google-auth.
+                session = AuthorizedSession(token, refresh_status_codes=())
+                client = storage.Client(project=None, credentials=token, _http=session)
             self._client = (creds, client)
             return client
 
@@ -216,12 +245,15 @@ class GcsArtifactRepository(ArtifactRepository):
     ) -> T:
         """``fn(client)`` with scoped credentials renewed as needed; SDK errors mapped."""
         try:
-            return self._keeper.call(lambda creds: fn(self._client_for(creds)), _is_refusal)
+            # without a way to renew, a refusal is final: report it with the location
+            renewable = _is_refusal if self.refresh is not None else _never
+            return self._keeper.call(lambda creds: fn(self._client_for(creds)), renewable)
         except FederateError:
             raise
         except OSError as err:
-            if getattr(err, "filename", None):
-                raise from_os_error(err, action, err.filename) from err
+            if getattr(err, "filename", None):  # the local side of an upload or download
+                local = "read" if action.startswith("upload") else "write"
+                raise from_os_error(err, local, err.filename) from err
             raise self._translate(err, action, path, listing) from err
         except Exception as err:
             raise self._translate(err, action, path, listing) from err
@@ -232,8 +264,7 @@ class GcsArtifactRepository(ArtifactRepository):
         from google.api_core import exceptions as api
         from google.auth import exceptions as auth
 
-        if isinstance(err, api.RetryError) and err.cause is not None:
-            err = err.cause
+        err = _api_error(err)
         where = self.location(path)
         reason = self._scrub(getattr(err, "message", None) or str(err))
         if isinstance(err, api.NotFound):

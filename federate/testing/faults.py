@@ -6,7 +6,7 @@ a store refuses its credentials or sends damaged data cannot be reached through 
 forwards every request unchanged, except that it can
 
 - refuse requests whose bearer token is not among ``accepted_tokens``, answering with
-  ``refusal_status`` and a JSON error body shaped like Google's and Azure's;
+  ``refusal_status`` (401, 403, 429, 503...) and a JSON error body shaped like Google's;
 - flip one byte in the body of responses whose request path matches ``corrupt``.
 
 The client sees real HTTP status codes and real bytes, so the repository's own error
@@ -28,6 +28,15 @@ import pytest
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te"}
 
 
+#: What Google answers with each status (Azure and S3 clients read only the status).
+_MESSAGES = {
+    401: "Invalid Credentials",
+    403: "Access denied.",
+    429: "The rate of requests is too high.",
+    503: "Service Unavailable",
+}
+
+
 class FaultProxy:
     """Forwards to ``upstream`` (``http://host:port``); see the module docstring."""
 
@@ -42,11 +51,15 @@ class FaultProxy:
         self.corrupt: Callable[[str], bool] | None = None
         #: bearer tokens seen, in order (None for requests without one)
         self.tokens_seen: list[str | None] = []
+        #: "METHOD path" of every request, in order
+        self.requests: list[str] = []
         self.refusals = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -61,9 +74,10 @@ class FaultProxy:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _refuses(self, authorization: str | None) -> bool:
+    def _refuses(self, request: str, authorization: str | None) -> bool:
         token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
         with self._lock:
+            self.requests.append(request)
             self.tokens_seen.append(token)
             refused = self.accepted_tokens is not None and token not in self.accepted_tokens
             self.refusals += refused
@@ -99,9 +113,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _forward(self) -> None:
             body = self._body()
-            if proxy._refuses(self.headers.get("Authorization")):
+            if proxy._refuses(f"{self.command} {self.path}", self.headers.get("Authorization")):
                 status = proxy.refusal_status
-                message = "Invalid Credentials" if status == 401 else "Access denied."
+                message = _MESSAGES.get(status, "Refused by the fault proxy")
                 error = {"error": {"code": status, "message": message, "errors": []}}
                 payload = json.dumps(error).encode()
                 self._reply(status, [("Content-Type", "application/json")], payload)
