@@ -151,6 +151,18 @@ def _is_refusal(err: BaseException) -> bool:
     return isinstance(_api_error(err), (api.Unauthorized, api.Forbidden, auth.RefreshError))
 
 
+#: Connections kept per client: the transfer engine runs up to 16 workers on one repository,
+#: and requests' default pool of 10 would drop and reopen connections beyond that.
+POOL_SIZE = 32
+
+
+def _widen_pool(session: Any) -> None:
+    from requests.adapters import HTTPAdapter
+
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE))
+
+
 def _never(err: BaseException) -> bool:
     return False
 
@@ -182,6 +194,7 @@ class GcsArtifactRepository(ArtifactRepository):
         self._keeper = CredentialKeeper(credentials, refresh)
         self._client_lock = threading.Lock()
         self._client: tuple[ScopedCredentials | None, Client] | None = None
+        self._secrets: set[str] = set()  # every token used, kept out of messages
         #: relative path -> object metadata, from this repository's listings and stats
         self._seen: dict[str, GcsObject] = {}
 
@@ -227,11 +240,13 @@ class GcsArtifactRepository(ArtifactRepository):
                 from google.auth.transport.requests import AuthorizedSession
                 from google.oauth2.credentials import Credentials
 
+                self._secrets.add(creds.values[TOKEN_FIELD])
                 token = Credentials(token=creds.values[TOKEN_FIELD])
                 # A bare access token cannot refresh itself: let a 401 reach the keeper,
                 # which asks the registry, instead of failing inside google-auth.
                 session = AuthorizedSession(token, refresh_status_codes=())
                 client = storage.Client(project=None, credentials=token, _http=session)
+            _widen_pool(client._http)
             self._client = (creds, client)
             return client
 
@@ -318,16 +333,9 @@ class GcsArtifactRepository(ArtifactRepository):
         )
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the scoped token, should a library ever echo it."""
-        if self.credentials is not None:
-            for value in self.credentials.values.values():
-                if value:
-                    text = text.replace(value, "***")
-        current = self._keeper._current
-        if current is not None and current is not self.credentials:
-            for value in current.values.values():
-                if value:
-                    text = text.replace(value, "***")
+        """``text`` without any token this repository used, should a library echo one."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         return text
 
     def _remember(self, rel: str, blob: Any) -> FileInfo:
@@ -458,14 +466,22 @@ class GcsArtifactRepository(ArtifactRepository):
                 )
             return sink.crc32c()
 
-        got = self._call("download", path, run)
-        if known.crc32c is not None and got != known.crc32c:
-            raise FederateError(
-                f"{self.location(path)}: the downloaded bytes have CRC32C {got}, but the store "
-                f"lists {known.crc32c} for generation {known.generation}; the data was damaged "
-                "in transit or the object changed. Nothing was kept; try again.",
-                INTERNAL_ERROR,
-            )
+        try:
+            got = self._call("download", path, run)
+            if known.crc32c is not None and got != known.crc32c:
+                raise self._corrupt(path, known, got)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(local_path)  # never leave bytes that failed or were not checked
+            raise
+
+    def _corrupt(self, path: str, known: GcsObject, got: str) -> FederateError:
+        return FederateError(
+            f"{self.location(path)}: the downloaded bytes have CRC32C {got}, but the store "
+            f"lists {known.crc32c} for generation {known.generation}; the data was damaged "
+            "in transit or the object changed. Nothing was kept; try again.",
+            INTERNAL_ERROR,
+        )
 
     # -- writing -------------------------------------------------------------------------
 

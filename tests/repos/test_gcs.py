@@ -218,6 +218,7 @@ def test_an_object_replaced_after_listing_is_not_passed_off_as_the_listed_one(st
     # check then refuses. Either way the caller never gets a file it did not list.
     with raises_federate_error(INTERNAL_ERROR, "CRC32C", listed.checksum.split(":", 1)[1]):
         repo.download_file("w.bin", str(tmp_path / "w.bin"), listed.file_size)
+    assert not (tmp_path / "w.bin").exists()  # no unverified bytes left behind
 
 
 def test_crc32c_of_file_matches_what_gcs_reports(store_gcs, tmp_path):
