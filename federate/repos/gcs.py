@@ -136,11 +136,17 @@ def _api_error(err: BaseException) -> BaseException:
     status = getattr(response, "status_code", None)
     if isinstance(err, api.GoogleAPICallError) or not isinstance(status, int):
         return err
-    try:
-        message = response.json()["error"]["message"]  # type: ignore[union-attr]
-    except Exception:  # a body that is not Google's JSON error: use the status phrase
-        message = getattr(response, "reason", "") or f"HTTP {status}"
+    message = _server_message(response) or getattr(response, "reason", "") or f"HTTP {status}"
     return api.from_http_status(status, message)
+
+
+def _server_message(response: Any) -> str | None:
+    """The ``error.message`` of a Google JSON error body, if that is what ``response`` holds."""
+    try:
+        message = response.json()["error"]["message"]
+    except Exception:  # no body, not JSON, or not Google's error shape
+        return None
+    return message if isinstance(message, str) else None
 
 
 def _is_refusal(err: BaseException) -> bool:
@@ -195,6 +201,7 @@ class GcsArtifactRepository(ArtifactRepository):
         self._client_lock = threading.Lock()
         self._client: tuple[ScopedCredentials | None, Client] | None = None
         self._secrets: set[str] = set()  # every token used, kept out of messages
+        self._identity: str | None = None  # the service account ADC resolved to, if any
         #: relative path -> object metadata, from this repository's listings and stats
         self._seen: dict[str, GcsObject] = {}
 
@@ -223,11 +230,15 @@ class GcsArtifactRepository(ArtifactRepository):
             return f"anonymous access to the emulator at {EMULATOR_ENV}={os.environ[EMULATOR_ENV]}"
         key_file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
         if key_file:
-            return f"application default credentials from GOOGLE_APPLICATION_CREDENTIALS={key_file}"
-        return (
-            "application default credentials (from `gcloud auth application-default login` "
-            "or the metadata server)"
-        )
+            source = (
+                f"application default credentials from GOOGLE_APPLICATION_CREDENTIALS={key_file}"
+            )
+        else:
+            source = (
+                "application default credentials (from `gcloud auth application-default login` "
+                "or the metadata server)"
+            )
+        return f"{source}, service account {self._identity}" if self._identity else source
 
     def _client_for(self, creds: ScopedCredentials | None) -> Client:
         with self._client_lock:
@@ -236,6 +247,7 @@ class GcsArtifactRepository(ArtifactRepository):
             storage = _sdk()
             if creds is None:
                 client = storage.Client(project=None)
+                self._identity = getattr(client._credentials, "service_account_email", None)
             else:
                 from google.auth.transport.requests import AuthorizedSession
                 from google.oauth2.credentials import Credentials
@@ -266,7 +278,8 @@ class GcsArtifactRepository(ArtifactRepository):
         except FederateError:
             raise
         except OSError as err:
-            if getattr(err, "filename", None):  # the local side of an upload or download
+            # the local side of an upload or download (not the SDK's OSError subclasses)
+            if type(err).__module__ == "builtins" and getattr(err, "filename", None):
                 local = "read" if action.startswith("upload") else "write"
                 raise from_os_error(err, local, err.filename) from err
             raise self._translate(err, action, path, listing) from err
@@ -281,7 +294,8 @@ class GcsArtifactRepository(ArtifactRepository):
 
         err = _api_error(err)
         where = self.location(path)
-        reason = self._scrub(getattr(err, "message", None) or str(err))
+        said = _server_message(getattr(err, "response", None))
+        reason = self._scrub(said or getattr(err, "message", None) or str(err))
         if isinstance(err, api.NotFound):
             if listing:
                 return FederateError(
@@ -294,9 +308,13 @@ class GcsArtifactRepository(ArtifactRepository):
                 RESOURCE_DOES_NOT_EXIST,
             )
         if isinstance(err, (api.Unauthorized, api.Forbidden, auth.RefreshError)):
-            status = getattr(err, "code", None) or 401
+            answer = (
+                f"could not get an access token: {reason}"
+                if isinstance(err, auth.RefreshError)
+                else f"HTTP {err.code}: {reason}"
+            )
             return FederateError(
-                f"Google Cloud Storage refused to {action} {where} (HTTP {status}: {reason}) "
+                f"Google Cloud Storage refused to {action} {where} ({answer}) "
                 f"for {self.credential_source()}. Check that this identity may access bucket "
                 f"{self.bucket_name!r}"
                 + (

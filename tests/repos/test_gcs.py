@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import google_crc32c
@@ -344,6 +347,117 @@ def test_missing_application_default_credentials_say_how_to_provide_them(monkeyp
         PERMISSION_DENIED, "gs://bucket/models", "GOOGLE_APPLICATION_CREDENTIALS", "gcloud auth"
     ):
         repo.list()
+
+
+class TokenEndpoint:
+    """Google's OAuth token endpoint in miniature: swaps a signed JWT for an access token."""
+
+    def __init__(self) -> None:
+        self.grants = 0
+        self.refuse = False
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.grants += not endpoint.refuse
+                status, body = (
+                    (400, {"error": "invalid_grant", "error_description": "Invalid JWT."})
+                    if endpoint.refuse
+                    else (200, {"access_token": "adc-access-token", "expires_in": 3600})
+                )
+                data = json.dumps({**body, "token_type": "Bearer"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+
+@pytest.fixture
+def adc(store_gcs, fault_proxy, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    """Application default credentials as on a real machine: a service-account key file in
+    GOOGLE_APPLICATION_CREDENTIALS whose token_uri is a local token endpoint, and the GCS
+    endpoint (API_ENDPOINT_OVERRIDE, no emulator variable) behind a token-checking proxy."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    endpoint = TokenEndpoint()
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "federate-tests",
+                "private_key_id": "key-1",
+                "private_key": pem,
+                "client_email": "models-reader@federate-tests.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": endpoint.url,
+            }
+        )
+    )
+    put_tree(store_gcs)
+    proxy = fault_proxy(store_gcs.env["STORAGE_EMULATOR_HOST"])
+    proxy.accepted_tokens = {"adc-access-token"}
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    monkeypatch.setenv("API_ENDPOINT_OVERRIDE", proxy.url)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    yield endpoint, proxy, key_file, pem
+    endpoint.server.shutdown()
+    endpoint.server.server_close()
+
+
+def test_application_default_credentials_reach_the_store(store_gcs, adc, tmp_path):
+    endpoint, proxy, _key_file, _pem = adc
+    repo = repo_at(store_gcs)
+    assert repo.read_range("MLmodel", 0, 7) == b"flavors"
+    # (google-auth may fetch twice: the SDK also reads bucket metadata on a thread of its own)
+    assert endpoint.grants >= 1 and set(object_tokens(proxy)) == {"adc-access-token"}
+
+
+def test_application_default_credentials_refused_by_the_store_name_the_identity(store_gcs, adc):
+    _endpoint, proxy, key_file, pem = adc
+    proxy.accepted_tokens = {"someone-else"}
+    proxy.refusal_status = 403
+    with pytest.raises(FederateError) as caught:
+        repo_at(store_gcs).list()
+    err = caught.value
+    assert err.error_code == PERMISSION_DENIED
+    for fragment in (
+        "HTTP 403: Access denied.",
+        f"GOOGLE_APPLICATION_CREDENTIALS={key_file}",
+        "models-reader@federate-tests.iam.gserviceaccount.com",
+        store_gcs.root,
+    ):
+        assert fragment in str(err)
+    assert "adc-access-token" not in str(err) and pem[40:80] not in str(err)
+
+
+def test_application_default_credentials_without_a_token_say_so(store_gcs, adc):
+    endpoint, proxy, key_file, _pem = adc
+    endpoint.refuse = True
+    with raises_federate_error(
+        PERMISSION_DENIED, "could not get an access token", "invalid_grant", str(key_file)
+    ):
+        repo_at(store_gcs).stat("MLmodel")
+    assert proxy.tokens_seen == []  # nothing was sent to the store without a token
 
 
 # -- an unavailable store --------------------------------------------------------------------
