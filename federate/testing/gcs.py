@@ -8,7 +8,8 @@ google-cloud-storage (and so federate) is sent there with anonymous access.
 What the emulator (2026.7.19) does differently from GCS, as far as federate cares:
 
 - listings come back in one piece (no ``maxResults``/``pageToken``): the launcher
-  :mod:`federate.testing.gcs_emulator` pages them the way GCS does;
+  :mod:`federate.testing.gcs_emulator` pages them the way GCS does (and skips the
+  emulator's rewrite of its whole index after each upload, which made writes O(n));
 - preconditions (``ifGenerationMatch``) and ``generation=`` are ignored on reads, so an
   object replaced during a download is served new, where GCS would answer 412;
 - a range starting at or past the end is answered 206 with no bytes, where GCS says 416;
