@@ -4,6 +4,7 @@
 OS picks) in a child process and stops it at the end. ``store_gcs`` gives each test a
 fresh bucket in it and points ``STORAGE_EMULATOR_HOST`` at the emulator, which is how
 google-cloud-storage (and so federate) is sent there with anonymous access.
+``gcs_registry`` is the embedded registry with its artifact root in that bucket.
 
 What the emulator (2026.7.19) does differently from GCS, as far as federate cares:
 
@@ -148,3 +149,15 @@ def store_gcs(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> Sto
         bucket.blob(f"{prefix}/{path}").upload_from_string(data)
 
     return StoreUnderTest("gcs", f"gs://{bucket.name}/{prefix}", put, env)
+
+
+@pytest.fixture
+def gcs_registry(store_gcs: StoreUnderTest, federate_home, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The embedded registry (SQLite under ``federate_home``) storing versions in GCS.
+
+    Its artifact root is ``store_gcs.root``, so ``federate.register`` writes to the emulator.
+    """
+    import federate
+
+    monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", store_gcs.root)
+    return federate.get_registry()

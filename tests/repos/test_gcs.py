@@ -106,14 +106,15 @@ def test_credentials_of_another_kind_are_refused_naming_the_expected_kind():
         GcsArtifactRepository("gs://b/p", wrong)
 
 
-def test_routing_to_gcs_does_not_import_the_sdk(tmp_path):
+def test_routing_to_gcs_does_not_import_the_sdk():
     code = (
         "import sys; from federate.plugins.manager import get_plugin_host; "
         "repo = get_plugin_host().open_repo('gs://bucket/prefix'); "
         "print(type(repo).__name__, [m for m in sys.modules if m.startswith('google')])"
     )
+    here = Path(federate.__file__).parents[1]  # this checkout's federate, not an installed one
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=os.getcwd()
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=here
     ).stdout
     assert out.split() == ["GcsArtifactRepository", "[]"]
 
@@ -238,9 +239,9 @@ def test_crc32c_of_file_matches_what_gcs_reports(store_gcs, tmp_path):
 
 
 def test_register_stores_into_a_gs_artifact_root_and_downloads_back(
-    store_gcs, federate_home, gcs_emulator, monkeypatch, tmp_path
+    store_gcs, gcs_registry, gcs_emulator, tmp_path
 ):
-    monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", store_gcs.root)
+    assert gcs_registry.artifact_root == store_gcs.root
     src = tmp_path / "model"
     tree = {**TREE, "big/weights.bin": os.urandom(9 * (1 << 20))}  # > 8 MiB: resumable upload
     for path, data in tree.items():
