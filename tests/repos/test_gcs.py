@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -307,6 +308,29 @@ def test_a_refused_token_is_renewed_once_and_the_request_retried(
     assert seen[0] == "stale-token"
     assert set(seen[1:]) == {"fresh-token"}  # never anonymous, never ADC
     assert None not in guarded.tokens_seen
+
+
+def test_a_token_expiring_mid_download_is_renewed_once_for_all_workers(
+    store_gcs, guarded, tmp_path
+):
+    files = {f"w/{i}.bin": os.urandom(1000 + i) for i in range(12)}
+    put_tree(store_gcs, files)
+    guarded.accepted_tokens = {"first-token"}
+    refresh = Refresher("second-token")
+    repo = repo_at(store_gcs, credentials=token("first-token"), refresh=refresh)
+    listed = repo.walk_files("w")
+    guarded.accepted_tokens = {"second-token"}  # the first token expires now
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(
+            pool.map(
+                lambda f: repo.download_file(f.path, str(tmp_path / f.path.replace("/", "_"))),
+                listed,
+            )
+        )
+    for path, data in files.items():
+        assert (tmp_path / path.replace("/", "_")).read_bytes() == data
+    assert refresh.calls == 1  # concurrent refusals share one renewal
+    assert guarded.refusals >= 1
 
 
 def test_a_token_about_to_expire_is_renewed_before_use(store_gcs, guarded):
