@@ -50,6 +50,7 @@ ENTRY_POINT_GROUP = "federate"
 BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "local": "federate.repos.local",
+    "gcs": "federate.repos.gcs",
 }
 
 
