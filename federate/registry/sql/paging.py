@@ -1,0 +1,105 @@
+"""Keyset pagination for registry searches, with opaque, validated page tokens.
+
+A page token holds the sort key of the last row returned, not an offset: the next page
+starts strictly after that row, so rows created or deleted between two calls never make
+a page repeat or skip a row that existed throughout, and a deep page costs what the
+first one costs. The row order always ends with a unique column, so "after" is exact.
+
+A token is base64 of JSON. It also carries a digest of the search it came from; a token
+replayed with another filter or order is refused rather than silently misapplied.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+
+MAX_TOKEN_CHARS = 8192
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """A total row order: ``(column, ascending)`` pairs, the last one unique.
+
+    ``identity`` names the search (filter, order, scope) the order belongs to.
+    """
+
+    columns: tuple[tuple[Any, bool], ...]
+    identity: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.identity.encode()).hexdigest()[:16]
+
+    def resume_after(self, page_token: str | None) -> tuple[Any, ...] | None:
+        """The sort key a page token continues after; None for the first page."""
+        if page_token is None or page_token == "":
+            return None
+        after = _decode(page_token, self.digest)
+        types = [column.type.python_type for column, _ascending in self.columns]
+        if len(after) != len(types) or not all(
+            type(value) is expected for value, expected in zip(after, types, strict=False)
+        ):
+            raise _invalid(page_token, "it does not fit this search's sort order")
+        return tuple(after)
+
+    def page(
+        self, conn: Any, stmt: Any, max_results: int, after: tuple[Any, ...] | None
+    ) -> tuple[list[Any], str | None]:
+        """Up to ``max_results`` rows of ``stmt`` in this order, and the next page's token."""
+        sort_keys = [column.label(f"_sort_{i}") for i, (column, _) in enumerate(self.columns)]
+        stmt = stmt.add_columns(*sort_keys)
+        if after is not None:
+            stmt = stmt.where(self._after(after))
+        stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in self.columns))
+        rows = conn.execute(stmt.limit(max_results + 1)).all()
+        if len(rows) <= max_results:
+            return rows, None
+        last = tuple(rows[max_results - 1])[-len(sort_keys) :]
+        return rows[:max_results], _encode(self.digest, last)
+
+    def _after(self, values: tuple[Any, ...]) -> Any:
+        """Rows strictly after ``values``: later in the first key that differs."""
+        later = []
+        for i, (column, ascending) in enumerate(self.columns):
+            ties = [c == v for (c, _), v in zip(self.columns[:i], values, strict=False)]
+            later.append(sa.and_(*ties, column > values[i] if ascending else column < values[i]))
+        return sa.or_(*later)
+
+
+def _encode(digest: str, after: tuple[Any, ...]) -> str:
+    body = json.dumps({"search": digest, "after": list(after)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode()
+
+
+def _decode(token: str, digest: str) -> list[Any]:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise _invalid(token, "it is not a page token this registry issued")
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (UnicodeError, binascii.Error, ValueError):
+        raise _invalid(token, "it is not a page token this registry issued") from None
+    if not isinstance(body, dict) or set(body) != {"search", "after"}:
+        raise _invalid(token, "it is not a page token this registry issued")
+    if not isinstance(body["after"], list):
+        raise _invalid(token, "it is not a page token this registry issued")
+    if body["search"] != digest:
+        raise _invalid(
+            token,
+            "it was issued for a different search (filter, order_by or name changed); "
+            "start again without a page_token",
+        )
+    return body["after"]
+
+
+def _invalid(token: object, why: str) -> FederateError:
+    shown = repr(token) if len(repr(token)) <= 80 else repr(token)[:77] + "..."
+    return FederateError(f"Invalid page token {shown}: {why}", INVALID_PARAMETER_VALUE)
