@@ -141,7 +141,8 @@ def _clause(comparison: f.Comparison, target: SearchTarget, dialect: str) -> Any
         )
     column = target.columns[comparison.target.name]
     if isinstance(value, int):
-        return _NUMERIC[comparison.op](column, value)
+        # typed BIGINT: PostgreSQL would cast it to the INTEGER column's type and overflow
+        return _NUMERIC[comparison.op](column, sa.literal(value, sa.BigInteger))
     return _compare(column, comparison.op, value, dialect)
 
 
