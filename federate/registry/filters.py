@@ -36,6 +36,8 @@ NUMBER_OPS = EQUALITY + ORDERING
 TAG_OPS = EQUALITY + PATTERN
 
 INT64_MAX = 2**63 - 1
+#: values one filter may hold in all (each becomes a bound parameter; SQLite caps those)
+MAX_VALUES = 10_000
 TAG_PREFIXES = ("tags.", "tag.")
 
 
@@ -246,6 +248,9 @@ class _FilterParser:
             self.take()
             comparisons.append(self.comparison())
         token = self.peek()
+        count = sum(len(c.value) if isinstance(c.value, tuple) else 1 for c in comparisons)
+        if count > MAX_VALUES:
+            self.fail(0, f"it compares with {count} values, more than {MAX_VALUES}")
         if token.kind != END:
             if token.is_word("OR"):
                 self.fail(

@@ -196,3 +196,11 @@ BAD_ORDERS = [
 def test_bad_order_by_says_what_is_accepted(order_by, grammar, fragments):
     with raises_federate_error(INVALID_PARAMETER_VALUE, *fragments):
         parse_order_by(order_by, grammar)
+
+
+def test_a_filter_may_hold_ten_thousand_values():
+    values = ", ".join(f"'r{i}'" for i in range(10_000))
+    (comparison,) = parse_filter(f"run_id IN ({values})", MODEL_VERSIONS)
+    assert len(comparison.value) == 10_000
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "10001 values, more than 10000"):
+        parse_filter(f"run_id IN ({values}) AND name = 'm'", MODEL_VERSIONS)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
 
 MAX_TOKEN_CHARS = 8192
+FETCH_CHUNK = 500  # rows fetched per IN (...) list; SQLite caps bound parameters
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,26 @@ class Ordering:
     def page(
         self, conn: Any, stmt: Any, max_results: int, after: tuple[Any, ...] | None
     ) -> tuple[list[Any], str | None]:
-        """Up to ``max_results`` rows of ``stmt`` in this order, and the next page's token."""
+        """Up to ``max_results`` rows of ``stmt`` in this order, and the next page's token.
+
+        The page is chosen by sort keys alone, then its full rows are fetched by their
+        unique key: sorting narrow rows is what keeps MySQL's filesort cheap.
+        """
         sort_keys = [column.label(f"_sort_{i}") for i, (column, _) in enumerate(self.columns)]
-        stmt = stmt.add_columns(*sort_keys)
+        keys = stmt.with_only_columns(*sort_keys)
         if after is not None:
-            stmt = stmt.where(self._after(after))
-        stmt = stmt.order_by(*(c.asc() if asc else c.desc() for c, asc in self.columns))
-        rows = conn.execute(stmt.limit(max_results + 1)).all()
-        if len(rows) <= max_results:
-            return rows, None
-        last = tuple(rows[max_results - 1])[-len(sort_keys) :]
-        return rows[:max_results], _encode(self.digest, last)
+            keys = keys.where(self._after(after))
+        keys = keys.order_by(*(c.asc() if asc else c.desc() for c, asc in self.columns))
+        found = [tuple(row) for row in conn.execute(keys.limit(max_results + 1))]
+        page = found[:max_results]
+        unique = self.columns[-1][0]
+        rows: dict[Any, Any] = {}
+        for start in range(0, len(page), FETCH_CHUNK):
+            chunk = [key[-1] for key in page[start : start + FETCH_CHUNK]]
+            lookup = stmt.add_columns(unique.label("_page_key")).where(unique.in_(chunk))
+            rows.update((row._page_key, row) for row in conn.execute(lookup))
+        token = _encode(self.digest, page[-1]) if len(found) > max_results else None
+        return [rows[key[-1]] for key in page if key[-1] in rows], token
 
     def _after(self, values: tuple[Any, ...]) -> Any:
         """Rows strictly after ``values``: later in the first key that differs."""

@@ -179,8 +179,12 @@ def _exact(column: Any, value: str, dialect: str) -> Any:
 
 def _member(column: Any, values: tuple[str, ...], dialect: str, negate: bool) -> Any:
     if _is_mysql(dialect):
-        clause = sa.or_(*(_exact(column, v, dialect) for v in values))
-        return sa.not_(clause) if negate else clause
+        # compare bytes: the column's collation may ignore case and trailing spaces
+        as_bytes = sa.cast(column, mysql.BINARY())
+        encoded = [v.encode("utf-8") for v in values]
+        if negate:
+            return as_bytes.not_in(encoded)
+        return sa.and_(column.in_(values), as_bytes.in_(encoded))
     return column.not_in(values) if negate else column.in_(values)
 
 

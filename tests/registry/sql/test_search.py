@@ -159,6 +159,13 @@ def test_version_filters_find_the_same_rows_everywhere(populated):
         assert version_keys(populated, filter_string) == expected, filter_string
 
 
+def test_long_in_lists_work_everywhere(populated):
+    runs = ", ".join(f"'run-{i}'" for i in range(9_999))
+    assert version_keys(populated, f"run_id IN ({runs}, 'r2')") == {("iris", 2)}
+    found = version_keys(populated, f"run_id NOT IN ({runs}, 'r2')")
+    assert found == {("iris", 1), ("iris", 3), ("wine", 1), ("wine", 2)}
+
+
 def test_prompt_filters_and_order(populated):
     populated.register_prompt("greet", "Hello {{ x }}")
     populated.set_prompt_tag("greet", "team", "ML")
