@@ -95,7 +95,7 @@ MODEL_VERSIONS = SearchTarget(
 
 @dataclass(frozen=True)
 class Search:
-    """A parsed search: WHERE clauses, the total row order, and an id for page tokens."""
+    """A parsed search: WHERE clauses, and the total row order its pages follow."""
 
     where: tuple[Any, ...]
     ordering: Ordering
@@ -106,9 +106,8 @@ def compile_search(
     filter_string: str | None,
     order_by: Sequence[str] | None,
     dialect: str,
-    scope: str = "",
 ) -> Search:
-    """Parse and translate; ``scope`` distinguishes searches the strings alone do not."""
+    """Parse ``filter_string`` and ``order_by`` for ``target`` and translate them."""
     comparisons = f.parse_filter(filter_string, target.grammar)
     keys = f.parse_order_by(order_by, target.grammar)
     where = tuple(_clause(c, target, dialect) for c in comparisons)
@@ -116,7 +115,7 @@ def compile_search(
     keys += tuple(k for k in target.default_order if k.key not in chosen)
     columns = [(target.columns[k.key], k.ascending) for k in keys]
     columns.append((target.unique, True))
-    identity = repr((target.grammar.what, scope, comparisons, keys))
+    identity = repr((target.grammar.what, comparisons, keys))
     return Search(where, Ordering(tuple(columns), identity))
 
 

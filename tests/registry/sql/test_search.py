@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from federate.errors import INVALID_PARAMETER_VALUE
 from federate.registry.sql import queries as q
 from federate.testing.errors import raises_federate_error
+from federate.testing.pages import all_pages
 
 INJECTION = "x' OR '1'='1"
 DROP = "'; DROP TABLE registered_models; --"
@@ -187,17 +188,6 @@ def test_prompt_filters_and_order(populated):
 
 
 # -- ordering and pagination ---------------------------------------------------------------
-
-
-def all_pages(search, **kwargs) -> list[list]:
-    pages, token = [], None
-    while True:
-        page = search(page_token=token, **kwargs)
-        pages.append(list(page))
-        token = page.token
-        if token is None:
-            return pages
-        assert len(pages) < 100, "page tokens never run out"
 
 
 def set_timestamps(registry, table, values: dict) -> None:

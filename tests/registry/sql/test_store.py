@@ -16,6 +16,7 @@ from federate.errors import (
     FederateError,
 )
 from federate.testing.errors import raises_federate_error
+from federate.testing.pages import all_pages
 
 STATUS_INDEX = ["registered_model_id", "status", "version"]
 
@@ -37,17 +38,6 @@ def model_with_versions(reg, name: str, count: int) -> None:
 
 def stages(reg, name: str) -> dict[int, str]:
     return {mv.version: mv.current_stage for mv in reg.search_model_versions(f"name = '{name}'")}
-
-
-def all_pages(search, **kwargs) -> list[list]:
-    pages, token = [], None
-    while True:
-        page = search(page_token=token, **kwargs)
-        pages.append(list(page))
-        token = page.token
-        if token is None:
-            return pages
-        assert len(pages) < 100, "page tokens never run out"
 
 
 # -- registered models -------------------------------------------------------------------
