@@ -47,7 +47,8 @@ class Ordering:
         after = _decode(page_token, self.digest)
         types = [column.type.python_type for column, _ascending in self.columns]
         if len(after) != len(types) or not all(
-            type(value) is expected for value, expected in zip(after, types, strict=False)
+            type(value) is expected and _storable(value)
+            for value, expected in zip(after, types, strict=False)
         ):
             raise _invalid(page_token, "it does not fit this search's sort order")
         return tuple(after)
@@ -78,11 +79,22 @@ class Ordering:
 
     def _after(self, values: tuple[Any, ...]) -> Any:
         """Rows strictly after ``values``: later in the first key that differs."""
+        # integers typed BIGINT: PostgreSQL would cast them to an INTEGER column's type
+        bound = [sa.literal(v, sa.BigInteger) if isinstance(v, int) else v for v in values]
         later = []
         for i, (column, ascending) in enumerate(self.columns):
-            ties = [c == v for (c, _), v in zip(self.columns[:i], values, strict=False)]
-            later.append(sa.and_(*ties, column > values[i] if ascending else column < values[i]))
+            ties = [c == v for (c, _), v in zip(self.columns[:i], bound, strict=False)]
+            later.append(sa.and_(*ties, column > bound[i] if ascending else column < bound[i]))
         return sa.or_(*later)
+
+
+def _storable(value: Any) -> bool:
+    """Whether every database can compare with ``value`` (a forged token may hold anything)."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str) and not any(
+        c == "\x00" or "\ud800" <= c <= "\udfff" for c in value
+    )
 
 
 def _encode(digest: str, after: tuple[Any, ...]) -> str:

@@ -347,6 +347,10 @@ def test_garbage_page_tokens_are_invalid(ordered):
         b64({"search": digest, "after": [1, 2]}): "does not fit",
         b64({"search": digest, "after": ["b", "2"]}): "does not fit",
         b64({"search": digest, "after": ["b", True]}): "does not fit",
+        b64({"search": digest, "after": ["b", 2**64]}): "does not fit",
+        b64({"search": digest, "after": ["b", -(2**63) - 1]}): "does not fit",
+        b64({"search": digest, "after": ["b\x00", 2]}): "does not fit",
+        b64({"search": digest, "after": ["\ud800", 2]}): "does not fit",
         b64({"search": "0" * 16, "after": ["b", 2]}): "different search",
         "x" * 10000: "not a page token",
         "é": "not a page token",
@@ -375,6 +379,9 @@ def test_a_forged_token_is_only_a_starting_point_compared_literally(ordered):
     token = ordered.search_registered_models(max_results=2).token
     body = json.loads(base64.urlsafe_b64decode(token))
     body["after"] = ["c' OR '1'='1", 0]
+    found = ordered.search_registered_models(page_token=b64(body))
+    assert [m.name for m in found] == ["d", "e"]
+    body["after"] = ["c", 2**62]  # beyond the id column's range: still just a position
     found = ordered.search_registered_models(page_token=b64(body))
     assert [m.name for m in found] == ["d", "e"]
 
