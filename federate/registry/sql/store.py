@@ -107,6 +107,8 @@ class SqlRegistry(PromptMethods):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
+        """Models matching MLflow's filter grammar (``name``, ``tags.<key>``, timestamps;
+        see :mod:`federate.registry.filters`), one page at a time: pass ``.token`` back."""
         q.check_max_results(max_results, MAX_MODEL_RESULTS)
         search = compile_search(
             REGISTERED_MODELS, filter_string, order_by, self.engine.dialect.name
@@ -268,6 +270,8 @@ class SqlRegistry(PromptMethods):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
+        """Versions matching MLflow's filter grammar (``name``, ``version_number``,
+        ``run_id``, ``source_path``, ``tags.<key>``, timestamps), newest first per model."""
         q.check_max_results(max_results, MAX_VERSION_RESULTS)
         search = compile_search(MODEL_VERSIONS, filter_string, order_by, self.engine.dialect.name)
         after = search.ordering.resume_after(page_token)

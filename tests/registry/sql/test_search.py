@@ -400,6 +400,9 @@ def test_max_results_bounds_are_named(registry):
             with raises_federate_error(INVALID_PARAMETER_VALUE, "max_results", bound, case=bad):
                 search(max_results=bad)
         assert search(max_results=too_many - 1) == []
+    registry.register_prompt("p", "t")
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "between 1 and 10000"):
+        registry.search_prompt_versions("p", max_results=10_001)
 
 
 def test_filter_values_reach_the_database_as_parameters(populated):
