@@ -21,7 +21,11 @@ from federate.errors import (
 from federate.registry.sql import queries as q
 from federate.registry.sql.core import SqlRegistryCore
 from federate.registry.sql.models import PROMPT
-from federate.registry.sql.search import name_filter
+from federate.registry.sql.search import PROMPTS, compile_search, prompt_version_ordering
+
+#: MLflow's bounds for max_results
+MAX_PROMPT_RESULTS = 1000
+MAX_PROMPT_VERSION_RESULTS = 10_000
 
 
 class PromptMethods(SqlRegistryCore):
@@ -85,18 +89,16 @@ class PromptMethods(SqlRegistryCore):
         filter_string: str | None = None,
         max_results: int = 100,
         page_token: str | None = None,
+        order_by: list[str] | None = None,
     ) -> PagedList[Prompt]:
-        q.check_max_results(max_results, 1000)
-        offset = q.decode_page_token(page_token)
-        stmt = select(q.rm.c.id, q.rm.c.name).where(q.rm.c.kind == PROMPT)
-        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        stmt = stmt.order_by(q.rm.c.name).offset(offset).limit(max_results + 1)
+        """Prompts matching MLflow's filter grammar (``name``, ``tags.<key>``, timestamps)."""
+        q.check_max_results(max_results, MAX_PROMPT_RESULTS)
+        search = compile_search(PROMPTS, filter_string, order_by, self.engine.dialect.name)
+        after = search.ordering.resume_after(page_token)
+        stmt = select(q.rm.c.id, q.rm.c.name).where(q.rm.c.kind == PROMPT, *search.where)
         with self.session.read() as conn:
-            rows = conn.execute(stmt).all()
-            prompts = [self._prompt(conn, r.name, r.id) for r in rows[:max_results]]
-        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            rows, token = search.ordering.page(conn, stmt, max_results, after)
+            prompts = [self._prompt(conn, r.name, r.id) for r in rows]
         return PagedList(prompts, token)
 
     def _prompt_version(self, conn: Any, name: str, row: Any) -> PromptVersion:
@@ -122,25 +124,20 @@ class PromptMethods(SqlRegistryCore):
     def search_prompt_versions(
         self, name: str, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[PromptVersion]:
-        q.check_max_results(max_results, 10000)
-        offset = q.decode_page_token(page_token)
+        q.check_max_results(max_results, MAX_PROMPT_VERSION_RESULTS)
+        ordering = prompt_version_ordering(name)
+        after = ordering.resume_after(page_token)
         with self.session.read() as conn:
             rm_id = q.model_pk(conn, name, PROMPT)
-            rows = conn.execute(
-                select(*q.VERSION_COLUMNS)
-                .where(q.mv.c.registered_model_id == rm_id)
-                .order_by(q.mv.c.version.desc())
-                .offset(offset)
-                .limit(max_results + 1)
-            ).all()
-            tags, aliases = q.version_extras(conn, [r.id for r in rows[:max_results]])
+            stmt = select(*q.VERSION_COLUMNS).where(q.mv.c.registered_model_id == rm_id)
+            rows, token = ordering.page(conn, stmt, max_results, after)
+            tags, aliases = q.version_extras(conn, [r.id for r in rows])
             versions = [
                 q.to_prompt_version(
                     name, r, tags.get(r.id, {}), tuple(sorted(aliases.get(r.id, ())))
                 )
-                for r in rows[:max_results]
+                for r in rows
             ]
-        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
         return PagedList(versions, token)
 
     def set_prompt_alias(self, name: str, alias: str, version: int | str) -> None:

@@ -26,39 +26,13 @@ from federate.registry.base import (
 from federate.registry.sql import queries as q
 from federate.registry.sql.models import MODEL
 from federate.registry.sql.prompts import PromptMethods
-from federate.registry.sql.search import name_filter
+from federate.registry.sql.search import MODEL_VERSIONS, REGISTERED_MODELS, compile_search
 from federate.uri import STAGES
 
 ACTIVE_STAGES = ("Staging", "Production")
-_MODEL_ORDER = {
-    "name": q.rm.c.name,
-    "last_updated_timestamp": q.rm.c.last_updated_time,
-    "creation_timestamp": q.rm.c.creation_time,
-}
-_VERSION_ORDER = {
-    "name": q.rm.c.name,
-    "version_number": q.mv.c.version,
-    "last_updated_timestamp": q.mv.c.last_updated_time,
-    "creation_timestamp": q.mv.c.creation_time,
-}
-
-
-def _order_by(order_by: list[str] | None, columns: dict[str, Any], default: list[Any]) -> list[Any]:
-    if not order_by:
-        return default
-    clauses = []
-    for item in order_by:
-        field, _, direction = item.strip().partition(" ")
-        direction = direction.strip().upper() or "ASC"
-        if field not in columns or direction not in ("ASC", "DESC"):
-            raise FederateError(
-                f"Invalid order_by clause {item!r}: use '<field> [ASC|DESC]' with field one of "
-                f"{', '.join(columns)}",
-                INVALID_PARAMETER_VALUE,
-            )
-        col = columns[field]
-        clauses.append(col.asc() if direction == "ASC" else col.desc())
-    return clauses + default
+#: MLflow's bounds for max_results
+MAX_MODEL_RESULTS = 1000
+MAX_VERSION_RESULTS = 200_000
 
 
 class SqlRegistry(PromptMethods):
@@ -133,17 +107,17 @@ class SqlRegistry(PromptMethods):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
-        q.check_max_results(max_results, 1000)
-        offset = q.decode_page_token(page_token)
-        stmt = select(q.rm).where(q.rm.c.kind == MODEL)
-        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        stmt = stmt.order_by(*_order_by(order_by, _MODEL_ORDER, [q.rm.c.name.asc()]))
+        """Models matching MLflow's filter grammar (``name``, ``tags.<key>``, timestamps;
+        see :mod:`federate.registry.filters`), one page at a time: pass ``.token`` back."""
+        q.check_max_results(max_results, MAX_MODEL_RESULTS)
+        search = compile_search(
+            REGISTERED_MODELS, filter_string, order_by, self.engine.dialect.name
+        )
+        after = search.ordering.resume_after(page_token)
+        stmt = select(q.rm).where(q.rm.c.kind == MODEL, *search.where)
         with self.session.read() as conn:
-            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
-            models = [self._registered_model(conn, r.name, r.id, r) for r in rows[:max_results]]
-        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            rows, token = search.ordering.page(conn, stmt, max_results, after)
+            models = [self._registered_model(conn, r.name, r.id, r) for r in rows]
         return PagedList(models, token)
 
     # -- model versions --------------------------------------------------------------------
@@ -296,22 +270,19 @@ class SqlRegistry(PromptMethods):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        q.check_max_results(max_results, 200000)
-        offset = q.decode_page_token(page_token)
+        """Versions matching MLflow's filter grammar (``name``, ``version_number``,
+        ``run_id``, ``source_path``, ``tags.<key>``, timestamps), newest first per model."""
+        q.check_max_results(max_results, MAX_VERSION_RESULTS)
+        search = compile_search(MODEL_VERSIONS, filter_string, order_by, self.engine.dialect.name)
+        after = search.ordering.resume_after(page_token)
         stmt = (
             select(q.rm.c.name, *q.VERSION_COLUMNS)
             .select_from(q.mv.join(q.rm, q.rm.c.id == q.mv.c.registered_model_id))
-            .where(q.rm.c.kind == MODEL)
+            .where(q.rm.c.kind == MODEL, *search.where)
         )
-        clause = name_filter(filter_string, q.rm.c.name, self.engine.dialect.name)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        default = [q.rm.c.name.asc(), q.mv.c.version.desc()]
-        stmt = stmt.order_by(*_order_by(order_by, _VERSION_ORDER, default))
         with self.session.read() as conn:
-            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
-            versions = q.many_versions(conn, [(r.name, r) for r in rows[:max_results]])
-        token = q.encode_page_token(offset + max_results) if len(rows) > max_results else None
+            rows, token = search.ordering.page(conn, stmt, max_results, after)
+            versions = q.many_versions(conn, [(r.name, r) for r in rows])
         return PagedList(versions, token)
 
     # -- tags and aliases -------------------------------------------------------------------

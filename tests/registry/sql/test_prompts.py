@@ -223,8 +223,8 @@ def test_search_prompts(registry):
             break
     assert [len(p) for p in pages] == [3, 1]
     assert [n for page in pages for n in page] == sorted(names)
-    with raises_federate_error(INVALID_PARAMETER_VALUE):
-        registry.search_prompts("tags.k = 'v'")
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "unknown attribute 'run_id'"):
+        registry.search_prompts("run_id = 'r'")
 
 
 def test_prompt_tags(prompt):
