@@ -128,6 +128,12 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
+def _error_text(err: Exception, url: str) -> str:
+    # requests wraps urllib3's MaxRetryError, whose ``reason`` is the useful part
+    cause = getattr(err.args[0], "reason", None) if err.args else None
+    return _scrub(f"{type(err).__name__}: {cause or err}", url)
+
+
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
@@ -159,11 +165,9 @@ def post_once(session: Any, delivery: Delivery, timeout_s: float) -> AttemptResu
             allow_redirects=False,
         )
     except (requests.ConnectionError, requests.Timeout) as err:
-        return AttemptResult(
-            error=_scrub(f"{type(err).__name__}: {err}", delivery.url), retryable=True
-        )
+        return AttemptResult(error=_error_text(err, delivery.url), retryable=True)
     except requests.RequestException as err:
-        return AttemptResult(error=_scrub(f"{type(err).__name__}: {err}", delivery.url))
+        return AttemptResult(error=_error_text(err, delivery.url))
     status = response.status_code
     return AttemptResult(
         status_code=status,
