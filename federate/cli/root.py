@@ -13,6 +13,7 @@ from federate.cli.common import FederateGroup, parse_tags, print_json, registry_
 from federate.cli.db import db
 from federate.cli.models import models
 from federate.cli.prompts import prompts
+from federate.cli.webhooks import webhooks
 
 
 @click.group(cls=FederateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,6 +114,7 @@ def plugins() -> None:
 cli.add_command(db)
 cli.add_command(models)
 cli.add_command(prompts)
+cli.add_command(webhooks)
 
 
 def main() -> None:
