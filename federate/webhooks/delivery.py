@@ -10,9 +10,11 @@ A connection error, a timeout, 429 or a 5xx answer is retried with exponential b
 Redirects are not followed. Every retry of a delivery keeps its delivery id and gets a
 fresh timestamp and signature (see :mod:`federate.webhooks.signing`).
 
-Deliveries live in memory: those still queued when the process ends are lost, except
-that an ``atexit`` hook waits up to ``FEDERATE_WEBHOOKS_EXIT_TIMEOUT`` seconds for
-them; short-lived programs and tests can call :func:`flush` themselves.
+Deliveries live in memory. At interpreter exit a hook (:meth:`Dispatcher.drain`) gives
+each pending delivery one last attempt at once, skipping the backoff waits, for up to
+``FEDERATE_WEBHOOKS_EXIT_TIMEOUT`` seconds: a short-lived CLI process still delivers,
+and a dead receiver costs its exit one refused connection, not the retry schedule.
+Tests and programs that want the full retry schedule call :func:`flush` themselves.
 
 Settings come from the environment when the dispatcher starts:
 ``FEDERATE_WEBHOOKS_QUEUE_SIZE`` (1000), ``FEDERATE_WEBHOOKS_MAX_ATTEMPTS`` (5),
@@ -210,6 +212,7 @@ class Dispatcher:
         self._seq = itertools.count()
         self._workers: list[threading.Thread] = []
         self._closed = False
+        self._final = False  # draining: one last attempt each, no more retries
         self._counts: Counter[str] = Counter()
 
     # -- the writer's side: never blocks on the network ---------------------------------
@@ -238,6 +241,18 @@ class Dispatcher:
             return self._cond.wait_for(
                 lambda: not self._scheduled and not self._sending, timeout=timeout
             )
+
+    def drain(self, timeout: float) -> bool:
+        """Send everything pending once more right away, without further retries, and wait
+        up to ``timeout`` seconds for it (used at exit). False if time ran out."""
+        with self._cond:
+            self._final = True
+            now = time.monotonic()
+            for item in self._scheduled:
+                item.due = now
+            heapq.heapify(self._scheduled)
+            self._cond.notify_all()
+        return self.flush(timeout)
 
     def pending(self) -> int:
         with self._cond:
@@ -309,7 +324,8 @@ class Dispatcher:
             self._counts["delivered"] += 1
             return
         what = result.error or f"HTTP {result.status_code}"
-        if result.retryable and attempt < self.settings.max_attempts and not self._closed:
+        may_retry = not (self._closed or self._final)
+        if result.retryable and attempt < self.settings.max_attempts and may_retry:
             delay = min(self.settings.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
             if result.retry_after_s is not None:
                 delay = max(delay, result.retry_after_s)
@@ -364,7 +380,7 @@ def _flush_at_exit() -> None:
     dispatcher = _dispatcher
     if dispatcher is None or not dispatcher.pending():
         return
-    if not dispatcher.flush(dispatcher.settings.exit_timeout_s):
+    if not dispatcher.drain(dispatcher.settings.exit_timeout_s):
         logger.warning(
             "Exiting with %d webhook deliveries unsent (FEDERATE_WEBHOOKS_EXIT_TIMEOUT=%s s)",
             dispatcher.pending(),

@@ -118,3 +118,22 @@ def test_pending_deliveries_are_sent_at_interpreter_exit(webhook_receiver):
         "id1",
         "id2",
     ]
+
+
+def test_at_exit_a_dead_receiver_gets_one_last_attempt_not_the_retry_schedule(dead_webhook_url):
+    code = (
+        "import sys; from federate.webhooks.delivery import Delivery, get_dispatcher; "
+        "get_dispatcher().submit(Delivery('wh', sys.argv[1], 'prompt.created', 'id0', b'{}'))"
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, dead_webhook_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # without the last-attempt rule, exit would wait out 1 + 2 + 4 s of backoff
+        env={"FEDERATE_WEBHOOKS_BACKOFF_SECONDS": "1", "FEDERATE_WEBHOOKS_EXIT_TIMEOUT": "30"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 3.5
+    assert "Gave up on prompt.created delivery id0" in proc.stderr
