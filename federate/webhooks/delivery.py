@@ -45,6 +45,8 @@ from federate.webhooks.signing import delivery_headers
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 60.0
+#: A full queue logs its drops at most this often.
+DROP_LOG_INTERVAL_S = 10.0
 #: Response bodies are kept (for test results and logs) up to this many characters.
 MAX_RESPONSE_CHARS = 1000
 USER_AGENT = f"federate-webhooks/{federate.__version__}"
@@ -214,6 +216,8 @@ class Dispatcher:
         self._closed = False
         self._final = False  # draining: one last attempt each, no more retries
         self._counts: Counter[str] = Counter()
+        self._drop_logged_at = -DROP_LOG_INTERVAL_S
+        self._drops_unlogged = 0
 
     # -- the writer's side: never blocks on the network ---------------------------------
 
@@ -224,11 +228,7 @@ class Dispatcher:
                 return False
             if len(self._scheduled) + self._sending >= self.settings.queue_size:
                 self._counts["dropped"] += 1
-                logger.warning(
-                    "Webhook queue full (%d pending): dropped %s",
-                    self.settings.queue_size,
-                    delivery.describe(),
-                )
+                self._log_drop(delivery)
                 return False
             self._schedule(delivery, 1, time.monotonic())
             if not self._workers:
@@ -275,6 +275,20 @@ class Dispatcher:
                 worker.join(timeout=self.settings.timeout_s + 1)
 
     # -- the workers' side --------------------------------------------------------------
+
+    def _log_drop(self, delivery: Delivery) -> None:
+        # a dead receiver under a write burst drops thousands: one line per interval
+        self._drops_unlogged += 1
+        now = time.monotonic()
+        if now - self._drop_logged_at < DROP_LOG_INTERVAL_S:
+            return
+        logger.warning(
+            "Webhook queue full (%d pending): dropped %d deliveries, the latest %s",
+            self.settings.queue_size,
+            self._drops_unlogged,
+            delivery.describe(),
+        )
+        self._drop_logged_at, self._drops_unlogged = now, 0
 
     def _schedule(self, delivery: Delivery, attempt: int, due: float) -> None:
         heapq.heappush(self._scheduled, _Scheduled(due, next(self._seq), attempt, delivery))

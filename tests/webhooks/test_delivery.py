@@ -58,7 +58,7 @@ def test_client_errors_and_redirects_are_final(webhook_receiver):
     assert len(webhook_receiver.requests) == 2
 
 
-def test_full_queue_drops_new_deliveries_instead_of_blocking(webhook_receiver):
+def test_full_queue_drops_new_deliveries_instead_of_blocking(webhook_receiver, caplog):
     webhook_receiver.delay_s = 0.3
     settings = DispatchSettings(queue_size=2, max_attempts=1, backoff_s=0.05, workers=1)
     dispatcher = Dispatcher(settings)
@@ -69,6 +69,8 @@ def test_full_queue_drops_new_deliveries_instead_of_blocking(webhook_receiver):
         assert accepted == [True, True, False, False, False]
         assert dispatcher.flush(10)
         assert dispatcher.stats()["dropped"] == 3 and dispatcher.stats()["delivered"] == 2
+        drops = [r.getMessage() for r in caplog.records if "queue full" in r.getMessage()]
+        assert len(drops) == 1 and "dropped 1 deliveries" in drops[0]  # not one line per drop
     finally:
         dispatcher.close()
 
