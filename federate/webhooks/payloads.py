@@ -7,6 +7,9 @@ Every delivery body is one object::
 
 ``timestamp`` is when the registry change committed (milliseconds since the epoch);
 ``data`` says what changed, with the fields listed in :data:`EXAMPLES` for each event.
+``model_version.created`` is sent when the version is READY: for one registered with
+``federate.register`` (reserved PENDING_REGISTRATION while its files are copied), that
+is when the copy finished.
 Deliveries sent by ``test_webhook`` carry ``"test": true`` and the example data.
 """
 
@@ -32,6 +35,7 @@ EXAMPLES: dict[WebhookEvent, dict[str, Any]] = {
         "name": "example-model",
         "version": 1,
         "source": "s3://example-bucket/models/example",
+        "storage_location": None,
         "run_id": None,
         "status": "READY",
         "tags": {},

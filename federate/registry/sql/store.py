@@ -187,16 +187,8 @@ class SqlRegistry(PromptMethods):
                 status=status,
                 user_id=user_id,
             )
-        self._emit(
-            WebhookEvent.MODEL_VERSION_CREATED,
-            name=name,
-            version=mv.version,
-            source=source,
-            run_id=run_id,
-            status=status,
-            tags=mv.tags,
-            description=description,
-        )
+        if mv.status == READY:  # a pending version is announced by finish_model_version
+            self._emit_version_created(mv)
         return mv
 
     def finish_model_version(
@@ -213,7 +205,10 @@ class SqlRegistry(PromptMethods):
                     status=READY, storage_location=storage_location, last_updated_time=q.now_ms()
                 )
             )
-        return self.get_model_version(name, version)
+        mv = self.get_model_version(name, version)
+        if row.status != READY:
+            self._emit_version_created(mv)
+        return mv
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         with self.session.read() as conn:

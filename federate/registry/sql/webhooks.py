@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from federate.config import RegistryConfig
 from federate.entities import (
     WEBHOOK_ACTIVE,
+    ModelVersion,
     PagedList,
     Webhook,
     WebhookEvent,
@@ -141,6 +142,20 @@ class WebhookMethods(SqlRegistryCore):
                 )
         except Exception as err:  # the write has committed: a notification must not undo it
             logger.warning("Could not queue webhook event %s: %s", event.value, err)
+
+    def _emit_version_created(self, mv: ModelVersion) -> None:
+        """``model_version.created``, sent once the version is READY (downloadable)."""
+        self._emit(
+            WebhookEvent.MODEL_VERSION_CREATED,
+            name=mv.name,
+            version=mv.version,
+            source=mv.source,
+            storage_location=mv.storage_location,
+            run_id=mv.run_id,
+            status=mv.status,
+            tags=mv.tags,
+            description=mv.description,
+        )
 
     # -- CRUD ----------------------------------------------------------------------------
 

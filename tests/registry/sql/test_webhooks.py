@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from federate.config import RegistryConfig
 from federate.entities import WebhookEvent
@@ -154,6 +155,35 @@ def test_unknown_events_and_bad_fields_are_refused(registry):
     assert registry.get_webhook(hook.id) == hook  # a refused update changed nothing
 
 
+def test_migration_0002_goes_down_and_up_keeping_the_registry(registry):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from federate.registry.sql import db
+    from federate.registry.sql.models import Base
+
+    def migrate(step, revision: str) -> None:
+        config = db.alembic_config(registry.engine)
+        with registry.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+
+    registry.create_registered_model("kept")
+    registry.create_model_version("kept", "s3://b/1", tags={"k": "v"})
+    registry.create_webhook("h", "http://h/x", ["prompt.created"])
+    migrate(command.downgrade, "0001")
+    tables = set(sa.inspect(registry.engine).get_table_names())
+    assert "webhooks" not in tables and "webhook_events" not in tables
+    migrate(command.upgrade, "head")
+    assert registry.get_model_version("kept", 1).tags == {"k": "v"}
+    assert list(registry.list_webhooks()) == []
+    assert registry.create_webhook("again", "http://h/x", ["prompt.created"]).name == "again"
+    with registry.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
 # -- deliveries -------------------------------------------------------------------------
 
 
@@ -181,6 +211,7 @@ def test_delivery_is_a_signed_json_post_with_the_change(registry, webhook_receiv
         "name": "iris",
         "version": mv.version,
         "source": "s3://b/iris/1",
+        "storage_location": None,
         "run_id": "r1",
         "status": "READY",
         "tags": {"k": "v"},
@@ -230,6 +261,24 @@ def test_every_event_reaches_its_subscribers(registry, webhook_receiver):
     ]
     assert data["prompt_alias.created"] == [{"name": "p", "alias": "prod", "version": 2}]
     assert data["prompt_alias.deleted"] == [{"name": "p", "alias": "prod"}]
+
+
+def test_a_pending_version_is_announced_when_it_is_ready(
+    registry, webhook_receiver, webhook_dispatcher
+):
+    registry.create_webhook("h", webhook_receiver.url, ["model_version.created"])
+    registry.create_registered_model("m")
+    pending = registry.create_model_version("m", "s3://b/src", status="PENDING_REGISTRATION")
+    assert webhook_dispatcher.flush(10)
+    assert webhook_receiver.requests == []  # not downloadable yet: nothing to announce
+
+    registry.finish_model_version("m", pending.version, "s3://registry/m/1")
+    registry.finish_model_version("m", pending.version, "s3://registry/m/1")  # once only
+    assert webhook_dispatcher.flush(10)
+    (request,) = webhook_receiver.requests
+    data = request.json()["data"]
+    assert (data["version"], data["status"]) == (pending.version, "READY")
+    assert (data["source"], data["storage_location"]) == ("s3://b/src", "s3://registry/m/1")
 
 
 def test_only_active_subscribers_of_an_event_get_it(registry, webhook_receiver, webhook_dispatcher):
@@ -383,3 +432,22 @@ def test_test_webhook_reports_an_unreachable_receiver(registry, dead_webhook_url
         registry.test_webhook(hook.id, "x")
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'missing'"):
         registry.test_webhook("missing")
+
+
+def test_federate_register_announces_each_step_once(
+    sqlite_registry, model_tree, webhook_receiver, webhook_dispatcher
+):
+    import federate
+
+    sqlite_registry.create_webhook("h", webhook_receiver.url, ALL_EVENTS)
+    mv = federate.register(model_tree, "iris", alias="champion")
+    assert webhook_dispatcher.flush(10)
+    got = {r.header(EVENT_HEADER): r.json()["data"] for r in webhook_receiver.requests}
+    assert sorted(got) == [
+        "model_version.created",
+        "model_version_alias.created",
+        "registered_model.created",
+    ]
+    assert len(webhook_receiver.requests) == 3
+    created = got["model_version.created"]
+    assert (created["status"], created["storage_location"]) == ("READY", mv.storage_location)
