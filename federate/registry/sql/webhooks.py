@@ -5,7 +5,8 @@ a rolled-back write never notifies anyone. Emitting looks the event up in a
 per-database, in-process cache of active subscriptions, so a registry without webhooks
 pays one dictionary lookup per write. The cache is dropped when this process changes a
 webhook and reloaded at most every ``FEDERATE_WEBHOOKS_REFRESH_SECONDS`` (5) otherwise,
-which bounds how long a webhook created by another process goes unnoticed.
+which bounds how long a webhook created, changed or deleted by another process goes
+unnoticed here.
 """
 
 from __future__ import annotations
