@@ -47,7 +47,7 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._requests: list[ReceivedRequest] = []
-        self._script: list[int] = []
+        self._script: list[tuple[int, dict[str, str]]] = []
         self.delay_s = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -67,11 +67,13 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status = receiver._record(self, body)
+                status, headers = receiver._record(self, body)
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 payload = b"ok" if status < 400 else b"not now"
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -81,25 +83,26 @@ class WebhookReceiver:
 
         return Handler
 
-    def _record(self, handler: BaseHTTPRequestHandler, body: bytes) -> int:
+    def _record(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str]]:
         request = ReceivedRequest(
             handler.command, handler.path, dict(handler.headers.items()), body, time.monotonic()
         )
         with self._lock:
             self._requests.append(request)
-            status = self._script.pop(0) if self._script else 200
+            answer = self._script.pop(0) if self._script else (200, {})
             self._lock.notify_all()
-        return status
+        return answer
 
     @property
     def requests(self) -> list[ReceivedRequest]:
         with self._lock:
             return list(self._requests)
 
-    def answer_with(self, *statuses: int) -> None:
-        """Answer the next requests with ``statuses`` in order, then 200 again."""
+    def answer_with(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
+        """Answer the next requests with ``statuses`` in order (each with ``headers``,
+        e.g. ``Retry-After``), then 200 again."""
         with self._lock:
-            self._script.extend(statuses)
+            self._script.extend((status, dict(headers or {})) for status in statuses)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedRequest]:
         """The first ``count`` requests, waiting up to ``timeout`` seconds for them."""

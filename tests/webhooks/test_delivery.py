@@ -42,6 +42,14 @@ def test_retries_5xx_and_429_with_the_same_delivery_id_and_fresh_signatures(webh
     assert gaps[0] >= 0.04 and gaps[1] >= 0.09
 
 
+def test_retry_after_from_the_receiver_stretches_the_backoff(webhook_receiver):
+    webhook_receiver.answer_with(429, headers={"Retry-After": "0.4"})
+    stats = _run(Dispatcher(FAST_RETRIES), _delivery(webhook_receiver.url))
+    first, second = webhook_receiver.requests
+    assert second.received_at - first.received_at >= 0.39  # not FAST_RETRIES' 0.05 s
+    assert stats["delivered"] == 1 and stats["retried"] == 1
+
+
 def test_gives_up_after_max_attempts(webhook_receiver):
     webhook_receiver.answer_with(500, 500, 500, 500, 500)
     stats = _run(Dispatcher(FAST_RETRIES), _delivery(webhook_receiver.url))
