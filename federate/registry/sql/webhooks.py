@@ -41,6 +41,7 @@ from federate.registry.sql.models import SqlWebhook, SqlWebhookEvent
 from federate.webhooks import validation as v
 from federate.webhooks.delivery import Delivery, get_dispatcher, send_now
 from federate.webhooks.payloads import EXAMPLES, event_body, new_delivery_id
+from federate.webhooks.secrets import seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,21 @@ class Subscriptions:
         generation = self._generation
         found: dict[str, list[_Target]] = {}
         with conn_factory() as conn:
-            for row in conn.execute(_ACTIVE_SUBSCRIPTIONS):
-                found.setdefault(row.event, []).append(_Target(row.id, row.url, row.secret))
+            rows = conn.execute(_ACTIVE_SUBSCRIPTIONS).all()
+        secrets: dict[str, str | None] = {}
+        refused: set[str] = set()
+        for row in rows:
+            if row.id in refused:
+                continue
+            if row.id not in secrets:
+                try:
+                    secrets[row.id] = unseal(row.secret)
+                except FederateError as err:
+                    # never send unsigned what its owner asked to have signed
+                    logger.error("Not delivering to webhook %s: %s", row.id, err)
+                    refused.add(row.id)
+                    continue
+            found.setdefault(row.event, []).append(_Target(row.id, row.url, secrets[row.id]))
         by_event = {event: tuple(targets) for event, targets in found.items()}
         with self._lock:
             # a webhook changed while we read: keep the answer for this call only
@@ -174,7 +188,7 @@ class WebhookMethods(SqlRegistryCore):
             "name": v.check_name(name),
             "url": v.check_url(url),
             "description": v.check_description(description),
-            "secret": v.check_secret(secret),
+            "secret": seal(v.check_secret(secret)),
             "status": v.check_status(status),
         }
         checked_events = v.check_events(events)
@@ -270,7 +284,7 @@ class WebhookMethods(SqlRegistryCore):
         if description is not None:
             values["description"] = v.check_description(description)
         if secret is not None:
-            values["secret"] = v.check_secret(secret)
+            values["secret"] = seal(v.check_secret(secret))
         if status is not None:
             values["status"] = v.check_status(status)
         checked_events = v.check_events(events) if events is not None else None
@@ -308,7 +322,8 @@ class WebhookMethods(SqlRegistryCore):
         webhook = self.get_webhook(webhook_id)
         chosen = v.check_event(event) if event is not None else webhook.events[0]
         with self.session.read() as conn:
-            secret = conn.execute(select(hooks.c.secret).where(hooks.c.id == webhook_id)).scalar()
+            stored = conn.execute(select(hooks.c.secret).where(hooks.c.id == webhook_id)).scalar()
+        secret = unseal(stored)
         delivery_id = new_delivery_id()
         body = event_body(chosen, webhook_id, delivery_id, EXAMPLES[chosen], test=True)
         result = send_now(

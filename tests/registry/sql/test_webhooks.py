@@ -451,3 +451,52 @@ def test_federate_register_announces_each_step_once(
     assert len(webhook_receiver.requests) == 3
     created = got["model_version.created"]
     assert (created["status"], created["storage_location"]) == ("READY", mv.storage_location)
+
+
+# -- secrets at rest ------------------------------------------------------------------------
+
+
+def _stored_secret(registry, webhook_id: str) -> str | None:
+    with registry.engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT secret FROM webhooks WHERE id = :id"), {"id": webhook_id}
+        ).scalar()
+
+
+def test_with_a_key_secrets_are_stored_encrypted_and_still_sign(
+    registry, webhook_receiver, webhook_dispatcher, monkeypatch, caplog
+):
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("FEDERATE_WEBHOOKS_SECRET_KEY", key)
+    hook = registry.create_webhook(
+        "h", webhook_receiver.url, ["registered_model.created"], secret=SECRET
+    )
+    stored = _stored_secret(registry, hook.id)
+    assert stored.startswith("fernet:") and SECRET not in stored
+    registry.create_registered_model("m1")
+    (request,) = webhook_receiver.wait_for(1)
+    assert verify(SECRET, request.headers, request.body)
+    assert registry.test_webhook(hook.id).success
+
+    # another key, or none: refuse to sign, and never send unsigned instead
+    for other in (Fernet.generate_key().decode(), ""):
+        monkeypatch.setenv("FEDERATE_WEBHOOKS_SECRET_KEY", other)
+        registry.update_webhook(hook.id, description=f"key {other[:4]}")  # drops the cache
+        registry.create_registered_model(f"m-{other[:4]}")
+        with raises_federate_error("INTERNAL_ERROR", "FEDERATE_WEBHOOKS_SECRET_KEY"):
+            registry.test_webhook(hook.id)
+    assert webhook_dispatcher.flush(10)
+    assert len(webhook_receiver.requests) == 2  # the event and the test, nothing since
+    refusals = [r.getMessage() for r in caplog.records if "Not delivering" in r.getMessage()]
+    assert len(refusals) == 2 and all(hook.id in m for m in refusals)
+    assert "with another key" in refusals[0] and "is encrypted: set" in refusals[1]
+    assert not any(key in r.getMessage() or SECRET in r.getMessage() for r in caplog.records)
+
+
+def test_without_a_key_secrets_are_stored_tagged_plain(registry, monkeypatch):
+    monkeypatch.delenv("FEDERATE_WEBHOOKS_SECRET_KEY", raising=False)
+    hook = registry.create_webhook("h", "http://h/x", ["prompt.created"], secret="fernet:abc")
+    assert _stored_secret(registry, hook.id) == "plain:fernet:abc"
+    assert _stored_secret(registry, registry.update_webhook(hook.id, secret="").id) is None
