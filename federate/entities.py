@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Generic, TypeVar
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
 
@@ -114,3 +115,59 @@ class FileInfo:
     is_dir: bool
     file_size: int | None = None
     checksum: str | None = None
+
+
+class WebhookEvent(str, Enum):
+    """The registry changes a webhook can subscribe to; the value is the wire name."""
+
+    REGISTERED_MODEL_CREATED = "registered_model.created"
+    MODEL_VERSION_CREATED = "model_version.created"
+    MODEL_VERSION_TAG_SET = "model_version_tag.set"
+    MODEL_VERSION_TAG_DELETED = "model_version_tag.deleted"
+    MODEL_VERSION_ALIAS_CREATED = "model_version_alias.created"
+    MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
+    PROMPT_CREATED = "prompt.created"
+    PROMPT_VERSION_CREATED = "prompt_version.created"
+    PROMPT_ALIAS_CREATED = "prompt_alias.created"
+    PROMPT_ALIAS_DELETED = "prompt_alias.deleted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Webhook statuses: only ACTIVE webhooks receive events.
+WEBHOOK_ACTIVE = "ACTIVE"
+WEBHOOK_DISABLED = "DISABLED"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A registered webhook. Its signing secret stays in the registry: this record only
+    says whether there is one (``has_secret``)."""
+
+    id: str
+    name: str
+    url: str
+    events: tuple[WebhookEvent, ...]
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None = None
+    status: str = WEBHOOK_ACTIVE
+    has_secret: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["events"] = [event.value for event in self.events]
+        return data
+
+
+@dataclass(frozen=True)
+class WebhookTestResult:
+    """What happened when a test event was sent to a webhook (one attempt, no retry)."""
+
+    success: bool
+    delivery_id: str
+    event: WebhookEvent
+    status_code: int | None = None
+    response_body: str | None = None
+    error_message: str | None = None

@@ -14,6 +14,7 @@ from federate.cli.db import db
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
+from federate.cli.webhooks import webhooks
 
 
 @click.group(cls=FederateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,6 +97,7 @@ cli.add_command(db)
 cli.add_command(plugins)
 cli.add_command(models)
 cli.add_command(prompts)
+cli.add_command(webhooks)
 
 
 def main() -> None:

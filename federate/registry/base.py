@@ -18,7 +18,17 @@ from typing import Any
 
 from federate.config import RegistryConfig
 from federate.credentials import ScopedCredentials
-from federate.entities import ModelVersion, PagedList, Prompt, PromptVersion, RegisteredModel
+from federate.entities import (
+    WEBHOOK_ACTIVE,
+    ModelVersion,
+    PagedList,
+    Prompt,
+    PromptVersion,
+    RegisteredModel,
+    Webhook,
+    WebhookEvent,
+    WebhookTestResult,
+)
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
@@ -372,3 +382,51 @@ class Registry(ABC):
                 INVALID_PARAMETER_VALUE,
             )
         return self.get_prompt_version(name_or_uri, version)
+
+    # -- webhooks ------------------------------------------------------------------------
+    # Registries that keep webhooks override all six; deliveries are POSTs signed as
+    # described in federate.webhooks.signing.
+
+    def _no_webhooks(self, op: str) -> FederateError:
+        return FederateError(
+            f"{type(self).__name__} does not support webhooks ({op})", NOT_IMPLEMENTED
+        )
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: list[str] | list[WebhookEvent],
+        description: str | None = None,
+        secret: str | None = None,
+        status: str = WEBHOOK_ACTIVE,
+    ) -> Webhook:
+        raise self._no_webhooks("create_webhook")
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        raise self._no_webhooks("get_webhook")
+
+    def list_webhooks(
+        self, max_results: int = 100, page_token: str | None = None
+    ) -> PagedList[Webhook]:
+        raise self._no_webhooks("list_webhooks")
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        name: str | None = None,
+        url: str | None = None,
+        events: list[str] | list[WebhookEvent] | None = None,
+        description: str | None = None,
+        secret: str | None = None,
+        status: str | None = None,
+    ) -> Webhook:
+        raise self._no_webhooks("update_webhook")
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        raise self._no_webhooks("delete_webhook")
+
+    def test_webhook(
+        self, webhook_id: str, event: str | WebhookEvent | None = None
+    ) -> WebhookTestResult:
+        raise self._no_webhooks("test_webhook")

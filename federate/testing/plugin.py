@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 #: Fixture modules of the kit; each store's fixtures live in a module of their own.
-pytest_plugins = ["federate.testing.stores", "federate.testing.gcs", "federate.testing.faults"]
+pytest_plugins = [
+    "federate.testing.stores",
+    "federate.testing.faults",
+    "federate.testing.gcs",
+    "federate.testing.webhooks",
+]
 
 _ENV = (
     "FEDERATE_REGISTRY_URI",

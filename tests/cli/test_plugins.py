@@ -33,7 +33,10 @@ def test_text_lists_origin_package_schemes_overrides_and_problems(fake_site, mon
     broken = lines.index("broken  [entry point; broken 0.1]")
     assert lines[broken + 1].startswith("    ERROR: failed to import 'broken_")
     assert "ImportError: needs libfoo (at " in lines[broken + 1]
-    assert "repository schemes: file, shared" in lines
+    (summary,) = [line for line in lines if line.startswith("repository schemes: ")]
+    schemes = summary.split(": ", 1)[1].split(", ")
+    assert schemes == sorted(schemes) and {"file", "shared"} <= set(schemes)
+    assert "off" not in schemes  # a disabled plugin routes nothing
     assert lines[-1].startswith("warning: federate plugins zeta-store (zeta-store 0.1) and ")
 
 
@@ -64,6 +67,6 @@ def test_json_carries_the_same_facts(fake_site):
         [1],
     )
     assert mine["module"].startswith("my_files_")
-    assert data["routes"]["repositories"] == {"file": "my-files"}
+    assert data["routes"]["repositories"]["file"] == "my-files"
     assert data["routes"]["registries"]["sqlite"] == "sql"
     assert data["conflicts"] == [] and data["notes"] == []

@@ -72,7 +72,8 @@ def test_disabling_a_builtin_removes_its_schemes(federate_home, monkeypatch):
     monkeypatch.setenv("FEDERATE_PLUGINS", "")
     host = get_plugin_host()
     assert host.infos["local"].disabled == "disabled by FEDERATE_DISABLE_PLUGINS"
-    with raises_federate_error(INVALID_PARAMETER_VALUE, "Installed repository schemes: none."):
+    assert "file" not in host.repo_routes
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "handles scheme 'file'"):
         host.repo_plugin("/tmp")
 
 
@@ -87,7 +88,8 @@ def test_federate_plugins_is_an_allow_list_of_third_party_plugins(
     fake_site.add_repo("beta", "beta")
     monkeypatch.setenv("FEDERATE_PLUGINS", allow)
     host = get_plugin_host()
-    assert {s for s in host.repo_routes if s != "file"} == loaded
+    builtin = {s for s, (_, info) in host.repo_routes.items() if info.origin == "built-in"}
+    assert set(host.repo_routes) - builtin == loaded
     assert host.repo_plugin("/tmp")[1].name == "local"  # built-ins are not affected
     for name in {"alpha", "beta"} - loaded:
         assert host.infos[name].disabled == "not named in FEDERATE_PLUGINS"

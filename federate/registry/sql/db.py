@@ -42,7 +42,7 @@ def _sqlite_lower(value: str | None) -> str | None:
 
 
 #: The Alembic revision this release's code expects. A test checks it is the single head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 _engines: dict[str, Engine] = {}
 _ready: set[str] = set()

@@ -129,3 +129,31 @@ class SqlRegisteredModelAlias(Base):
     model_version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False, index=True
     )
+
+
+class SqlWebhook(Base):
+    """A webhook: where to POST which registry events. ``secret`` signs deliveries and is
+    never handed back by the registry's API."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+    description: Mapped[OptText]
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    secret: Mapped[OptText]
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]
+
+
+class SqlWebhookEvent(Base):
+    """One event a webhook subscribes to (``model_version.created``...)."""
+
+    __tablename__ = "webhook_events"
+
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "which webhooks want this event?" is the lookup deliveries start from
+    event: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

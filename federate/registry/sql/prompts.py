@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from federate.entities import PagedList, Prompt, PromptVersion
+from federate.entities import PagedList, Prompt, PromptVersion, WebhookEvent
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
@@ -19,16 +19,16 @@ from federate.errors import (
     FederateError,
 )
 from federate.registry.sql import queries as q
-from federate.registry.sql.core import SqlRegistryCore
 from federate.registry.sql.models import PROMPT
 from federate.registry.sql.search import PROMPTS, compile_search, prompt_version_ordering
+from federate.registry.sql.webhooks import WebhookMethods
 
 #: MLflow's bounds for max_results
 MAX_PROMPT_RESULTS = 1000
 MAX_PROMPT_VERSION_RESULTS = 10_000
 
 
-class PromptMethods(SqlRegistryCore):
+class PromptMethods(WebhookMethods):
     """The prompt half of :class:`federate.registry.sql.store.SqlRegistry`."""
 
     def register_prompt(
@@ -49,10 +49,20 @@ class PromptMethods(SqlRegistryCore):
             if err.error_code != RESOURCE_ALREADY_EXISTS:
                 raise
             self._refuse_model_name(name)
+        else:
+            self._emit(WebhookEvent.PROMPT_CREATED, name=name)
         with self.session() as s:
             mv = self._insert_version(
                 s, name, PROMPT, tags, template=template, commit_message=commit_message
             )
+        self._emit(
+            WebhookEvent.PROMPT_VERSION_CREATED,
+            name=name,
+            version=mv.version,
+            template=template,
+            commit_message=commit_message,
+            tags=dict(tags or {}),
+        )
         return self.get_prompt_version(name, mv.version)
 
     def _refuse_model_name(self, name: str) -> None:
@@ -142,9 +152,11 @@ class PromptMethods(SqlRegistryCore):
 
     def set_prompt_alias(self, name: str, alias: str, version: int | str) -> None:
         self._set_alias(name, PROMPT, alias, version)
+        self._emit(WebhookEvent.PROMPT_ALIAS_CREATED, name=name, alias=alias, version=int(version))
 
     def delete_prompt_alias(self, name: str, alias: str) -> None:
         self._delete_alias(name, PROMPT, alias)
+        self._emit(WebhookEvent.PROMPT_ALIAS_DELETED, name=name, alias=alias)
 
     def set_prompt_tag(self, name: str, key: str, value: str) -> None:
         q.check_tag_key(key)

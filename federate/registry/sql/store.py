@@ -12,6 +12,7 @@ from federate.entities import (
     ModelVersion,
     PagedList,
     RegisteredModel,
+    WebhookEvent,
 )
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -69,7 +70,11 @@ class SqlRegistry(PromptMethods):
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        return self._create_model(name, MODEL, tags, description)
+        rm = self._create_model(name, MODEL, tags, description)
+        self._emit(
+            WebhookEvent.REGISTERED_MODEL_CREATED, name=name, tags=rm.tags, description=description
+        )
+        return rm
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         with self.session.read() as conn:
@@ -142,7 +147,7 @@ class SqlRegistry(PromptMethods):
         if status not in (READY, PENDING_REGISTRATION):
             raise FederateError(f"Invalid status {status!r}", INVALID_PARAMETER_VALUE)
         with self.session() as s:
-            return self._insert_version(
+            mv = self._insert_version(
                 s,
                 name,
                 MODEL,
@@ -156,6 +161,9 @@ class SqlRegistry(PromptMethods):
                 status=status,
                 user_id=user_id,
             )
+        if mv.status == READY:  # a pending version is announced by finish_model_version
+            self._emit_version_created(mv)
+        return mv
 
     def finish_model_version(
         self, name: str, version: int | str, storage_location: str
@@ -171,7 +179,10 @@ class SqlRegistry(PromptMethods):
                     status=READY, storage_location=storage_location, last_updated_time=q.now_ms()
                 )
             )
-        return self.get_model_version(name, version)
+        mv = self.get_model_version(name, version)
+        if row.status != READY:
+            self._emit_version_created(mv)
+        return mv
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         with self.session.read() as conn:
@@ -308,6 +319,13 @@ class SqlRegistry(PromptMethods):
             self._lock_model(s, name)
             mv_id = self._version_row(s, name, version).id
             q.upsert_tag(s, q.mv_tag, q.mv_tag.c.model_version_id, mv_id, key, value)
+        self._emit(
+            WebhookEvent.MODEL_VERSION_TAG_SET,
+            name=name,
+            version=int(version),
+            key=key,
+            value=str(value),
+        )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         with self.session() as s:
@@ -316,12 +334,17 @@ class SqlRegistry(PromptMethods):
             s.execute(
                 delete(q.mv_tag).where(q.mv_tag.c.model_version_id == mv_id, q.mv_tag.c.key == key)
             )
+        self._emit(WebhookEvent.MODEL_VERSION_TAG_DELETED, name=name, version=int(version), key=key)
 
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         self._set_alias(name, MODEL, alias, version)
+        self._emit(
+            WebhookEvent.MODEL_VERSION_ALIAS_CREATED, name=name, alias=alias, version=int(version)
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self._delete_alias(name, MODEL, alias)
+        self._emit(WebhookEvent.MODEL_VERSION_ALIAS_DELETED, name=name, alias=alias)
 
 
 def _stage_for_lookup(name: str, stage: str) -> str:
