@@ -80,6 +80,10 @@ def _refused(err: BaseException) -> bool:
     return status in (401, 403) or code in _AUTH_CODES
 
 
+def _never(err: BaseException) -> bool:
+    return False
+
+
 def _is_folder_marker(blob: Any) -> bool:
     """ADLS Gen2 keeps directories as empty blobs tagged ``hdi_isfolder``."""
     metadata = getattr(blob, "metadata", None) or {}
@@ -208,7 +212,9 @@ class AzureBlobArtifactRepository(ArtifactRepository):
     def _call(self, action: str, key: str, fn: Callable[[ContainerClient], T]) -> T:
         """``fn(container)`` with scoped credentials kept fresh and SDK errors mapped."""
         try:
-            return self._keeper.call(lambda creds: fn(self._container(creds)), _refused)
+            # without a way to renew, a refusal is reported as the store's own answer
+            renewable = _refused if self.refresh is not None else _never
+            return self._keeper.call(lambda creds: fn(self._container(creds)), renewable)
         except FederateError:
             raise
         except OSError as err:  # the local side of a download or upload

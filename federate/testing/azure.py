@@ -100,7 +100,9 @@ def azurite_blob(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One Azurite blob service for the whole session, stopped at its end."""
     executable = find_azurite()
     if executable is None:
-        server_unavailable("Azurite (npm package azurite)", INSTALL_HINT)
+        explicit = os.environ.get(AZURITE_ENV)
+        what = f"{AZURITE_ENV}={explicit} (no such file)" if explicit else "Azurite"
+        server_unavailable(f"{what} (npm package azurite)", INSTALL_HINT)
     workdir = tmp_path_factory.mktemp("azurite")
     log = workdir / "azurite.log"
     for _attempt in range(3):  # the free port may be taken before Azurite binds it
