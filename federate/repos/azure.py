@@ -2,8 +2,8 @@
 
 Credentials, first match wins: scoped SAS credentials handed in by a registry (and
 nothing else then: they are renewed through the registry, never replaced by wider
-ones); ``AZURE_STORAGE_CONNECTION_STRING`` (its ``BlobEndpoint`` is how Azurite is
-reached); ``AZURE_STORAGE_ACCESS_KEY``; a SAS in an ``https://`` URL;
+ones); a SAS query string in an ``https://`` URL; ``AZURE_STORAGE_CONNECTION_STRING``
+(its ``BlobEndpoint`` is how Azurite is reached); ``AZURE_STORAGE_ACCESS_KEY``;
 ``DefaultAzureCredential`` when azure-identity is installed; else anonymous access.
 azure-storage-blob is imported only when an Azure location is opened.
 """
@@ -101,6 +101,29 @@ def _etag(props: Any) -> str | None:
     return etag.strip('"') if etag else None
 
 
+#: Idle connections kept per endpoint: the transfer engine's workers, each running
+#: ``max_concurrency`` requests, share one client (requests keeps only 10 by default).
+POOL_SIZE = 64
+
+
+def _pooled_transport() -> Any:
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    # retries are the SDK's policy's job, not urllib3's
+    adapter = HTTPAdapter(
+        pool_connections=4,
+        pool_maxsize=POOL_SIZE,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True)
+
+
 class AzureBlobArtifactRepository(ArtifactRepository):
     """Files under one prefix of one Azure Blob container."""
 
@@ -138,12 +161,12 @@ class AzureBlobArtifactRepository(ArtifactRepository):
     def _describe_source(self) -> str:
         if self.credentials is not None:
             return "the scoped SAS token the registry issued for this location"
+        if self.location.url_sas:
+            return "the SAS token in the URL"
         if os.environ.get(CONNECTION_STRING_ENV):
             return f"the connection string in {CONNECTION_STRING_ENV}"
         if os.environ.get(ACCESS_KEY_ENV):
             return f"the account key in {ACCESS_KEY_ENV} for account {self.location.account!r}"
-        if self.location.url_sas:
-            return "the SAS token in the URL"
         try:
             import azure.identity  # noqa: F401
         except ImportError:
@@ -157,6 +180,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         options: dict[str, Any] = {
             "max_single_put_size": self.single_put_size,
             "max_block_size": self.block_size,
+            "transport": _pooled_transport(),
         }
         retries = os.environ.get("FEDERATE_AZURE_RETRIES")
         if retries:
@@ -180,6 +204,8 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                     PERMISSION_DENIED,
                 )
             credential = AzureSasCredential(sas)
+        elif loc.url_sas:
+            credential = AzureSasCredential(loc.url_sas)
         elif os.environ.get(CONNECTION_STRING_ENV):
             service = BlobServiceClient.from_connection_string(
                 os.environ[CONNECTION_STRING_ENV], **options
@@ -187,8 +213,6 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             return service.get_container_client(loc.container)
         elif os.environ.get(ACCESS_KEY_ENV):
             credential = {"account_name": loc.account, "account_key": os.environ[ACCESS_KEY_ENV]}
-        elif loc.url_sas:
-            credential = AzureSasCredential(loc.url_sas)
         else:
             try:
                 from azure.identity import DefaultAzureCredential

@@ -454,3 +454,52 @@ def test_an_unreachable_endpoint_is_temporarily_unavailable(federate_home, monke
     monkeypatch.setenv("FEDERATE_AZURE_RETRIES", "0")
     with raises_federate_error(TEMPORARILY_UNAVAILABLE, f"127.0.0.1:{port}", "try again"):
         repo(f"wasbs://c@{HOST}/p").list("")
+
+
+def test_a_sas_in_an_https_url_is_used_and_never_shown(store_azure, federate_home, azurite_blob):
+    store_azure.put("a.txt", b"via url sas")
+    container, prefix = container_of(store_azure), prefix_of(store_azure)
+    sas = sas_for(azurite_blob, container, expiry=in_(3600))
+    opened = repo(f"https://{HOST}/{container}/{prefix}?{sas}")
+    assert opened.read_range("a.txt", 4, 3) == b"url"
+    assert "sig=" not in repr(opened)
+    expired = sas_for(azurite_blob, container, expiry=in_(-60))
+    with pytest.raises(FederateError) as caught:
+        repo(f"https://{HOST}/{container}/{prefix}?{expired}").read_range("a.txt", 0, 1)
+    assert caught.value.error_code == PERMISSION_DENIED
+    assert "SAS token in the URL" in str(caught.value) and "sig=" not in str(caught.value)
+
+
+def test_without_credentials_the_refusal_says_how_to_give_some(
+    store_azure, federate_home, azurite_blob, monkeypatch
+):
+    store_azure.put("a.txt", b"private")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    monkeypatch.setenv("FEDERATE_AZURE_BLOB_ENDPOINT", azurite_blob.blob_endpoint)
+    monkeypatch.setitem(sys.modules, "azure.identity", None)  # as if not installed
+    with raises_federate_error(PERMISSION_DENIED, "anonymous access", "AZURE_STORAGE_ACCESS_KEY"):
+        repo(store_azure.root).read_range("a.txt", 0, 1)
+
+
+def test_adls_folder_markers_are_directories_not_files(
+    store_azure, federate_home, azurite_blob, tmp_path
+):
+    # what an ADLS Gen2 account shows through its blob endpoint: directories are empty
+    # blobs tagged hdi_isfolder=true
+    container = azurite_blob.service_client().get_container_client(container_of(store_azure))
+    prefix = prefix_of(store_azure)
+    for marker in ("d", "d/empty-dir"):
+        container.upload_blob(f"{prefix}/{marker}", b"", metadata={"hdi_isfolder": "true"})
+    store_azure.put("d/x.txt", b"x")
+    root = f"abfss://{container_of(store_azure)}@{DEV_ACCOUNT}.dfs.core.windows.net/{prefix}"
+    opened = repo(root)
+    listing = {f.path: f.is_dir for f in opened.list("", recursive=True)}
+    assert listing == {"d": True, "d/empty-dir": True, "d/x.txt": False}
+    assert [(f.path, f.is_dir) for f in opened.list("d")] == [
+        ("d/empty-dir", True),
+        ("d/x.txt", False),
+    ]
+    assert opened.stat("d").is_dir
+    out = tmp_path / "out"
+    federate.download(root, str(out))
+    assert (out / "d" / "x.txt").read_bytes() == b"x" and (out / "d" / "empty-dir").is_dir()
