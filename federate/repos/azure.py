@@ -182,8 +182,13 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             "max_block_size": self.block_size,
             "transport": _pooled_transport(),
         }
-        retries = os.environ.get("FEDERATE_AZURE_RETRIES")
+        retries = os.environ.get("FEDERATE_AZURE_RETRIES", "").strip()
         if retries:
+            if not retries.isdigit():
+                raise FederateError(
+                    f"FEDERATE_AZURE_RETRIES must be a whole number >= 0, got {retries!r}",
+                    INVALID_PARAMETER_VALUE,
+                )
             options["retry_total"] = int(retries)
         return options
 

@@ -67,6 +67,18 @@ def in_(seconds: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
+class Renewer:
+    """A registry's refresh callback: a fresh one-hour SAS per call, counted."""
+
+    def __init__(self, azurite: Azurite, container: str) -> None:
+        self.azurite, self.container, self.calls = azurite, container, 0
+
+    def __call__(self) -> ScopedCredentials:
+        self.calls += 1
+        fresh = sas_for(self.azurite, self.container, expiry=in_(3600))
+        return ScopedCredentials("azure_sas", {"sas_token": fresh}, time.time() + 3600)
+
+
 # -- URI forms and routing ---------------------------------------------------------------
 
 
@@ -326,17 +338,12 @@ def test_a_sas_the_store_refuses_is_renewed_once_and_the_request_retried(
     store_azure.put("a", b"A" * 1000)
     container = container_of(store_azure)
     stale = sas_for(azurite_blob, container, expiry=in_(-60))
-    calls = []
-
-    def refresh():
-        calls.append(1)
-        fresh = sas_for(azurite_blob, container, expiry=in_(3600))
-        return ScopedCredentials("azure_sas", {"sas_token": fresh}, time.time() + 3600)
+    refresh = Renewer(azurite_blob, container)
 
     # the registry did not say when it expires, so only the store's refusal reveals it
     opened = repo(store_azure.root, ScopedCredentials("azure_sas", {"sas_token": stale}), refresh)
     assert opened.read_range("a", 0, 3) == b"AAA"
-    assert len(calls) == 1
+    assert refresh.calls == 1
 
 
 def test_a_sas_expiring_mid_download_is_refreshed(
@@ -348,19 +355,14 @@ def test_a_sas_expiring_mid_download_is_refreshed(
     container = container_of(store_azure)
     expiry = in_(2).replace(microsecond=0)
     first = sas_for(azurite_blob, container, expiry=expiry)
-    calls = []
-
-    def refresh():
-        calls.append(1)
-        fresh = sas_for(azurite_blob, container, expiry=in_(3600))
-        return ScopedCredentials("azure_sas", {"sas_token": fresh}, time.time() + 3600)
+    refresh = Renewer(azurite_blob, container)
 
     opened = repo(store_azure.root, ScopedCredentials("azure_sas", {"sas_token": first}), refresh)
     assert len(opened.walk_files()) == 6  # listed while the first SAS was good
     time.sleep(max(0.0, (expiry - datetime.now(timezone.utc)).total_seconds()) + 1.2)
     transfer.download(opened, tmp_path / "dl")
     assert {p: (tmp_path / "dl" / p).read_bytes() for p in files} == files
-    assert len(calls) == 1  # all workers shared one renewal
+    assert refresh.calls == 1  # all workers shared one renewal
 
 
 def test_credentials_close_to_expiry_are_renewed_before_use(
@@ -368,12 +370,7 @@ def test_credentials_close_to_expiry_are_renewed_before_use(
 ):
     store_azure.put("a", b"x")
     container = container_of(store_azure)
-    calls = []
-
-    def refresh():
-        calls.append(1)
-        fresh = sas_for(azurite_blob, container, expiry=in_(3600))
-        return ScopedCredentials("azure_sas", {"sas_token": fresh}, time.time() + 3600)
+    refresh = Renewer(azurite_blob, container)
 
     soon = ScopedCredentials(
         "azure_sas",
@@ -381,7 +378,7 @@ def test_credentials_close_to_expiry_are_renewed_before_use(
         time.time() + 5,
     )
     assert repo(store_azure.root, soon, refresh).read_range("a", 0, 1) == b"x"
-    assert len(calls) == 1
+    assert refresh.calls == 1
 
 
 def test_a_renewal_that_is_refused_too_is_permission_denied_without_the_sas(
@@ -503,3 +500,9 @@ def test_adls_folder_markers_are_directories_not_files(
     out = tmp_path / "out"
     federate.download(root, str(out))
     assert (out / "d" / "x.txt").read_bytes() == b"x" and (out / "d" / "empty-dir").is_dir()
+
+
+def test_a_malformed_retry_count_is_named(store_azure, federate_home, monkeypatch):
+    monkeypatch.setenv("FEDERATE_AZURE_RETRIES", "many")
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "FEDERATE_AZURE_RETRIES", "'many'"):
+        repo(store_azure.root).list("")
