@@ -64,6 +64,19 @@ _BUSY_CODES = {"ServerBusy", "OperationTimedOut", "InternalError"}
 
 MiB = 1024 * 1024
 
+#: Where a repository's credentials come from, in the order they are looked for.
+SOURCES = {
+    "scoped": "the scoped SAS token the registry issued for this location",
+    "url_sas": "the SAS token in the URL",
+    "connection_string": f"the connection string in {CONNECTION_STRING_ENV}",
+    "access_key": f"the account key in {ACCESS_KEY_ENV}",
+    "identity": "DefaultAzureCredential (azure-identity)",
+    "anonymous": (
+        f"no credentials (anonymous access; set {CONNECTION_STRING_ENV} or {ACCESS_KEY_ENV}, "
+        "or install azure-identity for DefaultAzureCredential)"
+    ),
+}
+
 
 def _sdk_missing() -> FederateError:
     return FederateError(
@@ -156,29 +169,34 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                 INVALID_PARAMETER_VALUE,
             )
         self._keeper = CredentialKeeper(credentials, refresh)
-        self.credential_source = self._describe_source()
+        self.source = self._pick_source()
         self._lock = threading.Lock()
         self._client: tuple[ScopedCredentials | None, ContainerClient] | None = None
 
     # -- clients ---------------------------------------------------------------------------
 
-    def _describe_source(self) -> str:
+    def _pick_source(self) -> str:
+        """Which credentials this repository uses (one of ``SOURCES``), fixed at creation."""
         if self.credentials is not None:
-            return "the scoped SAS token the registry issued for this location"
+            return "scoped"
         if self.location.url_sas:
-            return "the SAS token in the URL"
+            return "url_sas"
         if os.environ.get(CONNECTION_STRING_ENV):
-            return f"the connection string in {CONNECTION_STRING_ENV}"
+            return "connection_string"
         if os.environ.get(ACCESS_KEY_ENV):
-            return f"the account key in {ACCESS_KEY_ENV} for account {self.location.account!r}"
+            return "access_key"
         try:
             import azure.identity  # noqa: F401
         except ImportError:
-            return (
-                f"no credentials (anonymous access; set {CONNECTION_STRING_ENV} or "
-                f"{ACCESS_KEY_ENV}, or install azure-identity for DefaultAzureCredential)"
-            )
-        return "DefaultAzureCredential (azure-identity)"
+            return "anonymous"
+        return "identity"
+
+    @property
+    def credential_source(self) -> str:
+        """The credentials in use, in words for messages (never their value)."""
+        if self.source == "access_key":
+            return f"{SOURCES['access_key']} for account {self.location.account!r}"
+        return SOURCES[self.source]
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -204,31 +222,28 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             raise _sdk_missing() from None
         options = self._client_options()
         loc = self.location
-        credential: Any
-        if creds is not None:
-            sas = creds.values.get("sas_token", "").lstrip("?")
+        credential: Any = None
+        if self.source == "scoped":
+            sas = (creds.values.get("sas_token", "") if creds else "").lstrip("?")
             if not sas:
                 raise FederateError(
-                    f"The registry's {creds.kind} credentials have no 'sas_token'",
-                    PERMISSION_DENIED,
+                    "The registry's Azure credentials have no 'sas_token'", PERMISSION_DENIED
                 )
             credential = AzureSasCredential(sas)
-        elif loc.url_sas:
-            credential = AzureSasCredential(loc.url_sas)
-        elif os.environ.get(CONNECTION_STRING_ENV):
+        elif self.source == "url_sas":
+            credential = AzureSasCredential(loc.url_sas or "")
+        elif self.source == "connection_string":
             service = BlobServiceClient.from_connection_string(
-                os.environ[CONNECTION_STRING_ENV], **options
+                os.environ.get(CONNECTION_STRING_ENV, ""), **options
             )
             return service.get_container_client(loc.container)
-        elif os.environ.get(ACCESS_KEY_ENV):
-            credential = {"account_name": loc.account, "account_key": os.environ[ACCESS_KEY_ENV]}
-        else:
-            try:
-                from azure.identity import DefaultAzureCredential
-            except ImportError:
-                credential = None
-            else:
-                credential = DefaultAzureCredential()
+        elif self.source == "access_key":
+            key = os.environ.get(ACCESS_KEY_ENV, "")
+            credential = {"account_name": loc.account, "account_key": key}
+        elif self.source == "identity":
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
         service = BlobServiceClient(account_url(loc), credential=credential, **options)
         return service.get_container_client(loc.container)
 
@@ -251,7 +266,10 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         except FederateError:
             raise
         except OSError as err:  # the local side of a download or upload
-            raise from_os_error(err, action, self.location.display(key)) from err
+            local = err.filename or self.location.display(key)
+            raise from_os_error(
+                err, f"{action} {self.location.display(key)}: local file", local
+            ) from err
         except Exception as err:
             raise self._error(err, action, key) from None
 

@@ -506,3 +506,10 @@ def test_a_malformed_retry_count_is_named(store_azure, federate_home, monkeypatc
     monkeypatch.setenv("FEDERATE_AZURE_RETRIES", "many")
     with raises_federate_error(INVALID_PARAMETER_VALUE, "FEDERATE_AZURE_RETRIES", "'many'"):
         repo(store_azure.root).list("")
+
+
+def test_a_local_write_failure_names_the_local_file(store_azure, federate_home, tmp_path):
+    store_azure.put("a", b"x")
+    target = tmp_path / "no-such-dir" / "a"
+    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, f"local file {target}"):
+        repo(store_azure.root).download_file("a", str(target))
