@@ -22,9 +22,7 @@ from federate.errors import (
     TEMPORARILY_UNAVAILABLE,
     FederateError,
 )
-from federate.plugins.hookspecs import hookimpl
-from federate.plugins.manager import BUILTIN_PLUGINS, get_plugin_host, reset_plugin_host
-from federate.plugins.types import RepoPlugin
+from federate.plugins.manager import get_plugin_host
 from federate.repos.azure import AzureBlobArtifactRepository
 from federate.repos.azure_location import parse_azure_location
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
@@ -139,28 +137,6 @@ def test_each_form_routes_to_the_azure_plugin_and_other_https_urls_do_not(federa
         except FederateError:
             continue  # no HTTP plugin installed on this branch
         assert record.factory is not AzureBlobArtifactRepository, uri
-
-
-class _AllHttps:
-    """A third-party-style plugin claiming every https:// URL."""
-
-    @hookimpl
-    def federate_artifact_repos(self):
-        return [RepoPlugin(name="all-https", schemes=("https",), factory=lambda *a: None)]
-
-
-def test_a_host_narrowed_claim_wins_over_a_scheme_wide_one(federate_home, monkeypatch):
-    import types
-
-    module = types.ModuleType("federate_test_all_https")
-    module.federate_artifact_repos = _AllHttps().federate_artifact_repos  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(BUILTIN_PLUGINS, "all-https", module.__name__)
-    reset_plugin_host()
-    host = get_plugin_host()
-    assert host.repo_plugin("https://acct.blob.core.windows.net/c/p")[0].name == "azure-https"
-    assert host.repo_plugin("https://example.com/c/p")[0].name == "all-https"
-    assert "https://*.blob.core.windows.net" in host.infos["azure"].repo_schemes
 
 
 def test_opening_the_plugin_host_does_not_import_the_azure_sdk():
