@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -489,3 +491,63 @@ def test_a_local_write_failure_names_the_local_file(store_azure, federate_home, 
     target = tmp_path / "no-such-dir" / "a"
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, f"local file {target}"):
         repo(store_azure.root).download_file("a", str(target))
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """Answers every request with the status and error code the test set on the server."""
+
+    def do_GET(self):
+        status, code = self.server.answer  # type: ignore[attr-defined]
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+            f"<Message>busy; request was {self.path}</Message></Error>"
+        ).encode()
+        self.send_response(status)
+        self.send_header("x-ms-error-code", code)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def answering_server(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.setenv(
+        "FEDERATE_AZURE_BLOB_ENDPOINT", f"http://127.0.0.1:{server.server_port}/acct"
+    )
+    monkeypatch.setenv("FEDERATE_AZURE_RETRIES", "0")
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "status, code, expected",
+    [
+        (503, "ServerBusy", TEMPORARILY_UNAVAILABLE),
+        (500, "InternalError", TEMPORARILY_UNAVAILABLE),
+        (429, "TooManyRequests", TEMPORARILY_UNAVAILABLE),
+        (403, "AuthorizationFailure", PERMISSION_DENIED),
+        (404, "BlobNotFound", RESOURCE_DOES_NOT_EXIST),
+        (400, "InvalidQueryParameterValue", "BAD_REQUEST"),
+    ],
+)
+def test_store_answers_map_to_error_codes_without_the_sas(
+    answering_server, federate_home, status, code, expected
+):
+    answering_server.answer = (status, code)
+    url = "https://acct.blob.core.windows.net/c/p?sv=2024&sig=TOPSECRET"
+    with pytest.raises(FederateError) as caught:
+        repo(url).read_range("f.bin", 0, 10)
+    assert caught.value.error_code == expected
+    assert "TOPSECRET" not in str(caught.value) and "sig=" not in str(caught.value)
+    assert "https://acct.blob.core.windows.net/c/p/f.bin" in str(caught.value)
