@@ -110,7 +110,7 @@ class Prompt:
 class FileInfo:
     """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
 
-    ``checksum`` is ``"<algorithm>:<hex digest>"`` (``md5:...``) when the store keeps one;
+    ``checksum`` is ``"<algorithm>:<base64 digest>"`` (``md5:...``) when the store keeps one;
     ``etag`` is the store's version tag of the object, when it has one.
     """
 

@@ -10,6 +10,7 @@ azure-storage-blob is imported only when an Azure location is opened.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import hashlib
 import os
@@ -106,7 +107,7 @@ def _is_folder_marker(blob: Any) -> bool:
 def _checksum(props: Any) -> str | None:
     settings = getattr(props, "content_settings", None)
     md5 = getattr(settings, "content_md5", None)
-    return f"md5:{bytes(md5).hex()}" if md5 else None
+    return f"md5:{base64.b64encode(bytes(md5)).decode()}" if md5 else None
 
 
 def _etag(props: Any) -> str | None:

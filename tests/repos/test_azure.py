@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import json
@@ -61,6 +62,10 @@ def sas_for(azurite: Azurite, container: str, *, expiry: datetime, write: bool =
         start=datetime.now(timezone.utc) - timedelta(minutes=5),
         expiry=expiry,
     )
+
+
+def md5_checksum(data: bytes) -> str:
+    return "md5:" + base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def in_(seconds: float) -> datetime:
@@ -194,7 +199,7 @@ def test_stat_reports_size_md5_and_etag_and_names_what_is_missing(
     opened = repo(store_azure.root)
     info = opened.stat("w.bin")
     assert (info.is_dir, info.file_size) == (False, len(data))
-    assert info.checksum == f"md5:{hashlib.md5(data).hexdigest()}"
+    assert info.checksum == md5_checksum(data)
     blob = (
         azurite_blob.service_client()
         .get_blob_client(container_of(store_azure), f"{prefix_of(store_azure)}/w.bin")
@@ -277,7 +282,7 @@ def test_large_files_go_up_as_committed_blocks(store_azure, federate_home, tmp_p
     committed, uncommitted = blob.get_block_list("all")
     assert (len(committed), len(uncommitted)) == (6, 0)
     assert blob.download_blob().readall() == data
-    assert opened.stat("big.bin").checksum == f"md5:{hashlib.md5(data).hexdigest()}"
+    assert opened.stat("big.bin").checksum == md5_checksum(data)
 
 
 def test_delete_removes_a_prefix_and_tolerates_absence(store_azure, federate_home):
