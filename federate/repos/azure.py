@@ -67,7 +67,7 @@ MiB = 1024 * 1024
 
 #: Where a repository's credentials come from, in the order they are looked for.
 SOURCES = {
-    "scoped": "the scoped SAS token the registry issued for this location",
+    "scoped": "the scoped credentials from the registry (a SAS token for this location)",
     "url_sas": "the SAS token in the URL",
     "connection_string": f"the connection string in {CONNECTION_STRING_ENV}",
     "access_key": f"the account key in {ACCESS_KEY_ENV}",

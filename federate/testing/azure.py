@@ -16,15 +16,24 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
-from federate.testing.stores import StoreUnderTest, server_unavailable, unique_prefix
+from federate.credentials import ScopedCredentials
+from federate.testing.stores import (
+    ScopedAccess,
+    StoreUnderTest,
+    server_unavailable,
+    unique_prefix,
+)
 
 AZURITE_ENV = "FEDERATE_AZURITE"
 #: Azurite's fixed development account; its key is public, documented by Microsoft.
@@ -151,6 +160,64 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+class ContainerSas:
+    """Read-and-list SAS tokens for one container, each revocable on its own.
+
+    Every token is bound to a stored access policy of its own; deleting the policy makes
+    the store refuse the token, as it refuses one that expired. A container holds at most
+    five policies, so revoked ones are dropped first.
+    """
+
+    def __init__(self, azurite: Azurite, container: str) -> None:
+        self.container = container
+        self._client = azurite.service_client().get_container_client(container)
+        self._lock = threading.Lock()
+
+    def mint(self) -> ScopedCredentials:
+        from azure.storage.blob import AccessPolicy, ContainerSasPermissions, generate_container_sas
+
+        policy_id = uuid.uuid4().hex[:16]
+        expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+        with self._lock:
+            policies = self._client.get_container_access_policy()["signed_identifiers"]
+            current = {p.id: p.access_policy for p in policies}
+            if len(current) >= 5:
+                raise RuntimeError("a container holds at most 5 stored access policies")
+            current[policy_id] = AccessPolicy(
+                permission=ContainerSasPermissions(read=True, list=True),
+                expiry=expiry,
+                start=datetime.now(timezone.utc) - timedelta(minutes=5),
+            )
+            self._client.set_container_access_policy(signed_identifiers=current)
+        sas = generate_container_sas(
+            DEV_ACCOUNT, self.container, account_key=DEV_KEY, policy_id=policy_id
+        )
+        return ScopedCredentials("azure_sas", {"sas_token": sas}, expiry.timestamp())
+
+    def revoke(self, credentials: ScopedCredentials) -> None:
+        policy_id = parse_qs(credentials.values["sas_token"])["si"][0]
+        with self._lock:
+            policies = self._client.get_container_access_policy()["signed_identifiers"]
+            kept = {p.id: p.access_policy for p in policies if p.id != policy_id}
+            self._client.set_container_access_policy(signed_identifiers=kept)
+
+    def wrong(self) -> ScopedCredentials:
+        """A well-formed SAS signed with a key that is not the account's."""
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        sas = generate_container_sas(
+            DEV_ACCOUNT,
+            self.container,
+            account_key="bm90LXRoZS1hY2NvdW50LWtleS1ub3QtdGhlLWFjY291bnQta2V5LW5vdA==",
+            permission=ContainerSasPermissions(read=True, list=True),
+            expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        )
+        return ScopedCredentials("azure_sas", {"sas_token": sas}, time.time() + 3600)
+
+    def access(self) -> ScopedAccess:
+        return ScopedAccess(mint=self.mint, revoke=self.revoke, wrong=self.wrong)
+
+
 @pytest.fixture
 def azure_container(azurite_blob: Azurite) -> Iterator[str]:
     """A fresh, empty container in Azurite; deleted afterwards."""
@@ -178,4 +245,5 @@ def store_azure(
         container.upload_blob(f"{prefix}/{path}", data, overwrite=True)
 
     root = f"wasbs://{azure_container}@{DEV_ACCOUNT}.blob.core.windows.net/{prefix}"
-    yield StoreUnderTest("azure", root, put, env)
+    scoped = ContainerSas(azurite_blob, azure_container).access()
+    yield StoreUnderTest("azure", root, put, env, scoped)

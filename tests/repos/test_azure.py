@@ -310,7 +310,7 @@ def test_a_sas_token_alone_reads_and_is_never_widened(
     # the connection string in the environment could write; the read-only SAS must not
     src = tmp_path / "w"
     src.write_bytes(b"x")
-    with raises_federate_error(PERMISSION_DENIED, "scoped SAS token"):
+    with raises_federate_error(PERMISSION_DENIED, "scoped credentials from the registry"):
         opened.upload_file(str(src), "w")
     assert [f.path for f in opened.walk_files()] == ["m.bin"]
 
@@ -381,7 +381,7 @@ def test_a_renewal_that_is_refused_too_is_permission_denied_without_the_sas(
         opened.read_range("a", 0, 1)
     assert caught.value.error_code == PERMISSION_DENIED
     message = str(caught.value)
-    assert "scoped SAS token" in message and container in message
+    assert "scoped credentials from the registry" in message and container in message
     sig = dict(part.split("=", 1) for part in stale.split("&"))["sig"]
     assert sig not in message and "sig=" not in message
     assert len(calls) == 1
@@ -556,3 +556,16 @@ def test_store_answers_map_to_error_codes_without_the_sas(
     assert caught.value.error_code == expected
     assert "TOPSECRET" not in str(caught.value) and "sig=" not in str(caught.value)
     assert "https://acct.blob.core.windows.net/c/p/f.bin" in str(caught.value)
+
+
+def test_the_kits_scoped_access_mints_revocable_and_wrong_sas(store_azure, federate_home):
+    # the conformance suite's credential tests rely on these three behaving as the store would
+    store_azure.put("f", b"x")
+    access = store_azure.scoped
+    minted = access.mint()
+    assert repo(store_azure.root, minted).read_range("f", 0, 1) == b"x"
+    access.revoke(minted)
+    with raises_federate_error(PERMISSION_DENIED, "scoped credentials from the registry"):
+        repo(store_azure.root, minted).read_range("f", 0, 1)
+    with raises_federate_error(PERMISSION_DENIED, "scoped credentials from the registry"):
+        repo(store_azure.root, access.wrong()).read_range("f", 0, 1)
