@@ -109,12 +109,17 @@ class Prompt:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated."""
+    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
+
+    ``checksum`` is ``"<algorithm>:<base64 digest>"`` (``md5:...``) when the store keeps one;
+    ``etag`` is the store's version tag of the object, when it has one.
+    """
 
     path: str
     is_dir: bool
     file_size: int | None = None
     checksum: str | None = None
+    etag: str | None = None
 
 
 class WebhookEvent(str, Enum):

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pluggy
 
@@ -51,6 +52,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
+    "azure": "federate.repos.azure",
 }
 
 
@@ -239,9 +241,10 @@ class PluginHost:
                 continue
             target = info.registry_schemes if record_type is RegistryPlugin else info.repo_schemes
             for record in records:
-                for scheme in record.schemes:
-                    target.append(scheme)
-                    self._claim(routes, scheme, record, info)
+                keys = record.claims() if isinstance(record, RepoPlugin) else record.schemes
+                for key in keys:
+                    target.append(key)
+                    self._claim(routes, key, record, info)
         return routes
 
     def _claim(self, routes: dict, scheme: str, record: Any, info: PluginInfo) -> None:
@@ -281,6 +284,9 @@ class PluginHost:
 
     def repo_plugin(self, location: str) -> tuple[RepoPlugin, PluginInfo]:
         scheme = location_scheme(location)
+        by_host = self._host_route(scheme, location)
+        if by_host is not None:
+            return by_host
         for candidate in _candidates(scheme):
             if candidate in self.repo_routes:
                 return self.repo_routes[candidate]
@@ -290,6 +296,23 @@ class PluginHost:
             f"{', '.join(sorted(self.repo_routes)) or 'none'}.{self._broken_hint()}",
             INVALID_PARAMETER_VALUE,
         )
+
+    def _host_route(self, scheme: str, location: str) -> tuple[RepoPlugin, PluginInfo] | None:
+        """The route of a host-narrowed claim (``https://*.blob.core.windows.net``), if any."""
+        prefix = f"{scheme}://*."
+        claims = [key for key in self.repo_routes if key.startswith(prefix)]
+        if not claims:
+            return None
+        try:
+            host = (urlsplit(location).hostname or "").lower()
+        except ValueError:
+            return None
+        matching = [
+            key
+            for key in claims
+            if host == key[len(prefix) :] or host.endswith("." + key[len(prefix) :])
+        ]
+        return self.repo_routes[max(matching, key=len)] if matching else None
 
     def _broken_hint(self) -> str:
         broken = [i.label for i in self.infos.values() if i.error]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from federate.repos.base import ArtifactRepository
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
+_HOST = re.compile(r"[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*")
 
 
 def _check(kind: str, name: str, schemes: tuple[str, ...], factory: object) -> None:
@@ -60,6 +61,10 @@ class RepoPlugin:
     ``factory(location, credentials, refresh)`` receives the storage URI (or plain path for
     ``file``), optional :class:`federate.credentials.ScopedCredentials` and a callback
     returning fresh ones, and returns a :class:`federate.repos.ArtifactRepository`.
+
+    ``hosts`` narrows a claim to locations on those hosts or their subdomains
+    (``("blob.core.windows.net",)`` claims ``https://acct.blob.core.windows.net/...`` but
+    not other ``https://`` URLs); such a claim is preferred over a scheme-wide one.
     """
 
     name: str
@@ -69,6 +74,20 @@ class RepoPlugin:
     ]
     description: str = ""
     writable: bool = False
+    hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check("RepoPlugin", self.name, self.schemes, self.factory)
+        if isinstance(self.hosts, str) or any(
+            not isinstance(h, str) or not _HOST.fullmatch(h) for h in self.hosts
+        ):
+            raise ValueError(
+                f"RepoPlugin {self.name!r}: hosts must be a tuple of lowercase host names "
+                f"without a leading dot, got {self.hosts!r}"
+            )
+
+    def claims(self) -> tuple[str, ...]:
+        """Route keys: the schemes, or ``scheme://*.host`` for a host-narrowed record."""
+        if not self.hosts:
+            return self.schemes
+        return tuple(f"{s}://*.{h}" for s in self.schemes for h in self.hosts)

@@ -16,6 +16,7 @@ import pytest
 pytest_plugins = [
     "federate.testing.stores",
     "federate.testing.faults",
+    "federate.testing.azure",
     "federate.testing.gcs",
     "federate.testing.webhooks",
 ]
