@@ -108,9 +108,16 @@ class Prompt:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated."""
+    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
+
+    ``checksum`` holds what the store knows about the content as ``"<algorithm>:<digest>"``
+    (``md5``, ``crc32c`` or ``sha256``; hex or base64; several separated by commas), which
+    the download engine verifies. ``etag`` is the store's version tag of the object, opaque:
+    the engine only resumes a partial download whose etag (or checksum) is unchanged.
+    """
 
     path: str
     is_dir: bool
     file_size: int | None = None
     checksum: str | None = None
+    etag: str | None = None
