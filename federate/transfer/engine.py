@@ -34,7 +34,7 @@ from federate.errors import (
 )
 from federate.repos.base import ArtifactRepository
 from federate.transfer.fetch import FileJob, Task
-from federate.transfer.retry import Cancelled
+from federate.transfer.retry import Cancelled, with_retries
 from federate.transfer.settings import TransferSettings
 from federate.transfer.staging import Staging
 
@@ -91,7 +91,7 @@ def download(
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
-    root = repo.stat("")
+    root = with_retries(repo, settings, "Looking up the source", lambda: repo.stat(""))
     if not root.is_dir:
         name = PurePosixPath(repo.root.rstrip("/").split("?", 1)[0]).name or "artifact"
         target = dst / name if dst.is_dir() else dst
@@ -108,7 +108,8 @@ def download(
         raise _not_empty(dst)
     files: list[tuple[FileInfo, PurePosixPath]] = []
     dirs: list[PurePosixPath] = []
-    for info in repo.list("", recursive=True):
+    listing = with_retries(repo, settings, "Listing the source", lambda: repo.list("", True))
+    for info in listing:
         rel = safe_relpath(info.path)
         if info.is_dir:
             dirs.append(rel)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError, redact
 from federate.transfer.settings import TransferSettings
+
+if TYPE_CHECKING:
+    from federate.repos.base import ArtifactRepository
+
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -39,3 +47,20 @@ def out_of_retries(what: str, attempts: int, err: BaseException) -> FederateErro
         "download is kept and a new run resumes it",
         TEMPORARILY_UNAVAILABLE,
     )
+
+
+def with_retries(
+    repo: ArtifactRepository, settings: TransferSettings, what: str, call: Callable[[], T]
+) -> T:
+    """``call()``, retried with backoff while the repository calls its failure transient."""
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except Exception as err:
+            if not repo.is_transient_error(err):
+                raise
+            if attempt >= settings.max_attempts:
+                raise out_of_retries(what, attempt, err) from err
+        time.sleep(backoff_delay(settings, attempt))
+        attempt += 1

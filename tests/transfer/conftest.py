@@ -86,3 +86,29 @@ def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1MiB")
     monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "2MiB")
     monkeypatch.setenv("FEDERATE_RETRY_BACKOFF", "0.01")
+
+
+class Throttled(Exception):
+    """An SDK's own throttling error, which only the store knows to be transient."""
+
+
+class ThrottlingStore(CountingStore):
+    """Refuses the first ``refusals`` reads with :class:`Throttled`, then serves."""
+
+    refusals = 2
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        with self._lock:
+            self.refusals -= 1
+            refuse = self.refusals >= 0
+        if refuse:
+            raise Throttled("SlowDown")
+        return super().read_range(path, start, length)
+
+    def is_transient_error(self, err: BaseException) -> bool:
+        return isinstance(err, Throttled) or super().is_transient_error(err)
+
+
+@pytest.fixture
+def throttling() -> type[CountingStore]:
+    return ThrottlingStore

@@ -166,3 +166,25 @@ def test_a_write_failing_midway_with_enospc_cleans_up(source, tmp_path, small_ra
         download(counting(str(source)), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert leftovers(tmp_path) == []
+
+
+def test_a_store_classifies_its_own_throttling_errors_as_transient(
+    source, tmp_path, small_ranges, throttling
+):
+    repo = throttling(str(source))
+    download(repo, tmp_path / "out")
+    assert tree_digest(tmp_path / "out") == tree_digest(source)
+    assert repo.refusals < 0
+
+
+def test_errors_the_store_does_not_call_transient_are_not_retried(
+    source, tmp_path, small_ranges, throttling, monkeypatch
+):
+    repo = throttling(str(source))
+    monkeypatch.setattr(repo, "is_transient_error", lambda err: False)
+    with pytest.raises(Exception, match="SlowDown"):
+        download(repo, tmp_path / "out")
+    calls = 2 - repo.refusals
+    assert calls <= 5  # at most one read per range: the refused range was not asked again
+    assert len(repo.ranges) == len(set(repo.ranges))
+    assert leftovers(tmp_path) == []
