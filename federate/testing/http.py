@@ -14,6 +14,7 @@ import base64
 import hashlib
 import html
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,13 @@ _BLOCK = 64 * 1024
 _FLIPPED = bytes(b ^ 0x5A for b in range(256))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # clients that hang up mid-body (killed downloads, cancelled ranges) are expected
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @dataclass
 class Access:
     method: str
@@ -37,6 +45,8 @@ class Access:
     range: str | None
     status: int
     sent: int = 0
+    #: the response is over (sent whole, or the client went away)
+    finished: bool = False
 
 
 @dataclass
@@ -77,7 +87,7 @@ class FileServer:
         self.access_log: list[Access] = []
         self._log_lock = threading.Lock()
         self._digests: dict[tuple[str, int, int], str] = {}
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -101,6 +111,14 @@ class FileServer:
     def record(self, access: Access) -> None:
         with self._log_lock:
             self.access_log.append(access)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every response started so far is over (e.g. after killing a client)."""
+        deadline = time.monotonic() + timeout
+        while any(not a.finished for a in list(self.access_log)):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the test HTTP server is still sending")
+            time.sleep(0.01)
 
     def bytes_sent(self, path: str | None = None) -> int:
         with self._log_lock:
@@ -149,10 +167,11 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self, body: bool) -> None:
             path = urlsplit(self.path).path
             access = Access(self.command, path, self.headers.get("Range"), 200)
+            server.record(access)
             try:
                 self._respond(path, body, access)
             finally:
-                server.record(access)
+                access.finished = True
 
         def _plain(self, status: int, access: Access, text: str = "") -> None:
             access.status = status
