@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 import federate
+from federate.cli.cache import cache
 from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
 from federate.cli.db import db
 from federate.cli.models import models
@@ -110,6 +111,7 @@ def plugins() -> None:
     click.echo(f"repository schemes: {', '.join(sorted(host.repo_routes))}")
 
 
+cli.add_command(cache)
 cli.add_command(db)
 cli.add_command(models)
 cli.add_command(prompts)

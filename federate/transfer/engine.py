@@ -68,6 +68,16 @@ def _not_empty(dst: Path) -> FederateError:
     )
 
 
+def check_destination(dst: Path, overwrite: bool) -> None:
+    """Refuse a file where a directory goes, and a non-empty one unless ``overwrite``."""
+    if dst.exists() and not dst.is_dir():
+        raise FederateError(
+            f"Destination {dst} is a file, but the source is a directory", INVALID_PARAMETER_VALUE
+        )
+    if not overwrite and _is_nonempty_dir(dst):
+        raise _not_empty(dst)
+
+
 def _exists_error(target: Path) -> FederateError:
     return FederateError(
         f"Destination {target} exists; pass overwrite=True (--overwrite) to replace it",
@@ -100,12 +110,7 @@ def download(
         single = FileInfo("", False, root.file_size, root.checksum, root.etag)
         _run(repo, target, [(single, PurePosixPath(name))], [], settings, on_bytes, overwrite)
         return str(target)
-    if dst.exists() and not dst.is_dir():
-        raise FederateError(
-            f"Destination {dst} is a file, but the source is a directory", INVALID_PARAMETER_VALUE
-        )
-    if not overwrite and _is_nonempty_dir(dst):
-        raise _not_empty(dst)
+    check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []
     dirs: list[PurePosixPath] = []
     listing = with_retries(repo, settings, "Listing the source", lambda: repo.list("", True))
@@ -147,7 +152,7 @@ def _run(
                 TEMPORARILY_UNAVAILABLE,
             )
         if dirs or not (len(files) == 1 and files[0][0].path == ""):
-            _install_tree(staging.tree, dst, overwrite)
+            install_tree(staging.tree, dst, overwrite)
         else:
             _install_file(staging.tree / files[0][1], dst, overwrite)
     except (KeyboardInterrupt, SystemExit):
@@ -208,7 +213,7 @@ def _raise_first_failure(futures: list[Future[None]]) -> None:
             raise err
 
 
-def _install_tree(tree: Path, dst: Path, overwrite: bool) -> None:
+def install_tree(tree: Path, dst: Path, overwrite: bool) -> None:
     """Move the finished tree into place. Readers see the old tree or the new, never a mix."""
     try:
         os.rename(tree, dst)  # succeeds when dst is missing or an empty directory
