@@ -28,6 +28,7 @@ from federate.errors import (
 from federate.plugins.manager import get_plugin_host
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
+from federate.transfer.progress import ProgressArg
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
 _registries: dict[RegistryConfig, Registry] = {}
@@ -101,6 +102,7 @@ def download(
     registry_uri: str | None = None,
     *,
     overwrite: bool = False,
+    progress: ProgressArg = True,
 ) -> str:
     """Fetch the files a URI names into ``dst`` and return the local path.
 
@@ -111,6 +113,9 @@ def download(
     ``dst`` its files are linked or copied there. ``FEDERATE_OFFLINE=1`` serves only
     from the cache. A storage URI without ``dst`` goes to
     ``$FEDERATE_HOME/downloads/<hash>``.
+
+    ``progress``: True shows a bar when stderr is a terminal, False shows nothing, a
+    callable receives :class:`federate.transfer.progress.ProgressEvent` updates.
     """
     if is_registry_uri(uri):
         ref = parse_uri(uri)
@@ -119,7 +124,7 @@ def download(
                 f"{uri!r} is a prompt URI; prompts have no files, use federate.load_prompt()",
                 INVALID_PARAMETER_VALUE,
             )
-        snap = _cached_version(ref, registry_uri)
+        snap = _cached_version(ref, registry_uri, progress)
         if dst is None:
             return str(snap.path)
         return ModelCache().materialize(snap, Path(dst), overwrite)
@@ -134,10 +139,11 @@ def download(
             "not cache; unset FEDERATE_OFFLINE to fetch it",
             RESOURCE_DOES_NOT_EXIST,
         )
-    return transfer.download(get_plugin_host().open_repo(uri), dst, overwrite=overwrite)
+    repo = get_plugin_host().open_repo(uri)
+    return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
 
 
-def _cached_version(ref: ModelRef, registry_uri: str | None) -> Snapshot:
+def _cached_version(ref: ModelRef, registry_uri: str | None, progress: ProgressArg) -> Snapshot:
     """The cache snapshot of the version ``ref`` means, fetched first if missing."""
     config = registry_config(registry_uri, ref.profile)
     cache = ModelCache()
@@ -154,7 +160,8 @@ def _cached_version(ref: ModelRef, registry_uri: str | None) -> Snapshot:
             if not snap.exists():  # another process may have fetched it while we waited
                 repo = _repo_for_version(registry, mv)
                 snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
-                transfer.download(repo, snap.path, overwrite=True)  # replaces a crashed fill
+                # overwrite: a fill that crashed before its metadata was written is replaced
+                transfer.download(repo, snap.path, overwrite=True, progress=progress)
                 cache.adopt(snap, config.uri, repo.root)
     cache.touch(snap)
     return snap

@@ -20,7 +20,6 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 
@@ -34,11 +33,10 @@ from federate.errors import (
 )
 from federate.repos.base import ArtifactRepository
 from federate.transfer.fetch import FileJob, Task
+from federate.transfer.progress import Progress, ProgressArg
 from federate.transfer.retry import Cancelled, with_retries
 from federate.transfer.settings import TransferSettings
 from federate.transfer.staging import Staging
-
-ByteCounter = Callable[[int], None]
 
 
 def safe_relpath(path: str) -> PurePosixPath:
@@ -91,13 +89,13 @@ def download(
     *,
     overwrite: bool = False,
     settings: TransferSettings | None = None,
-    on_bytes: ByteCounter | None = None,
+    progress: ProgressArg = False,
 ) -> str:
     """Copy everything under the repository's root into ``dst``; return the local path.
 
     A repository rooted at a single file yields that file: at ``dst`` itself, or at
-    ``dst/<name>`` when ``dst`` is an existing directory. ``on_bytes(n)`` is called from
-    worker threads as bytes arrive.
+    ``dst/<name>`` when ``dst`` is an existing directory. ``progress``: see
+    :mod:`federate.transfer.progress`.
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
@@ -108,7 +106,7 @@ def download(
         if target.exists() and not overwrite:
             raise _exists_error(target)
         single = FileInfo("", False, root.file_size, root.checksum, root.etag)
-        _run(repo, target, [(single, PurePosixPath(name))], [], settings, on_bytes, overwrite)
+        _run(repo, target, [(single, PurePosixPath(name))], [], settings, progress, overwrite)
         return str(target)
     check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []
@@ -120,7 +118,7 @@ def download(
             dirs.append(rel)
         else:
             files.append((info, rel))
-    _run(repo, dst, files, dirs, settings, on_bytes, overwrite)
+    _run(repo, dst, files, dirs, settings, progress, overwrite)
     return str(dst)
 
 
@@ -130,22 +128,25 @@ def _run(
     files: list[tuple[FileInfo, PurePosixPath]],
     dirs: list[PurePosixPath],
     settings: TransferSettings,
-    on_bytes: ByteCounter | None,
+    progress_arg: ProgressArg,
     overwrite: bool,
 ) -> None:
     cancel = threading.Event()
+    total = sum(info.file_size or 0 for info, _ in files)
+    progress = Progress(progress_arg, total, len(files), dst.name)
     jobs: list[FileJob] = []
     staging: Staging | None = None
-    keep = False
+    keep = installed = False
     try:
         staging = Staging.open(dst, repo.root)
         for rel in dirs:
             (staging.tree / rel).mkdir(parents=True, exist_ok=True)
-        count = on_bytes or (lambda n: None)
         for info, rel in files:
-            jobs.append(FileJob(repo, info, staging.tree / rel, staging, settings, cancel, count))
+            target = staging.tree / rel
+            jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress))
         _fetch_all(jobs, settings, cancel)
         if not staging.still_ours():
+            staging = None  # it is another process's now: leave it alone
             raise FederateError(
                 f"Another process took over the download into {dst} while this one ran; "
                 "nothing was installed",
@@ -155,6 +156,7 @@ def _run(
             install_tree(staging.tree, dst, overwrite)
         else:
             _install_file(staging.tree / files[0][1], dst, overwrite)
+        installed = True
     except (KeyboardInterrupt, SystemExit):
         keep = True
         raise
@@ -164,6 +166,7 @@ def _run(
     except OSError as err:
         raise from_os_error(err, "download into", dst) from err
     finally:
+        progress.close(installed)
         for job in jobs:
             if keep:
                 job.suspend()

@@ -22,6 +22,7 @@ from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 from federate.repos.base import ArtifactRepository
 from federate.transfer.checksums import strongest_check, verify_file
+from federate.transfer.progress import Progress
 from federate.transfer.resume import RangeRecord, range_crc, source_identity
 from federate.transfer.retry import Cancelled, backoff_delay, out_of_retries, wait_or_cancel
 from federate.transfer.settings import TransferSettings
@@ -66,7 +67,7 @@ class FileJob:
         staging: Staging,
         settings: TransferSettings,
         cancel: threading.Event,
-        on_bytes: Callable[[int], None],
+        progress: Progress,
     ) -> None:
         self.repo = repo
         self.info = info
@@ -75,7 +76,7 @@ class FileJob:
         self.staging = staging
         self.settings = settings
         self.cancel = cancel
-        self.on_bytes = on_bytes
+        self.progress = progress
         self.size = info.file_size
         self.check = strongest_check(info.checksum)
         self.record = RangeRecord(
@@ -96,7 +97,8 @@ class FileJob:
     def tasks(self) -> list[Task]:
         """What is left to fetch; a file an earlier run finished for this version is kept."""
         if self.record.complete and self._final_is_whole():
-            self.on_bytes(self.size or 0)
+            self.progress.add(self.size or 0)
+            self.progress.file_done()
             return []
         self.record.complete = False
         self.final.unlink(missing_ok=True)
@@ -112,7 +114,7 @@ class FileJob:
             kept = self.record.done.get(start)
             if kept is not None and kept[0] == length and range_crc(fd, start, length) == kept[1]:
                 self.reused = True
-                self.on_bytes(length)
+                self.progress.add(length)
                 continue
             self.record.drop(start)
             todo.append(functools.partial(self._fetch_range, start, length))
@@ -148,7 +150,7 @@ class FileJob:
                     raise self._give_up(attempt, err) from err
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
-        self.on_bytes(got)
+        self.progress.add(got)
         self._verify_and_place(extra_check=None)
 
     # -- large files -------------------------------------------------------------------
@@ -176,7 +178,7 @@ class FileJob:
                     pwrite_all(self.fd, piece, offset)
                     crc = zlib.crc32(piece, crc)
                     offset += len(piece)
-                    self.on_bytes(len(piece))
+                    self.progress.add(len(piece))
             except _Retry as retry:
                 if attempt >= self.settings.max_attempts:
                     raise self._give_up(attempt, retry.err) from retry.err
@@ -228,6 +230,7 @@ class FileJob:
         os.replace(self.part, self.final)
         self.record.complete = True
         self.record.save(None, force=True)
+        self.progress.file_done()
 
     def _give_up(self, attempts: int, err: BaseException) -> FederateError:
         return out_of_retries(f"Reading {self.info.path}", attempts, err)
