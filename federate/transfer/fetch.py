@@ -79,14 +79,13 @@ class FileJob:
         self.progress = progress
         self.size = info.file_size
         self.check = strongest_check(info.checksum)
+        self.ranged = self.size is not None and self.size >= settings.multipart_threshold
+        # small files are cheaper to fetch again than to keep a durable record of
+        identity = source_identity(info) if self.ranged else None
         self.record = RangeRecord(
-            staging.record_path(info.path),
-            source_identity(info),
-            staging.token,
-            settings.chunk_size,
+            staging.record_path(info.path), identity, staging.token, settings.chunk_size
         )
         self.record.adopt(staging.previous_owner)
-        self.ranged = self.size is not None and self.size >= settings.multipart_threshold
         self.reused = False
         self.fd: int | None = None
         self._remaining = 0

@@ -99,3 +99,33 @@ def test_single_file_url_and_presigned_query_never_leaks(served, federate_home, 
         federate.download(url, tmp_path / "again.bin")
     assert "SECRETSIG" not in str(exc.value)
     assert "SECRETSIG" not in caplog.text
+
+
+def test_a_file_replaced_mid_download_is_an_error_not_a_mix(
+    served, federate_home, tmp_path, monkeypatch
+):
+    import threading
+    import time
+
+    monkeypatch.setenv("FEDERATE_MAX_WORKERS", "2")  # later ranges start after the swap
+    served.faults.rate = 2 * MiB  # per response: the download takes about a second
+    errors: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            federate.download(served.url("model/weights.bin"), tmp_path / "w.bin")
+        except BaseException as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    while served.bytes_sent("/model/weights.bin") < MiB:
+        time.sleep(0.01)
+    fresh = tmp_path / "fresh.bin"
+    fresh.write_bytes(os.urandom(5 * MiB + 5))
+    os.replace(fresh, served.directory / "model" / "weights.bin")  # a new version, new ETag
+    worker.join(timeout=30)
+    assert len(errors) == 1 and isinstance(errors[0], federate.FederateError)
+    assert "changed on the server" in str(errors[0])
+    assert not (tmp_path / "w.bin").exists()
+    assert 412 in [a.status for a in served.access_log]
