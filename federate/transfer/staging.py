@@ -76,9 +76,13 @@ def _owner_gone(owner: dict[str, object] | None) -> bool:
 class Staging:
     """One run's staging directory: fresh, or adopted from a run that is gone."""
 
-    def __init__(self, path: Path, token: str, previous_owner: str | None) -> None:
+    def __init__(
+        self, path: Path, token: str, previous_owner: str | None, resumable: bool = True
+    ) -> None:
         self.path = path
         self.token = token
+        #: False for a private directory (the shared one was busy): no run would find it
+        self.resumable = resumable
         #: token of the run this one took over; its records may be reused
         self.previous_owner = previous_owner
         self.tree = path / "tree"
@@ -93,6 +97,7 @@ class Staging:
         token = uuid.uuid4().hex
         dst.parent.mkdir(parents=True, exist_ok=True)
         previous: str | None = None
+        resumable = True
         try:
             path.mkdir()
         except FileExistsError:
@@ -101,9 +106,10 @@ class Staging:
                 # someone is working there now: never share files with a live writer
                 path = dst.parent / f".{dst.name}.{key}.{token[:8]}.partial"
                 path.mkdir()
+                resumable = False
             elif owner is not None and isinstance(owner.get("token"), str):
                 previous = str(owner["token"])
-        staging = cls(path, token, previous)
+        staging = cls(path, token, previous, resumable)
         staging.heartbeat(force=True)
         staging.tree.mkdir(exist_ok=True)
         staging.records.mkdir(exist_ok=True)
@@ -136,5 +142,8 @@ class Staging:
 
     def release(self) -> None:
         """Hand the directory to the next run (this one was interrupted or ran out of retries)."""
+        if not self.resumable:
+            self.remove()
+            return
         with contextlib.suppress(OSError):
             write_json_atomically(self.path / "owner.json", {"token": self.token, "released": True})

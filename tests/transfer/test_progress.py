@@ -21,7 +21,9 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def model(http_server: FileServer, monkeypatch: pytest.MonkeyPatch) -> FileServer:
+def model(
+    http_server: FileServer, federate_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> FileServer:
     monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1MiB")
     monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "2MiB")
     (http_server.directory / "m").mkdir()

@@ -22,7 +22,10 @@ SIZE = 8 * MiB + 11
 
 
 @pytest.fixture
-def big(http_server: FileServer, monkeypatch: pytest.MonkeyPatch) -> FileServer:
+def big(
+    http_server: FileServer, federate_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> FileServer:
+    """Runs after federate_home, which clears FEDERATE_* settings."""
     monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "512KiB")
     monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "1MiB")
     monkeypatch.setenv("FEDERATE_MAX_WORKERS", "4")
