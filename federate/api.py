@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from federate import transfer
+from federate.cache import ModelCache, Snapshot, offline
 from federate.config import RegistryConfig, federate_home, registry_config
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
@@ -22,10 +23,12 @@ from federate.errors import (
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
     FederateError,
+    redact,
 )
 from federate.plugins.manager import get_plugin_host
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
+from federate.transfer.progress import ProgressArg
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
 _registries: dict[RegistryConfig, Registry] = {}
@@ -93,24 +96,26 @@ def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepositor
     return get_plugin_host().open_repo(location, credentials, refresh)
 
 
-def _snapshot_dir(registry: Registry, mv: ModelVersion) -> Path:
-    registry_id = hashlib.sha256(registry.uri.encode()).hexdigest()[:12]
-    return federate_home() / "snapshots" / registry_id / mv.name / str(mv.version)
-
-
 def download(
     uri: str,
     dst: str | os.PathLike[str] | None = None,
     registry_uri: str | None = None,
     *,
     overwrite: bool = False,
+    progress: ProgressArg = True,
 ) -> str:
     """Fetch the files a URI names into ``dst`` and return the local path.
 
     ``uri`` is a models:/ URI or a plain storage URI (``file://...``, a path, or any
-    scheme a repository plugin handles). Without ``dst``, a registry version goes to
-    ``$FEDERATE_HOME/snapshots/<registry>/<name>/<version>`` (reused on later calls:
-    versions are immutable), a storage URI to ``$FEDERATE_HOME/downloads/<hash>``.
+    scheme a repository plugin handles). A registry version is fetched once into the
+    cache (``$FEDERATE_HOME/cache``, see :mod:`federate.cache`) and served from there:
+    without ``dst`` the cached snapshot's path is returned (do not modify it), with
+    ``dst`` its files are linked or copied there. ``FEDERATE_OFFLINE=1`` serves only
+    from the cache. A storage URI without ``dst`` goes to
+    ``$FEDERATE_HOME/downloads/<hash>``.
+
+    ``progress``: True shows a bar when stderr is a terminal, False shows nothing, a
+    callable receives :class:`federate.transfer.progress.ProgressEvent` updates.
     """
     if is_registry_uri(uri):
         ref = parse_uri(uri)
@@ -119,25 +124,47 @@ def download(
                 f"{uri!r} is a prompt URI; prompts have no files, use federate.load_prompt()",
                 INVALID_PARAMETER_VALUE,
             )
-        registry = _registry_for(ref, registry_uri)
-        mv = registry.resolve(ref)
-        repo = _repo_for_version(registry, mv)
+        snap = _cached_version(ref, registry_uri, progress)
         if dst is None:
-            snapshot = _snapshot_dir(registry, mv)
-            if snapshot.is_dir():
-                return str(snapshot)
-            try:
-                return transfer.download(repo, snapshot)
-            except FederateError as err:
-                if err.error_code == RESOURCE_ALREADY_EXISTS and snapshot.is_dir():
-                    return str(snapshot)  # another process finished first
-                raise
-        return transfer.download(repo, dst, overwrite=overwrite)
-    repo = get_plugin_host().open_repo(uri)
+            return str(snap.path)
+        return ModelCache().materialize(snap, Path(dst), overwrite)
     if dst is None:
         dst = federate_home() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        if offline() and dst.is_dir():
+            return str(dst)
         overwrite = True
-    return transfer.download(repo, dst, overwrite=overwrite)
+    if offline():
+        raise FederateError(
+            f"FEDERATE_OFFLINE is set and {redact(uri)} is a storage URI, which federate does "
+            "not cache; unset FEDERATE_OFFLINE to fetch it",
+            RESOURCE_DOES_NOT_EXIST,
+        )
+    repo = get_plugin_host().open_repo(uri)
+    return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
+
+
+def _cached_version(ref: ModelRef, registry_uri: str | None, progress: ProgressArg) -> Snapshot:
+    """The cache snapshot of the version ``ref`` means, fetched first if missing."""
+    config = registry_config(registry_uri, ref.profile)
+    cache = ModelCache()
+    if offline():
+        snap = cache.recall(config.uri, ref)
+        cache.touch(snap)
+        return snap
+    registry = _open_registry(config)
+    mv = registry.resolve(ref)
+    cache.remember(config.uri, ref, mv.name, mv.version)
+    snap = cache.snapshot(config.uri, mv.name, mv.version)
+    if not snap.exists():
+        with cache.lock(snap):
+            if not snap.exists():  # another process may have fetched it while we waited
+                repo = _repo_for_version(registry, mv)
+                snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
+                # overwrite: a fill that crashed before its metadata was written is replaced
+                transfer.download(repo, snap.path, overwrite=True, progress=progress)
+                cache.adopt(snap, config.uri, repo.root)
+    cache.touch(snap)
+    return snap
 
 
 def list_artifacts(

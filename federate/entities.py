@@ -111,8 +111,10 @@ class Prompt:
 class FileInfo:
     """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
 
-    ``checksum`` is ``"<algorithm>:<base64 digest>"`` (``md5:...``) when the store keeps one;
-    ``etag`` is the store's version tag of the object, when it has one.
+    ``checksum`` holds what the store knows about the content as ``"<algorithm>:<digest>"``
+    (``md5``, ``crc32c`` or ``sha256``; hex or base64; several separated by commas), which
+    the download engine verifies. ``etag`` is the store's version tag of the object, opaque:
+    the engine only resumes a partial download whose etag (or checksum) is unchanged.
     """
 
     path: str

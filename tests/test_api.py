@@ -87,7 +87,7 @@ def test_plain_storage_uris_bypass_the_registry(federate_home, model_tree, tmp_p
 def test_download_without_dst_uses_a_reusable_snapshot(federate_home, model_tree):
     federate.register(model_tree, "iris", alias="champion")
     first = federate.download("models:/iris@champion")
-    assert Path(first).is_relative_to(federate_home / "snapshots")
+    assert Path(first).is_relative_to(federate_home / "cache" / "snapshots")
     assert tree_digest(Path(first)) == tree_digest(model_tree)
     assert federate.download("models:/iris/1") == first
 

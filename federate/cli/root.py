@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 import federate
+from federate.cli.cache import cache
 from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
 from federate.cli.db import db
 from federate.cli.models import models
@@ -34,10 +35,14 @@ def cli(registry_uri: str | None) -> None:
 @click.argument("uri")
 @click.argument("dst", required=False)
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists and is not empty.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
 @click.pass_context
-def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool) -> None:
+def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool) -> None:
     """Download the files of URI (models:/... or a storage URI) into DST; print the path."""
-    click.echo(federate.download(uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite))
+    path = federate.download(
+        uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite, progress=not quiet
+    )
+    click.echo(path)
 
 
 @cli.command()
@@ -93,6 +98,7 @@ def register(
     click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
 
 
+cli.add_command(cache)
 cli.add_command(db)
 cli.add_command(plugins)
 cli.add_command(models)

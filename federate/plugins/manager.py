@@ -53,6 +53,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",
+    "http": "federate.repos.http",
 }
 
 

@@ -2,14 +2,17 @@
 
 A repository is rooted at one storage location; paths passed to its methods are
 relative to that root and '/'-separated. The transfer engine only needs ``list``,
-``stat`` and ``read_range`` (or the faster ``download_file``); writable stores add
-``upload_file`` and ``delete``.
+``stat`` and ``read_range`` (small files go through ``download_file``); stores may add
+a streaming ``iter_range`` and their own ``is_transient_error`` for retries. Writable
+stores add ``upload_file`` and ``delete``.
 """
 
 from __future__ import annotations
 
 import builtins
+import errno
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +20,34 @@ from typing import ClassVar
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
-from federate.errors import NOT_IMPLEMENTED, FederateError, redact
+from federate.errors import NOT_IMPLEMENTED, TEMPORARILY_UNAVAILABLE, FederateError, redact
 
 CHUNK_SIZE = 8 * 1024 * 1024
+
+_TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ECONNREFUSED,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+    }
+)
+
+
+def is_transient_by_default(err: BaseException) -> bool:
+    """Connection resets, timeouts, truncated responses, TEMPORARILY_UNAVAILABLE errors."""
+    if isinstance(err, FederateError):
+        return err.error_code == TEMPORARILY_UNAVAILABLE
+    if isinstance(err, (ConnectionError, TimeoutError)):
+        return True
+    http_client = sys.modules.get("http.client")  # no import: unloaded means not raised
+    if http_client is not None and isinstance(err, http_client.IncompleteRead):
+        return True
+    return isinstance(err, OSError) and err.errno in _TRANSIENT_ERRNOS
 
 
 class ArtifactRepository(ABC):
@@ -57,6 +85,20 @@ class ArtifactRepository(ABC):
     @abstractmethod
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """``length`` bytes of file ``path`` from offset ``start`` (fewer only at EOF)."""
+
+    def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
+        """The bytes of ``read_range(path, start, length)``, in pieces as they arrive.
+
+        Stores that can stream a ranged read override this so the engine holds one small
+        piece per worker instead of a whole range. Fewer bytes than asked (a dropped
+        connection) are fine: the engine asks again for the rest.
+        """
+        yield self.read_range(path, start, length)
+
+    def is_transient_error(self, err: BaseException) -> bool:
+        """Whether retrying the read that raised ``err`` may succeed (throttling, resets,
+        timeouts, 5xx). Stores add their SDK's throttling errors by overriding this."""
+        return is_transient_by_default(err)
 
     def iter_chunks(self, path: str, size: int | None = None) -> Iterator[bytes]:
         """The file's bytes in order, in chunks; stores with a streaming read override this."""

@@ -94,10 +94,15 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=5)
 
 
+_RUN_SCRIPT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
+
+
 def start_gcs_emulator() -> GcsEmulator:
     """Start an emulator; the caller stops it with :func:`stop_gcs_emulator`."""
+    # run_path, not `python <file>`: a script's own folder goes first on sys.path, and this
+    # folder holds federate.testing.http, which would shadow the standard library's http
     process = subprocess.Popen(
-        [sys.executable, launcher.__file__],
+        [sys.executable, "-c", _RUN_SCRIPT, launcher.__file__],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

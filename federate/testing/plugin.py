@@ -16,6 +16,7 @@ import pytest
 pytest_plugins = [
     "federate.testing.stores",
     "federate.testing.faults",
+    "federate.testing.http",
     "federate.testing.azure",
     "federate.testing.gcs",
     "federate.testing.webhooks",
@@ -27,6 +28,12 @@ _ENV = (
     "FEDERATE_PLUGINS",
     "FEDERATE_DISABLE_PLUGINS",
     "FEDERATE_MAX_WORKERS",
+    "FEDERATE_CHUNK_SIZE",
+    "FEDERATE_MULTIPART_THRESHOLD",
+    "FEDERATE_MAX_ATTEMPTS",
+    "FEDERATE_RETRY_BACKOFF",
+    "FEDERATE_HTTP_TIMEOUT",
+    "FEDERATE_OFFLINE",
 )
 
 

@@ -7,11 +7,9 @@ import types
 
 import pytest
 
-from federate.errors import INVALID_PARAMETER_VALUE
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.manager import BUILTIN_PLUGINS, get_plugin_host, reset_plugin_host
 from federate.plugins.types import RepoPlugin
-from federate.testing.errors import raises_federate_error
 
 
 def _factory(*args):  # never called: these tests only route
@@ -58,8 +56,8 @@ def test_the_longest_matching_host_wins_and_an_earlier_plugin_can_replace_a_host
     assert host.repo_plugin("https://a.us.corp.example/x")[0].name == "corp"
     assert host.repo_plugin("https://corp.example/x")[0].name == "corp"
     assert host.repo_plugin("https://acct.blob.core.windows.net/c/p")[0].name == "corp-blob"
-    with raises_federate_error(INVALID_PARAMETER_VALUE, "No artifact repository plugin", "https"):
-        host.repo_plugin("https://example.org/x")
+    # other hosts fall through to the scheme-wide claim (the built-in HTTP repository)
+    assert host.repo_plugin("https://example.org/x")[1].name == "http"
 
 
 @pytest.mark.parametrize("hosts", [".blob.core.windows.net", ("Blob.Core",), ("a b",), ("",)])

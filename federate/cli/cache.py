@@ -1,0 +1,64 @@
+"""``federate cache ...``: see and trim the model cache under ``$FEDERATE_HOME/cache``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from federate.cache import ModelCache, parse_duration
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+from federate.transfer.settings import parse_size
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+@click.group(name="cache")
+def cache() -> None:
+    """The cache of downloaded model versions."""
+
+
+@cache.command(name="ls")
+def ls() -> None:
+    """List cached versions (least recently used first) and the cache's size."""
+    store = ModelCache()
+    now = time.time()
+    for meta in store.entries():
+        used = now - float(str(meta.get("last_used") or 0))
+        click.echo(
+            f"{meta.get('name')}/{meta.get('version')}\t{_human(float(str(meta.get('bytes'))))}"
+            f"\t{meta.get('files')} files\tused {used / 86400:.1f}d ago\t{meta.get('registry')}"
+        )
+    click.echo(f"total {_human(store.size())} in {store.root}")
+
+
+@cache.command()
+@click.option("--older-than", help="Remove versions not used for this long (30d, 12h, 90m).")
+@click.option("--max-size", help="Then remove least recently used versions down to this size.")
+def prune(older_than: str | None, max_size: str | None) -> None:
+    """Remove cached versions, and the file contents only they used."""
+    if older_than is None and max_size is None:
+        raise FederateError(
+            "Say what to prune: --older-than DURATION and/or --max-size SIZE",
+            INVALID_PARAMETER_VALUE,
+        )
+    limit = None
+    if max_size is not None:
+        try:
+            limit = parse_size(max_size)
+        except ValueError:
+            raise FederateError(
+                f"Invalid --max-size {max_size!r}: use bytes or a size like 10G, 500MiB",
+                INVALID_PARAMETER_VALUE,
+            ) from None
+    store = ModelCache()
+    age = parse_duration(older_than) if older_than is not None else None
+    for removed in store.prune(age, limit):
+        click.echo(f"removed {removed}")
+    click.echo(f"total {_human(store.size())} in {store.root}")

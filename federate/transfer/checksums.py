@@ -1,0 +1,126 @@
+"""Content checksums a store reports, and checking a local file against them.
+
+Repositories put what the store knows into ``FileInfo.checksum`` as ``"<algorithm>:<value>"``
+with algorithm ``md5``, ``crc32c`` or ``sha256`` and the digest in hex or base64 (the
+form stores send it in, e.g. GCS's base64 ``crc32c``), several separated by commas.
+Anything else (an opaque ETag, an unknown algorithm) is not a checksum and is not checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from federate.errors import INTERNAL_ERROR, FederateError
+
+#: cheapest first: the engine verifies with the first one the store offers
+ALGORITHMS = ("crc32c", "sha256", "md5")
+_DIGEST_SIZE = {"crc32c": 4, "sha256": 32, "md5": 16}
+_READ_BLOCK = 4 * 1024 * 1024
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+class _Crc32c:
+    def __init__(self) -> None:
+        import google_crc32c  # ships with google-cloud-storage; a C extension
+
+        self._impl = google_crc32c.Checksum()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._impl.update(bytes(data))  # the C extension takes read-only buffers only
+
+    def digest(self) -> bytes:
+        return bytes(self._impl.digest())
+
+
+_HASHERS: dict[str, Callable[[], Hasher]] = {
+    "crc32c": _Crc32c,
+    "sha256": hashlib.sha256,
+    "md5": lambda: hashlib.md5(usedforsecurity=False),
+}
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    digest: bytes
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.digest.hex()}"
+
+
+def _decode(algorithm: str, value: str) -> bytes | None:
+    size = _DIGEST_SIZE[algorithm]
+    value = value.strip()
+    if len(value) == 2 * size:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == size else None
+
+
+def _available(algorithm: str) -> bool:
+    if algorithm != "crc32c":
+        return True
+    try:
+        import google_crc32c  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def parse_checksums(text: str | None) -> list[Checksum]:
+    """The checksums in a ``FileInfo.checksum`` string that this process can verify."""
+    out: list[Checksum] = []
+    for item in (text or "").split(","):
+        algorithm, sep, value = item.partition(":")
+        algorithm = algorithm.strip().lower().replace("-", "")
+        if not sep or algorithm not in _DIGEST_SIZE or not _available(algorithm):
+            continue
+        digest = _decode(algorithm, value)
+        if digest is not None:
+            out.append(Checksum(algorithm, digest))
+    out.sort(key=lambda c: ALGORITHMS.index(c.algorithm))
+    return out
+
+
+def strongest_check(text: str | None) -> Checksum | None:
+    """The checksum the engine verifies a file with (the cheapest offered), if any."""
+    found = parse_checksums(text)
+    return found[0] if found else None
+
+
+def file_digest(path: str | os.PathLike[str], algorithm: str) -> bytes:
+    hasher = _HASHERS[algorithm]()
+    buf = bytearray(_READ_BLOCK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            hasher.update(view[:n])
+    return hasher.digest()
+
+
+def verify_file(path: str | os.PathLike[str], expected: Checksum, what: str) -> None:
+    """Raise if the file's digest differs from what the store reported."""
+    got = file_digest(path, expected.algorithm)
+    if got != expected.digest:
+        raise FederateError(
+            f"{what}: {expected.algorithm} checksum mismatch (store says "
+            f"{expected.digest.hex()}, received bytes hash to {got.hex()}); the file was "
+            "corrupted in transit or changed during the download, and was not written",
+            INTERNAL_ERROR,
+        )

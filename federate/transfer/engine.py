@@ -1,0 +1,250 @@
+"""The download: list, plan, fetch on one bounded pool, verify, install atomically.
+
+It knows neither registries nor clouds. Files are assembled in a staging directory
+beside the destination (:mod:`federate.transfer.staging`) and only a complete, verified
+result is renamed into place, so a reader of ``dst`` sees the old content or the new,
+never a mix or a partial file.
+
+Destination rules: a missing or empty ``dst`` is filled; a non-empty ``dst`` is refused
+with RESOURCE_ALREADY_EXISTS unless ``overwrite=True``, which replaces it whole.
+
+When a download fails, its staging directory is removed, except when it was interrupted
+(Ctrl-C) or the store stayed unreachable through the retry budget: then it is kept and
+the next run for the same source and destination fetches only what is missing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+import uuid
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path, PurePosixPath
+
+from federate.entities import FileInfo
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    TEMPORARILY_UNAVAILABLE,
+    FederateError,
+    from_os_error,
+)
+from federate.repos.base import ArtifactRepository
+from federate.transfer.fetch import FileJob, Task
+from federate.transfer.progress import Progress, ProgressArg
+from federate.transfer.retry import Cancelled, with_retries
+from federate.transfer.settings import TransferSettings
+from federate.transfer.staging import Staging
+
+
+def safe_relpath(path: str) -> PurePosixPath:
+    """A listing entry as a relative path that cannot escape the destination."""
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or not rel.parts:
+        raise FederateError(
+            f"Refusing to write {path!r}: the store listed a path outside the destination",
+            INVALID_PARAMETER_VALUE,
+        )
+    return rel
+
+
+def _is_nonempty_dir(path: Path) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return next(it, None) is not None
+    except (NotADirectoryError, FileNotFoundError):
+        return False
+
+
+def _not_empty(dst: Path) -> FederateError:
+    return FederateError(
+        f"Destination {dst} exists and is not empty; federate never mixes new files into old "
+        "ones. Pass an empty or new directory, or overwrite=True (--overwrite) to replace it.",
+        RESOURCE_ALREADY_EXISTS,
+    )
+
+
+def check_destination(dst: Path, overwrite: bool) -> None:
+    """Refuse a file where a directory goes, and a non-empty one unless ``overwrite``."""
+    if dst.exists() and not dst.is_dir():
+        raise FederateError(
+            f"Destination {dst} is a file, but the source is a directory", INVALID_PARAMETER_VALUE
+        )
+    if not overwrite and _is_nonempty_dir(dst):
+        raise _not_empty(dst)
+
+
+def _exists_error(target: Path) -> FederateError:
+    return FederateError(
+        f"Destination {target} exists; pass overwrite=True (--overwrite) to replace it",
+        RESOURCE_ALREADY_EXISTS,
+    )
+
+
+def download(
+    repo: ArtifactRepository,
+    dst: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    settings: TransferSettings | None = None,
+    progress: ProgressArg = False,
+) -> str:
+    """Copy everything under the repository's root into ``dst``; return the local path.
+
+    A repository rooted at a single file yields that file: at ``dst`` itself, or at
+    ``dst/<name>`` when ``dst`` is an existing directory. ``progress``: see
+    :mod:`federate.transfer.progress`.
+    """
+    settings = settings or TransferSettings.from_env()
+    dst = Path(dst).expanduser().absolute()
+    root = with_retries(repo, settings, "Looking up the source", lambda: repo.stat(""))
+    if not root.is_dir:
+        name = PurePosixPath(repo.root.rstrip("/").split("?", 1)[0]).name or "artifact"
+        target = dst / name if dst.is_dir() else dst
+        if target.exists() and not overwrite:
+            raise _exists_error(target)
+        single = FileInfo("", False, root.file_size, root.checksum, root.etag)
+        _run(repo, target, [(single, PurePosixPath(name))], [], settings, progress, overwrite)
+        return str(target)
+    check_destination(dst, overwrite)
+    files: list[tuple[FileInfo, PurePosixPath]] = []
+    dirs: list[PurePosixPath] = []
+    listing = with_retries(repo, settings, "Listing the source", lambda: repo.list("", True))
+    for info in listing:
+        rel = safe_relpath(info.path)
+        if info.is_dir:
+            dirs.append(rel)
+        else:
+            files.append((info, rel))
+    _run(repo, dst, files, dirs, settings, progress, overwrite)
+    return str(dst)
+
+
+def _run(
+    repo: ArtifactRepository,
+    dst: Path,
+    files: list[tuple[FileInfo, PurePosixPath]],
+    dirs: list[PurePosixPath],
+    settings: TransferSettings,
+    progress_arg: ProgressArg,
+    overwrite: bool,
+) -> None:
+    cancel = threading.Event()
+    total = sum(info.file_size or 0 for info, _ in files)
+    progress = Progress(progress_arg, total, len(files), dst.name)
+    jobs: list[FileJob] = []
+    staging: Staging | None = None
+    keep = installed = False
+    try:
+        staging = Staging.open(dst, repo.root)
+        for rel in dirs:
+            (staging.tree / rel).mkdir(parents=True, exist_ok=True)
+        for info, rel in files:
+            target = staging.tree / rel
+            jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress))
+        _fetch_all(jobs, settings, cancel)
+        if not staging.still_ours():
+            staging = None  # it is another process's now: leave it alone
+            raise FederateError(
+                f"Another process took over the download into {dst} while this one ran; "
+                "nothing was installed",
+                TEMPORARILY_UNAVAILABLE,
+            )
+        if dirs or not (len(files) == 1 and files[0][0].path == ""):
+            install_tree(staging.tree, dst, overwrite)
+        else:
+            _install_file(staging.tree / files[0][1], dst, overwrite)
+        installed = True
+    except (KeyboardInterrupt, SystemExit):
+        keep = True
+        raise
+    except FederateError as err:
+        keep = err.error_code == TEMPORARILY_UNAVAILABLE
+        raise
+    except OSError as err:
+        raise from_os_error(err, "download into", dst) from err
+    finally:
+        progress.close(installed)
+        for job in jobs:
+            if keep:
+                job.suspend()
+            else:
+                job.close()
+        if staging is not None:
+            if keep:
+                staging.release()
+            else:
+                staging.remove()
+
+
+def _fetch_all(jobs: list[FileJob], settings: TransferSettings, cancel: threading.Event) -> None:
+    tasks: list[Task] = []
+    # large files first: their ranges are the long pole, small files fill the gaps
+    for job in sorted(jobs, key=lambda j: -(j.size or 0)):
+        tasks.extend(job.tasks())
+    if not tasks:
+        return
+    if len(tasks) == 1:
+        tasks[0]()
+        return
+    pool = ThreadPoolExecutor(max_workers=min(settings.max_workers, len(tasks)))
+    futures: list[Future[None]] = [pool.submit(task) for task in tasks]
+    try:
+        pending: set[Future[None]] = set(futures)
+        while pending:
+            # a timeout keeps the main thread responsive to Ctrl-C
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    future.result()
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    _raise_first_failure(futures)
+
+
+def _raise_first_failure(futures: list[Future[None]]) -> None:
+    for future in futures:
+        if future.cancelled():
+            continue
+        err = future.exception()
+        if err is not None and not isinstance(err, Cancelled):
+            raise err
+
+
+def install_tree(tree: Path, dst: Path, overwrite: bool) -> None:
+    """Move the finished tree into place. Readers see the old tree or the new, never a mix."""
+    try:
+        os.rename(tree, dst)  # succeeds when dst is missing or an empty directory
+        return
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if not overwrite:
+        raise _not_empty(dst)
+    trash = dst.parent / f".{dst.name}.{uuid.uuid4().hex[:12]}.old"
+    os.rename(dst, trash)
+    try:
+        os.rename(tree, dst)
+    except OSError:
+        os.rename(trash, dst)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _install_file(done: Path, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(done, target)
+        return
+    try:
+        os.link(done, target)  # atomic, and never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise _exists_error(target) from None
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        os.replace(done, target)

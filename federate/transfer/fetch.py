@@ -1,0 +1,254 @@
+"""Fetching one file into the staging tree: whole, or as ranges written in place.
+
+A file below the multipart threshold is one task (the repository's ``download_file``,
+retried whole). A larger file is preallocated as ``<name>.incomplete`` and cut into
+``chunk_size`` ranges; each range is its own task on the shared worker pool, streams
+its pieces straight to their offsets with ``os.pwrite`` and, when a read fails
+transiently, asks the store again for only what is still missing. The task that
+finishes the last range verifies the file and renames it to its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from federate.entities import FileInfo
+from federate.errors import INTERNAL_ERROR, FederateError
+from federate.repos.base import ArtifactRepository
+from federate.transfer.checksums import strongest_check, verify_file
+from federate.transfer.progress import Progress
+from federate.transfer.resume import RangeRecord, range_crc, source_identity
+from federate.transfer.retry import Cancelled, backoff_delay, out_of_retries, wait_or_cancel
+from federate.transfer.settings import TransferSettings
+from federate.transfer.staging import Staging
+
+Task = Callable[[], None]
+
+
+class _ShortRead(ConnectionError):
+    """The store ended a response before the bytes it promised."""
+
+
+def plan_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(chunk, size - start)) for start in range(0, size, chunk)]
+
+
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _preallocate(fd: int, size: int) -> None:
+    try:
+        os.posix_fallocate(fd, 0, size)  # reserves the blocks: a full disk fails here, early
+    except OSError as err:
+        if err.errno not in (95, 22):  # EOPNOTSUPP, EINVAL: filesystems without fallocate
+            raise
+        os.ftruncate(fd, size)
+
+
+class FileJob:
+    """Everything needed to bring one listed file into the staging tree."""
+
+    def __init__(
+        self,
+        repo: ArtifactRepository,
+        info: FileInfo,
+        final: Path,
+        staging: Staging,
+        settings: TransferSettings,
+        cancel: threading.Event,
+        progress: Progress,
+    ) -> None:
+        self.repo = repo
+        self.info = info
+        self.final = final
+        self.part = final.with_name(final.name + ".incomplete")
+        self.staging = staging
+        self.settings = settings
+        self.cancel = cancel
+        self.progress = progress
+        self.size = info.file_size
+        self.check = strongest_check(info.checksum)
+        self.ranged = self.size is not None and self.size >= settings.multipart_threshold
+        # small files are cheaper to fetch again than to keep a durable record of
+        identity = source_identity(info) if self.ranged else None
+        self.record = RangeRecord(
+            staging.record_path(info.path), identity, staging.token, settings.chunk_size
+        )
+        self.record.adopt(staging.previous_owner)
+        self.reused = False
+        self.fd: int | None = None
+        self._remaining = 0
+        self._lock = threading.Lock()
+
+    # -- planning ----------------------------------------------------------------------
+
+    def tasks(self) -> list[Task]:
+        """What is left to fetch; a file an earlier run finished for this version is kept."""
+        if self.record.complete and self._final_is_whole():
+            self.progress.add(self.size or 0)
+            self.progress.file_done()
+            return []
+        self.record.complete = False
+        self.final.unlink(missing_ok=True)
+        if not self.ranged:
+            self.part.unlink(missing_ok=True)
+            return [self._fetch_whole]
+        assert self.size is not None
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
+        _preallocate(fd, self.size)
+        todo: list[Task] = []
+        for start, length in plan_ranges(self.size, self.settings.chunk_size):
+            kept = self.record.done.get(start)
+            if kept is not None and kept[0] == length and range_crc(fd, start, length) == kept[1]:
+                self.reused = True
+                self.progress.add(length)
+                continue
+            self.record.drop(start)
+            todo.append(functools.partial(self._fetch_range, start, length))
+        self._remaining = len(todo)
+        if not todo:
+            return [self._finish_ranged]
+        return todo
+
+    def _final_is_whole(self) -> bool:
+        try:
+            return self.size is None or self.final.stat().st_size == self.size
+        except OSError:
+            return False
+
+    # -- small files -------------------------------------------------------------------
+
+    def _fetch_whole(self) -> None:
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        attempt = 1
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled
+            try:
+                self.repo.download_file(self.info.path, str(self.part), self.size)
+                got = self.part.stat().st_size
+                if self.size is not None and got != self.size:
+                    raise _ShortRead(f"received {got} bytes, the store lists {self.size}")
+                break
+            except Exception as err:
+                if not self.repo.is_transient_error(err):
+                    raise  # including local write errors such as a full disk
+                if attempt >= self.settings.max_attempts:
+                    raise self._give_up(attempt, err) from err
+                wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
+                attempt += 1
+        self.progress.add(got)
+        self._verify_and_place(extra_check=None)
+
+    # -- large files -------------------------------------------------------------------
+
+    def _fetch_range(self, start: int, length: int) -> None:
+        assert self.fd is not None
+        offset, end, crc, attempt = start, start + length, 0, 1
+        while offset < end:
+            if self.cancel.is_set():
+                raise Cancelled
+            pieces = self.repo.iter_range(self.info.path, offset, end - offset)
+            try:
+                while offset < end:
+                    try:
+                        piece = next(pieces, None)
+                    except Exception as err:
+                        if not self.repo.is_transient_error(err):
+                            raise
+                        raise _Retry(err) from err
+                    if piece is None:
+                        raise _Retry(_ShortRead(f"response ended at byte {offset} of {end}"))
+                    if self.cancel.is_set():
+                        raise Cancelled
+                    piece = piece[: end - offset]  # a store sending more than asked
+                    pwrite_all(self.fd, piece, offset)
+                    crc = zlib.crc32(piece, crc)
+                    offset += len(piece)
+                    self.progress.add(len(piece))
+            except _Retry as retry:
+                if attempt >= self.settings.max_attempts:
+                    raise self._give_up(attempt, retry.err) from retry.err
+                wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
+                attempt += 1
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
+        self.record.mark(start, length, crc)
+        self.record.save(self.fd)
+        self.staging.heartbeat()
+        with self._lock:
+            self._remaining -= 1
+            last = self._remaining == 0
+        if last:
+            self._finish_ranged()
+
+    def _finish_ranged(self) -> None:
+        assert self.fd is not None
+        extra = None
+        if self.reused and self.check is None:
+            extra = self._recheck_ranges  # no store checksum: reused bytes checked again
+        os.close(self.fd)
+        self.fd = None
+        self._verify_and_place(extra)
+
+    def _recheck_ranges(self) -> None:
+        fd = os.open(self.part, os.O_RDONLY)
+        try:
+            for start, (length, crc) in sorted(self.record.done.items()):
+                if range_crc(fd, start, length) != crc:
+                    raise FederateError(
+                        f"{self.info.path}: bytes {start}-{start + length - 1} changed on disk "
+                        "while the download ran (another writer?); nothing was installed, run "
+                        "the download again",
+                        INTERNAL_ERROR,
+                    )
+        finally:
+            os.close(fd)
+
+    # -- both --------------------------------------------------------------------------
+
+    def _verify_and_place(self, extra_check: Callable[[], None] | None) -> None:
+        if self.check is not None:
+            verify_file(self.part, self.check, self.info.path)
+        if extra_check is not None:
+            extra_check()
+        os.replace(self.part, self.final)
+        self.record.complete = True
+        self.record.save(None, force=True)
+        self.progress.file_done()
+
+    def _give_up(self, attempts: int, err: BaseException) -> FederateError:
+        return out_of_retries(f"Reading {self.info.path}", attempts, err)
+
+    def suspend(self) -> None:
+        """Record what is finished and close the file (the download stops, to resume later)."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                self.record.save(self.fd, force=True)
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+
+class _Retry(Exception):
+    def __init__(self, err: BaseException) -> None:
+        super().__init__(str(err))
+        self.err = err

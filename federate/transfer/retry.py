@@ -1,0 +1,66 @@
+"""Retrying reads the store may answer next time: exponential backoff with full jitter."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError, redact
+from federate.transfer.settings import TransferSettings
+
+if TYPE_CHECKING:
+    from federate.repos.base import ArtifactRepository
+
+T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """Another part of the download failed or the user interrupted: stop quietly."""
+
+
+def backoff_delay(settings: TransferSettings, retry: int) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): uniform in [0, base * 2^(n-1)]."""
+    ceiling = min(settings.retry_backoff_cap, settings.retry_backoff * 2 ** (retry - 1))
+    return random.uniform(0, ceiling)
+
+
+def wait_or_cancel(cancel: threading.Event, seconds: float) -> None:
+    if cancel.wait(seconds):
+        raise Cancelled
+
+
+def describe(err: BaseException) -> str:
+    """A one-line reason fit for a message: FederateErrors as they are, others by type,
+    with anything URL-like stripped of its query string."""
+    if isinstance(err, FederateError):
+        return err.message
+    words = [redact(w) if "://" in w else w for w in str(err).split()]
+    return f"{type(err).__name__}: {' '.join(words)}" if words else type(err).__name__
+
+
+def out_of_retries(what: str, attempts: int, err: BaseException) -> FederateError:
+    return FederateError(
+        f"{what}: still failing after {attempts} attempts ({describe(err)}); the partial "
+        "download is kept and a new run resumes it",
+        TEMPORARILY_UNAVAILABLE,
+    )
+
+
+def with_retries(
+    repo: ArtifactRepository, settings: TransferSettings, what: str, call: Callable[[], T]
+) -> T:
+    """``call()``, retried with backoff while the repository calls its failure transient."""
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except Exception as err:
+            if not repo.is_transient_error(err):
+                raise
+            if attempt >= settings.max_attempts:
+                raise out_of_retries(what, attempt, err) from err
+        time.sleep(backoff_delay(settings, attempt))
+        attempt += 1
