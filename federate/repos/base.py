@@ -111,11 +111,17 @@ class ArtifactRepository(ABC):
             yield chunk
             offset += len(chunk)
 
-    def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
-        """Write file ``path`` to ``local_path`` (which the caller created the parent of)."""
+    def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo | None:
+        """Write file ``path`` to ``local_path`` (which the caller created the parent of).
+
+        Stores whose response describes the version it sent (size, ETag, checksum) return
+        that: the engine checks it against the listing (a difference means the file
+        changed in between) and verifies the bytes with its checksum. Others return None.
+        """
         with open(local_path, "wb") as out:
             for chunk in self.iter_chunks(path, size):
                 out.write(chunk)
+        return None
 
     def walk_files(self, path: str = "") -> builtins.list[FileInfo]:
         """Every file below ``path``, recursively."""

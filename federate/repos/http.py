@@ -6,20 +6,20 @@ its HTML index (nginx ``autoindex``, Apache, ``python -m http.server``); anythin
 is one file. ``HEAD`` gives size, ``ETag`` and a checksum (``Repr-Digest``/``Digest``
 sha-256 or md5, ``Content-MD5``, ``x-goog-hash``); reads are ``Range`` requests pinned
 to the ETag with ``If-Match``, so a file replaced mid-download fails instead of mixing
-versions. Query strings (presigned signatures) never appear in messages or logs.
+versions. A small file whose size the index shows costs one request: no ``HEAD``, its
+``GET`` reports size, ``ETag`` and checksum, which the engine checks against the
+listing and the bytes. Query strings (presigned signatures) never appear in messages
+or logs. Requests go through :mod:`federate.repos.http_pool`.
 """
 
 from __future__ import annotations
 
 import builtins
-import logging
-import os
-import re
 import threading
 from collections.abc import Iterator
-from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
@@ -34,53 +34,22 @@ from federate.errors import (
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
+from federate.repos.http_index import parse_index
+from federate.repos.http_pool import final_url, make_pool
+from federate.transfer.retry import with_retries
+from federate.transfer.settings import TransferSettings, max_workers
 
 if TYPE_CHECKING:
-    import requests
+    import urllib3
 
 _PIECE = 1024 * 1024
 _DIGEST_NAMES = {"sha-256": "sha256", "md5": "md5", "crc32c": "crc32c"}
 
 
-def _timeout() -> tuple[float, float]:
-    raw = os.environ.get("FEDERATE_HTTP_TIMEOUT", "").strip()
-    read = float(raw) if raw else 60.0
-    return (min(10.0, read), read)
-
-
-_QUERY = re.compile(r"\?[^\s\"']+")
-
-
-class _RedactQueries(logging.Filter):
-    """urllib3 logs request lines at DEBUG, presigned signatures included: cut them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "?" in text:
-            record.msg, record.args = _QUERY.sub("?<redacted>", text), ()
-        return True
-
-
-_redacting = _RedactQueries()
-
-
-def _guard_http_logs() -> None:
-    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
-        logger = logging.getLogger(name)
-        if _redacting not in logger.filters:
-            logger.addFilter(_redacting)
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href)
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) or 0 :]
 
 
 def checksums_from_headers(headers: Any) -> str | None:
@@ -114,21 +83,20 @@ class HttpArtifactRepository(ArtifactRepository):
         parts = urlsplit(root)
         self._base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._query = parts.query
-        self._local = threading.local()
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------------------
 
     @property
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            import requests  # lazily: only users of http locations pay for it
-
-            _guard_http_logs()
-            session = requests.Session()
-            self._local.session = session
-        return session
+    def _connections(self) -> urllib3.PoolManager:
+        """One pool for all workers, with a kept-alive connection for each of them."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = make_pool(self._base, max_workers() + 1)
+        return self._pool
 
     def _url(self, path: str, directory: bool = False) -> str:
         url = self._base if not path else f"{self._base.rstrip('/')}/{quote(path.strip('/'))}"
@@ -137,25 +105,29 @@ class HttpArtifactRepository(ArtifactRepository):
         # a presigned query signs the root object; a directory's entries carry their own
         return f"{url}?{self._query}" if self._query and not path else url
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        import requests
+    def _request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, stream: bool = False
+    ) -> urllib3.BaseHTTPResponse:
+        import urllib3
 
         try:
-            return self._session.request(method, url, timeout=_timeout(), **kwargs)
-        except requests.RequestException as err:
+            return self._connections.request(
+                method, url, headers=headers, preload_content=not stream, decode_content=False
+            )
+        except urllib3.exceptions.HTTPError as err:
             raise self._unreachable(method, url, err) from None
 
     def _unreachable(self, method: str, url: str, err: BaseException) -> FederateError:
-        # requests' messages repeat the URL with its query string: name only the kind
+        # urllib3's messages repeat the URL with its query string: name only the kind
         return FederateError(
             f"{method} {redact(url)} failed: {type(err).__name__}", TEMPORARILY_UNAVAILABLE
         )
 
-    def _check(self, resp: requests.Response, method: str, url: str, path: str) -> None:
-        status = resp.status_code
+    def _check(self, resp: urllib3.BaseHTTPResponse, method: str, url: str, path: str) -> None:
+        status = resp.status
         if status < 400:
             return
-        resp.close()
+        _close(resp)
         where = redact(url)
         if status == 404:
             raise FederateError(f"No such file at {where}", RESOURCE_DOES_NOT_EXIST)
@@ -171,9 +143,9 @@ class HttpArtifactRepository(ArtifactRepository):
             raise FederateError(f"{method} {where}: HTTP {status}", TEMPORARILY_UNAVAILABLE)
         raise FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
 
-    def _pin(self, path: str) -> dict[str, str]:
+    def _pin(self, path: str) -> dict[str, str] | None:
         etag = self._etags.get(path)
-        return {"If-Match": etag} if etag and not etag.startswith("W/") else {}
+        return {"If-Match": etag} if etag and not etag.startswith("W/") else None
 
     # -- reading -----------------------------------------------------------------------
 
@@ -182,13 +154,14 @@ class HttpArtifactRepository(ArtifactRepository):
         if url.split("?", 1)[0].endswith("/"):
             self._check(self._request("HEAD", url), "HEAD", url, path)
             return FileInfo(path, True, None)
-        resp = self._request("HEAD", url, allow_redirects=True)
+        resp = self._request("HEAD", url)
         self._check(resp, "HEAD", url, path)
-        if resp.url.split("?", 1)[0].endswith("/"):
+        if final_url(resp, url).split("?", 1)[0].endswith("/"):
             return FileInfo(path, True, None)  # the server sent us to a directory
         return self._info(path, resp)
 
-    def _info(self, path: str, resp: requests.Response) -> FileInfo:
+    def _info(self, path: str, resp: urllib3.BaseHTTPResponse) -> FileInfo:
+        """What a HEAD or a whole-file GET says about the file's current version."""
         size = resp.headers.get("Content-Length")
         etag = resp.headers.get("ETag")
         if etag:
@@ -202,30 +175,31 @@ class HttpArtifactRepository(ArtifactRepository):
         )
 
     def list(self, path: str = "", recursive: bool = False) -> list[FileInfo]:
+        """Entries from the index pages. A file the index gives an exact size for and that
+        the engine fetches whole needs nothing more (its GET says the rest); the others
+        (no size, or big enough to be fetched in ranges pinned to an ETag) get a HEAD."""
+        threshold = TransferSettings.from_env().multipart_threshold
         out: list[FileInfo] = []
-        files: list[str] = []
+        unsized: list[str] = []
         pending = [path.strip("/")]
         while pending:
             current = pending.pop()
-            for name, is_dir in self._index(current):
+            for name, is_dir, size in self._index(current):
                 rel = f"{current}/{name}" if current else name
                 if is_dir:
                     out.append(FileInfo(rel, True, None))
                     if recursive:
                         pending.append(rel)
+                elif size is not None and size < threshold:
+                    out.append(FileInfo(rel, False, size))
                 else:
-                    files.append(rel)
-        out.extend(self._stat_many(files))
+                    unsized.append(rel)
+        out.extend(self._stat_many(unsized))
         out.sort(key=lambda f: f.path)
         return out
 
     def _stat_many(self, paths: builtins.list[str]) -> builtins.list[FileInfo]:
-        """HEAD every file, in parallel, each retried on its own (an index has no sizes)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from federate.transfer.retry import with_retries
-        from federate.transfer.settings import TransferSettings
-
+        """HEAD each file, in parallel, each retried on its own."""
         settings = TransferSettings.from_env()
 
         def one(rel: str) -> FileInfo:
@@ -236,28 +210,21 @@ class HttpArtifactRepository(ArtifactRepository):
         with ThreadPoolExecutor(min(settings.max_workers, len(paths))) as pool:
             return list(pool.map(one, paths))
 
-    def _index(self, path: str) -> builtins.list[tuple[str, bool]]:
+    def _index(self, path: str) -> builtins.list[tuple[str, bool, int | None]]:
         url = self._url(path, directory=True)
         resp = self._request("GET", url)
-        if resp.status_code == 404:
+        if resp.status == 404:
             return []
         self._check(resp, "GET", url, path)
-        if "html" not in resp.headers.get("Content-Type", ""):
+        kind = resp.headers.get("Content-Type", "")
+        if "html" not in kind:
             return []  # a file, or a server without listings: nothing to list
-        parser = _Links()
-        parser.feed(resp.text)
-        base = url.split("?", 1)[0]
-        entries: dict[str, bool] = {}
-        for href in parser.hrefs:
-            target = urljoin(base, href).split("?", 1)[0].split("#", 1)[0]
-            if not target.startswith(base) or target == base:
-                continue  # parent links, sort links, other sites
-            rest = target[len(base) :]
-            is_dir = rest.endswith("/")
-            name = unquote(rest.rstrip("/"))
-            if name and "/" not in name and name not in (".", ".."):
-                entries[name] = is_dir
-        return sorted(entries.items())
+        charset = kind.partition("charset=")[2].split(";", 1)[0].strip() or "utf-8"
+        try:
+            page = resp.data.decode(charset, errors="replace")
+        except LookupError:
+            page = resp.data.decode("utf-8", errors="replace")
+        return parse_index(page, url.split("?", 1)[0])
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         return b"".join(self.iter_range(path, start, length))
@@ -266,40 +233,66 @@ class HttpArtifactRepository(ArtifactRepository):
         if length <= 0:
             return
         url = self._url(path)
-        headers = {"Range": f"bytes={start}-{start + length - 1}", **self._pin(path)}
+        headers = {"Range": f"bytes={start}-{start + length - 1}", **(self._pin(path) or {})}
         resp = self._request("GET", url, headers=headers, stream=True)
         self._check(resp, "GET", url, path)
-        skip = start if resp.status_code == 200 else 0  # a server that ignores Range
+        skip = start if resp.status == 200 else 0  # a server that ignores Range
         yield from self._stream(resp, "GET", url, skip, length)
 
     def _stream(
-        self, resp: requests.Response, method: str, url: str, skip: int, length: int | None
+        self, resp: urllib3.BaseHTTPResponse, method: str, url: str, skip: int, length: int | None
     ) -> Iterator[bytes]:
-        import requests
+        import urllib3
 
+        whole = False
         try:
-            with resp:
-                for piece in resp.iter_content(_PIECE):
-                    if skip:
-                        cut = min(skip, len(piece))
-                        piece, skip = piece[cut:], skip - cut
-                    if length is not None:
-                        piece = piece[:length]
-                        length -= len(piece)
-                    if piece:
-                        yield piece
-                    if length == 0:
-                        return
-        except requests.RequestException as err:
+            for piece in resp.stream(_PIECE, decode_content=False):
+                if skip:
+                    cut = min(skip, len(piece))
+                    piece, skip = piece[cut:], skip - cut
+                if length is not None:
+                    piece = piece[:length]
+                    length -= len(piece)
+                if piece:
+                    yield piece
+                if length == 0:
+                    break
+            else:
+                whole = True
+        except urllib3.exceptions.HTTPError as err:
             raise self._unreachable(method, url, err) from None
+        finally:
+            if not whole:
+                _close(resp)  # unread bytes left: this connection cannot serve another
+            resp.release_conn()
 
-    def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
+    def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
+        """One GET; returns what its headers say (size, ETag, checksum) for the engine to
+        check against the listing and the bytes."""
+        import urllib3
+
         url = self._url(path)
         resp = self._request("GET", url, headers=self._pin(path), stream=True)
         self._check(resp, "GET", url, path)
-        with open(local_path, "wb") as out:
-            for piece in self._stream(resp, "GET", url, 0, None):
-                out.write(piece)
+        sent = self._info(path, resp)
+        with open(local_path, "wb", buffering=0) as out:
+            if sent.file_size is not None and sent.file_size <= _PIECE:
+                try:
+                    data = resp.read(decode_content=False)  # one read, one write
+                except urllib3.exceptions.HTTPError as err:
+                    _close(resp)
+                    raise self._unreachable("GET", url, err) from None
+                resp.release_conn()
+                _write_all(out, data)
+            else:
+                for piece in self._stream(resp, "GET", url, 0, None):
+                    _write_all(out, piece)
+        return sent
+
+
+def _close(resp: urllib3.BaseHTTPResponse) -> None:
+    resp.close()
+    resp.release_conn()
 
 
 @hookimpl(trylast=True)

@@ -2,7 +2,8 @@
 
 :class:`FileServer` serves a directory the way a static web server or a presigned-URL
 store does (``ETag``, ``Accept-Ranges``, ``206 Partial Content``, a ``Repr-Digest``
-sha-256 header, HTML directory listings) and can misbehave on purpose through
+sha-256 header, HTML directory listings with nginx ``autoindex``'s date and exact size
+after each file, or bare links with ``listing_sizes=False``) and can misbehave on purpose through
 :class:`Faults`: drop the connection after N bytes, answer 500/503/429 K times before
 succeeding, send wrong bytes, or send slowly. Every request lands in ``access_log``, so
 a test can assert how many bytes a download really fetched.
@@ -44,6 +45,8 @@ class Access:
     path: str
     range: str | None
     status: int
+    #: the client's port: one per connection, so a test can count connections
+    peer: int = 0
     sent: int = 0
     #: the response is over (sent whole, or the client went away)
     finished: bool = False
@@ -61,6 +64,8 @@ class Faults:
     corrupt: set[str] = field(default_factory=set)
     #: bytes per second per response, 0 for unlimited
     rate: int = 0
+    #: serve whatever is there now even when ``If-Match`` names another ETag
+    ignore_if_match: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_failure(self, path: str) -> int | None:
@@ -80,9 +85,12 @@ class Faults:
 class FileServer:
     """Serves ``directory`` on a free port of 127.0.0.1 until :meth:`stop`."""
 
-    def __init__(self, directory: Path, *, send_digest: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, send_digest: bool = True, listing_sizes: bool = True
+    ) -> None:
         self.directory = directory
         self.send_digest = send_digest
+        self.listing_sizes = listing_sizes
         self.faults = Faults()
         self.access_log: list[Access] = []
         self._log_lock = threading.Lock()
@@ -166,7 +174,9 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, body: bool) -> None:
             path = urlsplit(self.path).path
-            access = Access(self.command, path, self.headers.get("Range"), 200)
+            access = Access(
+                self.command, path, self.headers.get("Range"), 200, self.client_address[1]
+            )
             server.record(access)
             try:
                 self._respond(path, body, access)
@@ -200,7 +210,7 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
                 return self._plain(404, access, "not found")
             etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
             wanted = self.headers.get("If-Match")
-            if wanted and wanted not in ("*", etag):
+            if wanted and wanted not in ("*", etag) and not server.faults.ignore_if_match:
                 return self._plain(412, access, "precondition failed")
             span = _parse_range(self.headers.get("Range"), st.st_size)
             start, end = span or (0, st.st_size)
@@ -251,7 +261,13 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
             rows = []
             for entry in sorted(os.scandir(full), key=lambda e: e.name):
                 name = entry.name + ("/" if entry.is_dir() else "")
-                rows.append(f'<a href="{quote(name)}">{html.escape(name)}</a>')
+                row = f'<a href="{quote(name)}">{html.escape(name)}</a>'
+                if server.listing_sizes:  # as nginx prints them: date, then bytes or "-"
+                    st = entry.stat()
+                    when = time.strftime("%d-%b-%Y %H:%M", time.gmtime(st.st_mtime))
+                    size = "-" if entry.is_dir() else str(st.st_size)
+                    row += f"{' ' * max(1, 50 - len(name))} {when} {size:>19}"
+                rows.append(row)
             data = ("<html><body>\n" + "\n".join(rows) + "\n</body></html>\n").encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -20,7 +20,6 @@ import os
 import shutil
 import threading
 import uuid
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 
 from federate.entities import FileInfo
@@ -139,8 +138,10 @@ def _run(
     keep = installed = False
     try:
         staging = Staging.open(dst, repo.root)
-        for rel in dirs:
-            (staging.tree / rel).mkdir(parents=True, exist_ok=True)
+        # every directory once, here, rather than a check per file in the workers
+        parents = set(dirs) | {rel.parent for _, rel in files}
+        for rel in sorted(parents, key=lambda p: len(p.parts)):
+            os.makedirs(staging.tree / rel, exist_ok=True)
         for info, rel in files:
             target = staging.tree / rel
             jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress))
@@ -189,30 +190,49 @@ def _fetch_all(jobs: list[FileJob], settings: TransferSettings, cancel: threadin
     if len(tasks) == 1:
         tasks[0]()
         return
-    pool = ThreadPoolExecutor(max_workers=min(settings.max_workers, len(tasks)))
-    futures: list[Future[None]] = [pool.submit(task) for task in tasks]
+    _run_on_workers(tasks, min(settings.max_workers, len(tasks)), cancel)
+
+
+def _run_on_workers(tasks: list[Task], workers: int, cancel: threading.Event) -> None:
+    """Run ``tasks`` in order on ``workers`` threads; the first failure stops the rest.
+
+    Each worker takes the next task until none is left: for a tree of thousands of small
+    files this loop is most of the engine, and it costs far less than a future per task.
+    """
+    queue = iter(tasks)
+    take = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        while not cancel.is_set():
+            with take:
+                task = next(queue, None)
+            if task is None:
+                return
+            try:
+                task()
+            except BaseException as err:
+                failures.append(err)
+                cancel.set()
+                return
+
+    threads = [
+        threading.Thread(target=work, name=f"federate-fetch-{i}", daemon=True)
+        for i in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        pending: set[Future[None]] = set(futures)
-        while pending:
-            # a timeout keeps the main thread responsive to Ctrl-C
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    future.result()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # a timeout keeps the main thread responsive to Ctrl-C
     except BaseException:
         cancel.set()
+        for thread in threads:
+            thread.join()
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    _raise_first_failure(futures)
-
-
-def _raise_first_failure(futures: list[Future[None]]) -> None:
-    for future in futures:
-        if future.cancelled():
-            continue
-        err = future.exception()
-        if err is not None and not isinstance(err, Cancelled):
+    for err in failures:
+        if not isinstance(err, Cancelled):
             raise err
 
 

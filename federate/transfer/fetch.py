@@ -1,11 +1,14 @@
 """Fetching one file into the staging tree: whole, or as ranges written in place.
 
 A file below the multipart threshold is one task (the repository's ``download_file``,
-retried whole). A larger file is preallocated as ``<name>.incomplete`` and cut into
-``chunk_size`` ranges; each range is its own task on the shared worker pool, streams
-its pieces straight to their offsets with ``os.pwrite`` and, when a read fails
-transiently, asks the store again for only what is still missing. The task that
-finishes the last range verifies the file and renames it to its final name.
+retried whole), written straight to its final name in the staging tree: nothing of it
+survives into another run (it has no record), so it needs neither a ``.incomplete``
+name nor a rename, and its size and checksum are checked where it lies. A larger file
+is preallocated as ``<name>.incomplete`` and cut into ``chunk_size`` ranges; each range
+is its own task on the shared worker pool, streams its pieces straight to their offsets
+with ``os.pwrite`` and, when a read fails transiently, asks the store again for only
+what is still missing. The task that finishes the last range verifies the file and
+renames it to its final name.
 """
 
 from __future__ import annotations
@@ -72,7 +75,6 @@ class FileJob:
         self.repo = repo
         self.info = info
         self.final = final
-        self.part = final.with_name(final.name + ".incomplete")
         self.staging = staging
         self.settings = settings
         self.cancel = cancel
@@ -80,12 +82,18 @@ class FileJob:
         self.size = info.file_size
         self.check = strongest_check(info.checksum)
         self.ranged = self.size is not None and self.size >= settings.multipart_threshold
+        #: where the bytes go until verified: ranged files only, small ones go to ``final``
+        self.part = final.with_name(final.name + ".incomplete") if self.ranged else final
         # small files are cheaper to fetch again than to keep a durable record of
-        identity = source_identity(info) if self.ranged else None
-        self.record = RangeRecord(
-            staging.record_path(info.path), identity, staging.token, settings.chunk_size
-        )
-        self.record.adopt(staging.previous_owner)
+        self.record: RangeRecord | None = None
+        if self.ranged:
+            self.record = RangeRecord(
+                staging.record_path(info.path),
+                source_identity(info),
+                staging.token,
+                settings.chunk_size,
+            )
+            self.record.adopt(staging.previous_owner)
         self.reused = False
         self.fd: int | None = None
         self._remaining = 0
@@ -94,18 +102,21 @@ class FileJob:
     # -- planning ----------------------------------------------------------------------
 
     def tasks(self) -> list[Task]:
-        """What is left to fetch; a file an earlier run finished for this version is kept."""
+        """What is left to fetch; a file an earlier run finished for this version is kept.
+
+        The engine has created the parent directories."""
+        if self.record is None:
+            if not self.staging.fresh:
+                self.final.unlink(missing_ok=True)  # whatever an earlier run left
+            return [self._fetch_whole]
         if self.record.complete and self._final_is_whole():
             self.progress.add(self.size or 0)
             self.progress.file_done()
             return []
         self.record.complete = False
-        self.final.unlink(missing_ok=True)
-        if not self.ranged:
-            self.part.unlink(missing_ok=True)
-            return [self._fetch_whole]
+        if not self.staging.fresh:
+            self.final.unlink(missing_ok=True)
         assert self.size is not None
-        self.final.parent.mkdir(parents=True, exist_ok=True)
         self.fd = fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
         _preallocate(fd, self.size)
         todo: list[Task] = []
@@ -131,14 +142,15 @@ class FileJob:
     # -- small files -------------------------------------------------------------------
 
     def _fetch_whole(self) -> None:
-        self.final.parent.mkdir(parents=True, exist_ok=True)
         attempt = 1
         while True:
             if self.cancel.is_set():
                 raise Cancelled
             try:
-                self.repo.download_file(self.info.path, str(self.part), self.size)
-                got = self.part.stat().st_size
+                sent = self.repo.download_file(self.info.path, str(self.final), self.size)
+                if sent is not None:
+                    self._check_same_version(sent)
+                got = os.stat(self.final).st_size
                 if self.size is not None and got != self.size:
                     raise _ShortRead(f"received {got} bytes, the store lists {self.size}")
                 break
@@ -150,12 +162,32 @@ class FileJob:
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
         self.progress.add(got)
-        self._verify_and_place(extra_check=None)
+        check = self.check or strongest_check(sent.checksum if sent is not None else None)
+        if check is not None:
+            verify_file(self.final, check, self.info.path)
+        self.progress.file_done()
+
+    def _check_same_version(self, sent: FileInfo) -> None:
+        """The response must describe the version that was listed: a different size or
+        ETag means the file changed in between (the bytes may be a mix of neither)."""
+        listed = self.info
+        differs = None
+        if None not in (sent.file_size, listed.file_size) and sent.file_size != listed.file_size:
+            differs = f"{sent.file_size} bytes, the listing said {listed.file_size}"
+        if differs is None and sent.etag and listed.etag and sent.etag != listed.etag:
+            differs = f"ETag {sent.etag}, the listing said {listed.etag}"
+        if differs is not None:
+            raise FederateError(
+                f"{listed.path} changed on the server between listing and download (the "
+                f"response says {differs}); nothing was installed, download again to get "
+                "the new version",
+                INTERNAL_ERROR,
+            )
 
     # -- large files -------------------------------------------------------------------
 
     def _fetch_range(self, start: int, length: int) -> None:
-        assert self.fd is not None
+        assert self.fd is not None and self.record is not None
         offset, end, crc, attempt = start, start + length, 0, 1
         while offset < end:
             if self.cancel.is_set():
@@ -197,18 +229,22 @@ class FileJob:
             self._finish_ranged()
 
     def _finish_ranged(self) -> None:
-        assert self.fd is not None
-        extra = None
-        if self.reused and self.check is None:
-            extra = self._recheck_ranges  # no store checksum: reused bytes checked again
+        assert self.fd is not None and self.record is not None
         os.close(self.fd)
         self.fd = None
-        self._verify_and_place(extra)
+        if self.check is not None:
+            verify_file(self.part, self.check, self.info.path)
+        if self.reused and self.check is None:
+            self._recheck_ranges(self.record)  # no store checksum: reused bytes checked again
+        os.replace(self.part, self.final)
+        self.record.complete = True
+        self.record.save(None, force=True)
+        self.progress.file_done()
 
-    def _recheck_ranges(self) -> None:
+    def _recheck_ranges(self, record: RangeRecord) -> None:
         fd = os.open(self.part, os.O_RDONLY)
         try:
-            for start, (length, crc) in sorted(self.record.done.items()):
+            for start, (length, crc) in sorted(record.done.items()):
                 if range_crc(fd, start, length) != crc:
                     raise FederateError(
                         f"{self.info.path}: bytes {start}-{start + length - 1} changed on disk "
@@ -221,22 +257,12 @@ class FileJob:
 
     # -- both --------------------------------------------------------------------------
 
-    def _verify_and_place(self, extra_check: Callable[[], None] | None) -> None:
-        if self.check is not None:
-            verify_file(self.part, self.check, self.info.path)
-        if extra_check is not None:
-            extra_check()
-        os.replace(self.part, self.final)
-        self.record.complete = True
-        self.record.save(None, force=True)
-        self.progress.file_done()
-
     def _give_up(self, attempts: int, err: BaseException) -> FederateError:
         return out_of_retries(f"Reading {self.info.path}", attempts, err)
 
     def suspend(self) -> None:
         """Record what is finished and close the file (the download stops, to resume later)."""
-        if self.fd is not None:
+        if self.fd is not None and self.record is not None:
             with contextlib.suppress(OSError):
                 self.record.save(self.fd, force=True)
             self.close()

@@ -77,7 +77,12 @@ class Staging:
     """One run's staging directory: fresh, or adopted from a run that is gone."""
 
     def __init__(
-        self, path: Path, token: str, previous_owner: str | None, resumable: bool = True
+        self,
+        path: Path,
+        token: str,
+        previous_owner: str | None,
+        resumable: bool = True,
+        fresh: bool = True,
     ) -> None:
         self.path = path
         self.token = token
@@ -85,6 +90,8 @@ class Staging:
         self.resumable = resumable
         #: token of the run this one took over; its records may be reused
         self.previous_owner = previous_owner
+        #: created by this run: nothing in it yet, so no leftovers to clear before writing
+        self.fresh = fresh
         self.tree = path / "tree"
         self.records = path / "records"
         self._last_beat = 0.0
@@ -97,7 +104,7 @@ class Staging:
         token = uuid.uuid4().hex
         dst.parent.mkdir(parents=True, exist_ok=True)
         previous: str | None = None
-        resumable = True
+        resumable = fresh = True
         try:
             path.mkdir()
         except FileExistsError:
@@ -107,9 +114,11 @@ class Staging:
                 path = dst.parent / f".{dst.name}.{key}.{token[:8]}.partial"
                 path.mkdir()
                 resumable = False
-            elif owner is not None and isinstance(owner.get("token"), str):
-                previous = str(owner["token"])
-        staging = cls(path, token, previous, resumable)
+            else:
+                fresh = False
+                if owner is not None and isinstance(owner.get("token"), str):
+                    previous = str(owner["token"])
+        staging = cls(path, token, previous, resumable, fresh)
         staging.heartbeat(force=True)
         staging.tree.mkdir(exist_ok=True)
         staging.records.mkdir(exist_ok=True)
