@@ -2,20 +2,29 @@
 
 nginx (Debian package) serves the data on 127.0.0.1 twice: uncapped, and with
 ``limit_rate 25m`` per connection, which imitates a cloud store's per-connection rate.
-Data: one large file (1 GiB by default) and a tree of 2,000 files of 16 KiB. Peers:
-``curl`` single stream to disk, ``aria2c -x16 -s16``, a ``requests`` single stream with
-1 MiB reads (how MLflow's HTTP and presigned repositories read), and a sequential
-``requests`` loop over the small files. federate runs through its public API
-(``federate.download``) in a fresh process and times only the call, not the import.
-Finally a registry version pointing at the large file is downloaded twice: the second
-call is served from federate's cache.
+Data: one large file (1 GiB by default) and a tree of 2,000 files of 16 KiB.
+
+Peers, each writing to disk: ``curl`` single stream, ``aria2c -x16 -s16``, a ``requests``
+single stream with 1 MiB reads (how MLflow's HTTP and presigned repositories read),
+MLflow's own ``mlflow.artifacts.download_artifacts`` (its HTTP artifact repository,
+against the same nginx speaking MLflow's artifact-proxy protocol: static JSON listings
+for ``GET .../mlflow-artifacts/artifacts?path=``, files under
+``.../mlflow-artifacts/artifacts/<path>``), and for the small files a sequential
+``requests`` loop and a thread pool of bare urllib3 GETs (the floor any Python client
+meets under the GIL on this machine). boto3's TransferManager runs on moto's S3 server;
+federate's S3 row runs only when an ``s3`` repository plugin is installed (see
+:func:`s3_rows`). federate runs through its public API (``federate.download``) in a fresh
+process and times only the call, not the import; MLflow likewise, in ``bench/.venv``
+(see ``bench/mlflow_venv.py``). Finally a registry version pointing at the large file is
+downloaded twice: the second call is served from federate's cache.
 
 Numbers are noisy on a shared machine, and the page cache absorbs writes: read them as
 ratios within one run, never as pass/fail. Needs ``nginx``, ``curl`` and ``aria2c`` on
-PATH (``apt-get install nginx curl aria2``); rows whose tool is missing are skipped.
+PATH (``apt-get install nginx curl aria2``); a row whose tool is missing says so.
 
     python bench/download.py            # 1 GiB file, 2,000 small files
     python bench/download.py --quick    # 256 MiB, 500 small files
+    python bench/download.py --no-mlflow --no-s3   # skip the slower peers
 """
 
 from __future__ import annotations
@@ -31,14 +40,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote_plus
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from mlflow_venv import log, mlflow_python  # noqa: E402
+
 MiB = 1024 * 1024
+SMALL = 16 * 1024
 
 FULL = dict(big_mib=1024, small_files=2000)
 QUICK = dict(big_mib=256, small_files=500)
+MLFLOW_API = "/api/2.0/mlflow-artifacts/artifacts"
 
 NGINX_CONF = """
 daemon off;
@@ -59,19 +75,37 @@ http {{
         listen 127.0.0.1:{fast};
         root {data};
         autoindex on;
+        {mlflow}
     }}
     server {{
         listen 127.0.0.1:{slow};
         root {data};
         autoindex on;
         limit_rate 25m;
+        {mlflow}
     }}
 }}
 """
 
+# MLflow's artifact proxy protocol, served statically: listings precomputed as JSON
+MLFLOW_LOCATIONS = """
+        location = {api} {{
+            root {listings};
+            default_type application/json;
+            try_files /$arg_path.json /empty.json =404;
+        }}
+        location {api}/ {{
+            alias {data}/;
+        }}
+"""
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+@dataclass
+class Row:
+    section: str
+    tool: str
+    seconds: float | None  # None: not run (see note)
+    note: str = ""
 
 
 def free_port() -> int:
@@ -83,23 +117,46 @@ def free_port() -> int:
 # -- data and server -----------------------------------------------------------------------
 
 
-def make_data(data: Path, big_mib: int, small_files: int) -> None:
+def make_data(data: Path, big_mib: int, small_files: int) -> list[str]:
     pattern = os.urandom(16 * MiB)  # incompressible, and fast to write many times
     with open(data / "big.bin", "wb") as f:
         for _ in range(big_mib // 16):
             f.write(pattern)
     tree = data / "tree"
+    names = []
     for i in range(small_files):
-        sub = tree / f"d{i % 20:02d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i:05d}.bin").write_bytes(os.urandom(16 * 1024))
+        name = f"d{i % 20:02d}/f{i:05d}.bin"
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(os.urandom(SMALL))
+        names.append(name)
+    return sorted(names)
+
+
+def make_mlflow_listings(data: Path, listings: Path) -> None:
+    """What MLflow's artifact proxy answers to ``?path=<dir>``, one JSON file per directory
+    (named as nginx sees the raw query argument)."""
+    listings.mkdir()
+    (listings / "empty.json").write_text("{}")  # a file's path lists nothing: a file
+    for dirpath, dirnames, filenames in os.walk(data):
+        rel = Path(dirpath).relative_to(data).as_posix()
+        if rel == ".":
+            continue
+        # entries are named relative to the directory listed, as MLflow's server does
+        files: list[dict[str, object]] = [{"path": d, "is_dir": True} for d in sorted(dirnames)]
+        for f in sorted(filenames):
+            size = (Path(dirpath) / f).stat().st_size
+            files.append({"path": f, "is_dir": False, "file_size": size})
+        (listings / f"{quote_plus(rel)}.json").write_text(json.dumps({"files": files}))
 
 
 def start_nginx(root: Path, data: Path) -> tuple[subprocess.Popen[bytes], int, int]:
     fast, slow = free_port(), free_port()
     (root / "tmp").mkdir(parents=True)
+    listings = root / "mlflow-listings"
+    make_mlflow_listings(data, listings)
+    mlflow = MLFLOW_LOCATIONS.format(api=MLFLOW_API, listings=listings, data=data)
     conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, data=data, fast=fast, slow=slow))
+    conf.write_text(NGINX_CONF.format(root=root, data=data, fast=fast, slow=slow, mlflow=mlflow))
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(root)])
     deadline = time.monotonic() + 10
     while True:
@@ -164,13 +221,35 @@ def requests_loop(base: str, names: list[str], dst: Path) -> float:
     return timed(go)
 
 
+def urllib3_pool(base: str, names: list[str], dst: Path, workers: int) -> float:
+    """The floor: bare urllib3 GETs on a thread pool, each body written to its file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import urllib3
+
+    def go() -> None:
+        pool = urllib3.PoolManager(maxsize=workers)
+        for d in {n.rsplit("/", 1)[0] for n in names}:
+            (dst / d).mkdir(parents=True, exist_ok=True)
+
+        def one(name: str) -> None:
+            resp = pool.request("GET", base + name)
+            assert resp.status == 200, resp.status
+            with open(dst / name, "wb") as out:
+                out.write(resp.data)
+
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(one, names))
+
+    return timed(go)
+
+
 FEDERATE_CHILD = """
 import json, sys, time
 import federate
 t = time.perf_counter()
 federate.download(sys.argv[1], sys.argv[2], progress=False)
-first = time.perf_counter() - t
-print(json.dumps({"seconds": first}))
+print(json.dumps({"seconds": time.perf_counter() - t}))
 """
 
 FEDERATE_CACHE_CHILD = """
@@ -188,71 +267,267 @@ warm = time.perf_counter() - t
 print(json.dumps({"cold": cold, "warm": warm}))
 """
 
+MLFLOW_CHILD = """
+import json, sys, time
+import mlflow.artifacts
+t = time.perf_counter()
+mlflow.artifacts.download_artifacts(artifact_uri=sys.argv[1], dst_path=sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
 
-def federate_child(code: str, args: list[str], home: Path, env: dict[str, str]) -> dict:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "FEDERATE_HOME": str(home), **env}
+
+def child(python: str | Path, code: str, args: list[str], env: dict[str, str]) -> dict:
+    full_env = {**os.environ, **env}
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], env=full_env, capture_output=True, check=False
+        [str(python), "-c", code, *args], env=full_env, capture_output=True, check=False
     )
     if out.returncode != 0:
-        raise SystemExit(f"federate failed: {out.stderr.decode()[-2000:]}")
+        raise RuntimeError(out.stderr.decode()[-2000:])
     return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def federate_child(code: str, args: list[str], home: Path, env: dict[str, str]) -> dict:
+    env = {"PYTHONPATH": str(REPO), "FEDERATE_HOME": str(home), **env}
+    return child(sys.executable, code, args, env)
 
 
 def federate_file(url: str, dst: Path, home: Path, **env: str) -> float:
     return float(federate_child(FEDERATE_CHILD, [url, str(dst)], home, env)["seconds"])
 
 
-# -- main ----------------------------------------------------------------------------------
+def mlflow_download(artifact_uri: str, dst: Path) -> float:
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONPATH": ""}
+    dst.mkdir(parents=True, exist_ok=True)
+    return float(child(mlflow_python(), MLFLOW_CHILD, [artifact_uri, str(dst)], env)["seconds"])
+
+
+# -- S3 on moto ----------------------------------------------------------------------------
+
+
+def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
+    """boto3's TransferManager on moto's S3 server, and federate on the same bucket when
+    an ``s3`` repository plugin is installed.
+
+    TODO(s3): federate's S3 repository lands with the S3 branch. Once ``s3`` is among
+    the plugin host's schemes, the federate row below runs; it points boto3 at moto with
+    ``AWS_ENDPOINT_URL`` (boto3 >= 1.28 reads it), which the S3 repository is expected
+    to honour like any boto3 client. Adjust :data:`S3_ENV` if it takes another setting.
+    """
+    section = f"one file of {big_mib} MiB from moto's S3 server (Python, single process)"
+    try:
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from moto.server import ThreadedMotoServer
+    except ImportError as err:
+        return [Row(section, "boto3 TransferManager", None, f"not installed: {err.name}")]
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    rows = []
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="bench")
+        config = TransferConfig(max_concurrency=16, multipart_chunksize=8 * MiB)
+        s3.upload_file(str(data / "big.bin"), "bench", "big.bin", Config=config)
+        dst = work / "s3-out" / "big.bin"
+        dst.parent.mkdir(parents=True)
+        seconds = timed(lambda: s3.download_file("bench", "big.bin", str(dst), Config=config))
+        assert dst.stat().st_size == big_mib * MiB
+        rows.append(Row(section, "boto3 TransferManager (16 threads)", seconds))
+        shutil.rmtree(dst.parent)
+        if federate_has_s3():
+            seconds = federate_file("s3://bench/big.bin", dst, work / "home-s3", **env)
+            rows.append(Row(section, "federate (default)", seconds))
+        else:
+            rows.append(
+                Row(section, "federate (default)", None, "TODO(s3): no s3 repository plugin yet")
+            )
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return rows
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def federate_has_s3() -> bool:
+    code = (
+        "from federate.plugins.manager import get_plugin_host\n"
+        "get_plugin_host().repo_plugin('s3://bench/big.bin')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True).returncode == 0
+    )
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def attempt(rows: list[Row], section: str, tool: str, fn: Callable[[], float]) -> None:
+    log(f"{section}: {tool}")
+    try:
+        rows.append(Row(section, tool, fn()))
+    except Exception as err:  # a peer failing is a row, not the end of the run
+        rows.append(Row(section, tool, None, f"failed: {str(err).strip().splitlines()[-1:]}"))
+
+
+def big_file_rows(
+    rows: list[Row], section: str, port: int, work: Path, size: int, args: argparse.Namespace
+) -> None:
+    url = f"http://127.0.0.1:{port}/big.bin"
+    out = work / "out"
+    contenders: dict[str, Callable[[Path], float]] = {
+        "curl (1 stream)": lambda d: curl(url, d),
+        "aria2c -x16 -s16": lambda d: aria2c(url, d),
+        "requests (1 stream, 1 MiB reads)": lambda d: requests_stream(url, d),
+        "federate (default: 16 workers)": lambda d: federate_file(url, d, work / "home-plain"),
+        "federate (8 workers)": lambda d: federate_file(
+            url, d, work / "home-plain", FEDERATE_MAX_WORKERS="8"
+        ),
+    }
+    if not args.no_mlflow:
+        uri = f"http://127.0.0.1:{port}{MLFLOW_API}/big.bin"
+        contenders["MLflow download_artifacts (http)"] = lambda d: mlflow_download(uri, d.parent)
+    for tool, fn in contenders.items():
+        exe = tool.split()[0]
+        if exe in ("curl", "aria2c") and shutil.which(exe) is None:
+            rows.append(Row(section, tool, None, f"{exe} not on PATH"))
+            continue
+        dst = out / "big.bin"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+
+        def go(fn: Callable[[Path], float] = fn, dst: Path = dst) -> float:
+            seconds = fn(dst)
+            if dst.stat().st_size != size:
+                raise RuntimeError(f"wrote {dst.stat().st_size} bytes, expected {size}")
+            return seconds
+
+        attempt(rows, section, tool, go)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def tree_rows(
+    rows: list[Row], section: str, port: int, work: Path, names: list[str], args: argparse.Namespace
+) -> None:
+    base = f"http://127.0.0.1:{port}/tree/"
+    contenders: dict[str, Callable[[Path], float]] = {
+        "requests, sequential loop (1 Session)": lambda d: requests_loop(base, names, d),
+        "urllib3, 8 threads, bare GETs (floor)": lambda d: urllib3_pool(base, names, d, 8),
+        "urllib3, 16 threads, bare GETs (floor)": lambda d: urllib3_pool(base, names, d, 16),
+        "federate (default: 16 workers)": lambda d: federate_file(base, d, work / "home-plain"),
+        "federate (8 workers)": lambda d: federate_file(
+            base, d, work / "home-plain", FEDERATE_MAX_WORKERS="8"
+        ),
+    }
+    if not args.no_mlflow:
+        uri = f"http://127.0.0.1:{port}{MLFLOW_API}/tree"
+        contenders["MLflow download_artifacts (http)"] = lambda d: mlflow_download(uri, d)
+    for tool, fn in contenders.items():
+        dst = work / "out-tree"
+
+        def go(fn: Callable[[Path], float] = fn, dst: Path = dst) -> float:
+            seconds = fn(dst)
+            got = sum(1 for p in dst.rglob("*.bin"))
+            if got != len(names):
+                raise RuntimeError(f"wrote {got} files, expected {len(names)}")
+            return seconds
+
+        attempt(rows, section, tool, go)
+        shutil.rmtree(dst, ignore_errors=True)
+
+
+def report(rows: list[Row], big_mib: int, n: int, cache: dict | None) -> None:
+    sections: dict[str, list[Row]] = {}
+    for row in rows:
+        sections.setdefault(row.section, []).append(row)
+    for section, group in sections.items():
+        tree = section.startswith(f"{n} files")
+        print(f"\n{section}")
+        for row in group:
+            if row.seconds is None:
+                print(f"    {row.tool:<42} {'-':>9}  {row.note}")
+            elif tree:
+                print(f"    {row.tool:<42} {row.seconds:7.2f} s  {n / row.seconds:8.0f} files/s")
+            else:
+                rate = big_mib / row.seconds
+                print(f"    {row.tool:<42} {row.seconds:7.2f} s  {rate:8.0f} MiB/s")
+        ran = [r for r in group if r.seconds is not None]
+        feds = [r for r in ran if r.tool.startswith("federate")]
+        peers = [r for r in ran if not r.tool.startswith("federate") and "floor" not in r.tool]
+        if tree:
+            loop = next((r for r in ran if "sequential" in r.tool), None)
+            floor = min(
+                (r for r in ran if "floor" in r.tool), key=lambda r: r.seconds or 0, default=None
+            )
+            for r in ran:
+                if loop is not None and r is not loop:
+                    print(f"    {r.tool} vs the sequential loop: {loop.seconds / r.seconds:.2f}x")
+            for r in feds:
+                if floor is not None:
+                    print(f"    {r.tool} vs the fastest floor: {floor.seconds / r.seconds:.2f}x")
+            print("    goal: federate >= 3x the sequential loop")
+        elif feds and peers:
+            best = min(peers, key=lambda r: r.seconds or 0)
+            for r in feds:
+                print(f"    {r.tool} / best peer ({best.tool}): {best.seconds / r.seconds:.2f}x")
+    if cache is not None:
+        print(
+            f"\nRegistry version of {big_mib} MiB: first download (network + cache fill) "
+            f"{cache['cold']:.2f} s, cached re-download {cache['warm'] * 1000:.0f} ms "
+            "(goal < 200 ms)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (needs bench/.venv)")
+    parser.add_argument("--no-s3", action="store_true", help="skip boto3 on moto")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    missing = [t for t in ("nginx", "curl", "aria2c") if shutil.which(t) is None]
-    if "nginx" in missing:
+    if shutil.which("nginx") is None:
         raise SystemExit("nginx is needed: apt-get install nginx")
+    if not args.no_mlflow:
+        mlflow_python()  # create bench/.venv before anything is timed
     work = Path(tempfile.mkdtemp(prefix="federate-bench-"))
     work.chmod(0o755)  # nginx workers run as an unprivileged user
     data = work / "data"
     data.mkdir()
-    log(f"writing {sizes['big_mib']} MiB + {sizes['small_files']} x 16 KiB under {work}")
-    make_data(data, sizes["big_mib"], sizes["small_files"])
-    names = sorted(p.relative_to(data / "tree").as_posix() for p in (data / "tree").rglob("*.bin"))
-    nginx, fast, slow = start_nginx(work / "nginx", data)
-    rows: list[tuple[str, str, float, float]] = []  # server, tool, seconds, MiB/s
     big = sizes["big_mib"]
+    log(f"writing {big} MiB + {sizes['small_files']} x 16 KiB under {work}")
+    names = make_data(data, big, sizes["small_files"])
+    nginx, fast, slow = start_nginx(work / "nginx", data)
+    rows: list[Row] = []
+    n = len(names)
+    cache = None
+    started = time.perf_counter()
     try:
         for label, port in (("uncapped", fast), ("25 MB/s per connection", slow)):
-            url = f"http://127.0.0.1:{port}/big.bin"
-            contenders: dict[str, Callable[[Path], float]] = {
-                "curl (1 stream)": lambda d, u=url: curl(u, d),
-                "aria2c -x16 -s16": lambda d, u=url: aria2c(u, d),
-                "requests (1 stream, 1 MiB reads)": lambda d, u=url: requests_stream(u, d),
-                "federate (default: 16 workers)": lambda d, u=url: federate_file(
-                    u, d, work / "home-plain"
-                ),
-                "federate (8 workers)": lambda d, u=url: federate_file(
-                    u, d, work / "home-plain", FEDERATE_MAX_WORKERS="8"
-                ),
-            }
-            for tool, fn in contenders.items():
-                if tool.split()[0] in missing:
-                    continue
-                dst = work / "out" / "big.bin"
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                log(f"{label}: {tool}")
-                seconds = fn(dst)
-                assert dst.stat().st_size == big * MiB, tool
-                rows.append((label, tool, seconds, big / seconds))
-                shutil.rmtree(work / "out")
-        tree_url = f"http://127.0.0.1:{fast}/tree/"
-        log("small files: requests loop")
-        loop = requests_loop(tree_url, names, work / "out-loop")
-        log("small files: federate")
-        fed_tree = federate_file(tree_url, work / "out-tree", work / "home-plain")
+            section = f"one file of {big} MiB from nginx on 127.0.0.1, {label}"
+            big_file_rows(rows, section, port, work, big * MiB, args)
+        tree_rows(
+            rows, f"{n} files of 16 KiB from nginx on 127.0.0.1, uncapped", fast, work, names, args
+        )
+        if not args.no_s3:
+            log("S3 on moto: boto3 TransferManager")
+            try:
+                rows.extend(s3_rows(work, big, data))
+            except Exception as err:
+                rows.append(Row("S3 on moto", "boto3 TransferManager", None, f"failed: {err}"))
         log("cache: cold and warm download of a registry version")
         cache = federate_child(
             FEDERATE_CACHE_CHILD,
@@ -264,26 +539,8 @@ def main() -> None:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-
-    print(f"\nOne file of {big} MiB from nginx on 127.0.0.1 (MiB/s, higher is better)")
-    for label in ("uncapped", "25 MB/s per connection"):
-        group = [r for r in rows if r[0] == label]
-        best_peer = max((r for r in group if not r[1].startswith("federate")), key=lambda r: r[3])
-        print(f"  {label}:")
-        for _, tool, seconds, rate in group:
-            print(f"    {tool:<36} {seconds:7.2f} s  {rate:8.0f} MiB/s")
-        for _, tool, _, rate in group:
-            if tool.startswith("federate"):
-                print(f"    {tool} / best peer ({best_peer[1]}): {rate / best_peer[3]:.2f}x")
-    n = len(names)
-    print(
-        f"\n{n} files of 16 KiB: sequential requests loop {loop:.2f} s, federate "
-        f"{fed_tree:.2f} s -> {loop / fed_tree:.1f}x (goal >= 3x)"
-    )
-    print(
-        f"\nRegistry version of {big} MiB: first download (network + cache fill) "
-        f"{cache['cold']:.2f} s, cached re-download {cache['warm'] * 1000:.0f} ms (goal < 200 ms)"
-    )
+    report(rows, big, n, cache)
+    print(f"\n(whole run {time.perf_counter() - started:.0f} s; ratios > 1 favour federate)")
 
 
 if __name__ == "__main__":

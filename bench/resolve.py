@@ -33,12 +33,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-VENV = HERE / ".venv"
-VENV_PY = VENV / "bin" / "python"
-VENV_READY = VENV / ".bench-ready"  # written once mlflow and federate are installed
-MLFLOW_REQ = "mlflow>=3,<4"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mlflow_venv import VENV, VENV_PY, log, mlflow_python  # noqa: E402
 
 FULL = dict(versions=5000, alias_iters=2000, latest_iters=50, create=500, import_runs=5)
 QUICK = dict(versions=200, alias_iters=200, latest_iters=10, create=50, import_runs=3)
@@ -51,17 +47,8 @@ def ensure_venv() -> None:
     """Re-exec under bench/.venv, creating it (with MLflow and federate) if needed."""
     if sys.prefix != sys.base_prefix and Path(sys.prefix).resolve() == VENV.resolve():
         return
-    if not VENV_READY.exists():
-        log(f"creating {VENV} with {MLFLOW_REQ} and federate (takes a few minutes, once)")
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        pip = [str(VENV_PY), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, MLFLOW_REQ, "-e", str(REPO)], check=True)
-        VENV_READY.write_text(MLFLOW_REQ + "\n")
+    mlflow_python()
     os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()), *sys.argv[1:]])
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
 # -- import cost: a fresh interpreter per run ----------------------------------------------

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
@@ -42,6 +42,7 @@ from federate.transfer.settings import TransferSettings, max_workers
 if TYPE_CHECKING:
     import urllib3
 
+T = TypeVar("T")
 _PIECE = 1024 * 1024
 _DIGEST_NAMES = {"sha-256": "sha256", "md5": "md5", "crc32c": "crc32c"}
 
@@ -181,19 +182,20 @@ class HttpArtifactRepository(ArtifactRepository):
         threshold = TransferSettings.from_env().multipart_threshold
         out: list[FileInfo] = []
         unsized: list[str] = []
-        pending = [path.strip("/")]
-        while pending:
-            current = pending.pop()
-            for name, is_dir, size in self._index(current):
-                rel = f"{current}/{name}" if current else name
-                if is_dir:
-                    out.append(FileInfo(rel, True, None))
-                    if recursive:
-                        pending.append(rel)
-                elif size is not None and size < threshold:
-                    out.append(FileInfo(rel, False, size))
-                else:
-                    unsized.append(rel)
+        level = [path.strip("/")]
+        while level:  # breadth first, the index pages of one level fetched in parallel
+            below: list[str] = []
+            for current, entries in zip(level, _parallel(self._index, level), strict=True):
+                for name, is_dir, size in entries:
+                    rel = f"{current}/{name}" if current else name
+                    if is_dir:
+                        out.append(FileInfo(rel, True, None))
+                        below.append(rel)
+                    elif size is not None and size < threshold:
+                        out.append(FileInfo(rel, False, size))
+                    else:
+                        unsized.append(rel)
+            level = below if recursive else []
         out.extend(self._stat_many(unsized))
         out.sort(key=lambda f: f.path)
         return out
@@ -205,10 +207,7 @@ class HttpArtifactRepository(ArtifactRepository):
         def one(rel: str) -> FileInfo:
             return with_retries(self, settings, f"Looking up {rel}", lambda: self.stat(rel))
 
-        if len(paths) <= 1:
-            return [one(p) for p in paths]
-        with ThreadPoolExecutor(min(settings.max_workers, len(paths))) as pool:
-            return list(pool.map(one, paths))
+        return _parallel(one, paths)
 
     def _index(self, path: str) -> builtins.list[tuple[str, bool, int | None]]:
         url = self._url(path, directory=True)
@@ -288,6 +287,14 @@ class HttpArtifactRepository(ArtifactRepository):
                 for piece in self._stream(resp, "GET", url, 0, None):
                     _write_all(out, piece)
         return sent
+
+
+def _parallel(call: Callable[[str], T], items: list[str]) -> list[T]:
+    """``[call(i) for i in items]``, on the engine's number of threads."""
+    if len(items) <= 1:
+        return [call(i) for i in items]
+    with ThreadPoolExecutor(min(max_workers(), len(items))) as pool:
+        return list(pool.map(call, items))
 
 
 def _close(resp: urllib3.BaseHTTPResponse) -> None:

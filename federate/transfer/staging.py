@@ -34,14 +34,16 @@ STALE_AFTER_S = 120.0
 HEARTBEAT_S = 5.0
 
 
-def write_json_atomically(path: Path, data: dict[str, object]) -> None:
-    """Write ``data`` so readers see the old file or the whole new one, even after a crash."""
+def write_json_atomically(path: Path, data: dict[str, object], durable: bool = True) -> None:
+    """Write ``data`` so readers see the old file or the whole new one; ``durable`` also
+    survives a crash of the machine (an fsync: milliseconds, more on a busy disk)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     body = json.dumps(data, sort_keys=True).encode()
     with open(tmp, "wb") as f:
         f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -129,6 +131,8 @@ class Staging:
         if not force and now - self._last_beat < HEARTBEAT_S:
             return
         self._last_beat = now
+        # not fsynced: an owner file lost with the machine reads as "owner gone", and then
+        # no record is adopted (records name the owner they were written under)
         write_json_atomically(
             self.path / "owner.json",
             {
@@ -137,6 +141,7 @@ class Staging:
                 "host": socket.gethostname(),
                 "heartbeat": now,
             },
+            durable=False,
         )
 
     def still_ours(self) -> bool:
