@@ -320,6 +320,9 @@ def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
         from moto.server import ThreadedMotoServer
     except ImportError as err:
         return [Row(section, "boto3 TransferManager", None, f"not installed: {err.name}")]
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

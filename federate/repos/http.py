@@ -35,7 +35,7 @@ from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
 from federate.repos.http_index import parse_index
-from federate.repos.http_pool import final_url, make_pool
+from federate.repos.http_pool import HttpPool, final_url
 from federate.transfer.retry import with_retries
 from federate.transfer.settings import TransferSettings, max_workers
 
@@ -84,19 +84,19 @@ class HttpArtifactRepository(ArtifactRepository):
         parts = urlsplit(root)
         self._base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._query = parts.query
-        self._pool: urllib3.PoolManager | None = None
+        self._pool: HttpPool | None = None
         self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
 
     # -- plumbing ----------------------------------------------------------------------
 
     @property
-    def _connections(self) -> urllib3.PoolManager:
+    def _connections(self) -> HttpPool:
         """One pool for all workers, with a kept-alive connection for each of them."""
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = make_pool(self._base, max_workers() + 1)
+                    self._pool = HttpPool(self._base, max_workers() + 1)
         return self._pool
 
     def _url(self, path: str, directory: bool = False) -> str:
@@ -112,9 +112,7 @@ class HttpArtifactRepository(ArtifactRepository):
         import urllib3
 
         try:
-            return self._connections.request(
-                method, url, headers=headers, preload_content=not stream, decode_content=False
-            )
+            return self._connections.request(method, url, headers, stream)
         except urllib3.exceptions.HTTPError as err:
             raise self._unreachable(method, url, err) from None
 

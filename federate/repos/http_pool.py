@@ -76,28 +76,60 @@ def _proxy_for(url: str) -> str | None:
     return proxy
 
 
-def make_pool(url: str, size: int) -> urllib3.PoolManager:
-    """A pool for reading ``url``'s host with ``size`` workers, through a proxy if set."""
-    import urllib3
+class HttpPool:
+    """urllib3's pool manager, with a shortcut to the connections of the root's own host.
 
-    guard_http_logs()
-    timeout = urllib3.Timeout(*http_timeout())
-    # no retries here (the engine retries with backoff), but redirects are followed
-    retries = urllib3.Retry(
-        total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
-    )
-    options: dict[str, Any] = {
-        "num_pools": 4,
-        "maxsize": size,
-        "block": False,
-        "timeout": timeout,
-        "retries": retries,
-        "ca_certs": _ca_bundle(),
-    }
-    proxy = _proxy_for(url)
-    if proxy is not None:
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
+    ``PoolManager.request`` parses the URL and looks its pool up on every call, a tenth of
+    a small file's CPU; requests to the root's host (all of them, bar redirects) go to
+    that host's pool directly. A redirect is followed through the manager, which knows
+    every host.
+    """
+
+    def __init__(self, url: str, size: int) -> None:
+        import urllib3
+
+        guard_http_logs()
+        timeout = urllib3.Timeout(*http_timeout())
+        # no retries here (the engine retries with backoff), but redirects are followed
+        retries = urllib3.Retry(
+            total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
+        )
+        options: dict[str, Any] = {
+            "num_pools": 4,
+            "maxsize": size,
+            "block": False,
+            "timeout": timeout,
+            "retries": retries,
+            "ca_certs": _ca_bundle(),
+        }
+        proxy = _proxy_for(url)
+        self.manager: urllib3.PoolManager
+        self._home: urllib3.HTTPConnectionPool | None = None
+        if proxy is not None:
+            self.manager = urllib3.ProxyManager(proxy, **options)
+        else:
+            self.manager = urllib3.PoolManager(**options)
+            self._home = self.manager.connection_from_url(url)
+        parts = urlsplit(url)
+        self._origin = f"{parts.scheme}://{parts.netloc}/"
+
+    def request(
+        self, method: str, url: str, headers: dict[str, str] | None, stream: bool
+    ) -> urllib3.BaseHTTPResponse:
+        """Raises urllib3's errors; the body is read already unless ``stream``."""
+        options: dict[str, Any] = {
+            "headers": headers,
+            "preload_content": not stream,
+            "decode_content": False,
+        }
+        if self._home is not None and url.startswith(self._origin):
+            target = url[len(self._origin) - 1 :]
+            resp = self._home.urlopen(method, target, redirect=False, **options)
+            if not resp.get_redirect_location():
+                return resp
+            resp.drain_conn()
+            resp.release_conn()
+        return self.manager.request(method, url, **options)
 
 
 def final_url(resp: urllib3.BaseHTTPResponse, requested: str) -> str:
