@@ -38,7 +38,7 @@ from pathlib import Path
 
 from federate.config import federate_home
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError, redact
-from federate.transfer.checksums import file_digest
+from federate.transfer.checksums import fd_digest
 from federate.transfer.engine import check_destination, install_tree
 from federate.transfer.staging import read_json, write_json_atomically
 from federate.uri import ModelRef
@@ -143,14 +143,20 @@ class ModelCache:
 
     def adopt(self, snap: Snapshot, registry_uri: str, source: str) -> None:
         """Move a freshly downloaded snapshot's files into blobs (shared by hard link)."""
-        files = [p for p in snap.path.rglob("*") if p.is_file()]
+        files = [
+            Path(dirpath) / name
+            for dirpath, _dirs, names in os.walk(snap.path)
+            for name in names  # scandir's types: no stat per entry
+        ]
         blobs = self.root / "blobs" / "sha256"
         blobs.mkdir(parents=True, exist_ok=True)
 
         def intern(path: Path) -> int:
-            digest = file_digest(path, "sha256").hex()
+            with open(path, "rb", buffering=0) as f:  # one open: hash, mode and size
+                digest = fd_digest(f, "sha256").hex()
+                os.fchmod(f.fileno(), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                size = os.fstat(f.fileno()).st_size
             blob = blobs / digest
-            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             try:
                 os.link(path, blob)  # first copy of this content: the snapshot's file is it
             except FileExistsError:
@@ -160,7 +166,7 @@ class ModelCache:
             except OSError as err:
                 if err.errno not in (errno.EPERM, errno.EMLINK, errno.EXDEV):
                     raise  # otherwise: keep the file unshared
-            return path.stat().st_size
+            return size
 
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
             size = sum(pool.map(intern, files))

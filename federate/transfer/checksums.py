@@ -14,7 +14,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from federate.errors import INTERNAL_ERROR, FederateError
 
@@ -105,12 +105,17 @@ def strongest_check(text: str | None) -> Checksum | None:
 
 
 def file_digest(path: str | os.PathLike[str], algorithm: str) -> bytes:
-    hasher = _HASHERS[algorithm]()
-    buf = bytearray(_READ_BLOCK)
-    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            hasher.update(view[:n])
+        return fd_digest(f, algorithm)
+
+
+def fd_digest(f: BinaryIO, algorithm: str) -> bytes:
+    """The digest of what is left to read of an open (unbuffered) file."""
+    hasher = _HASHERS[algorithm]()
+    buf = bytearray(min(_READ_BLOCK, max(os.fstat(f.fileno()).st_size, 1)))
+    view = memoryview(buf)
+    while n := f.readinto(buf):  # type: ignore[attr-defined]
+        hasher.update(view[:n])
     return hasher.digest()
 
 
