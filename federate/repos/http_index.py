@@ -19,6 +19,10 @@ _DATE_SIZE = re.compile(
 )
 
 
+# a relative link to an entry of this directory, nothing to resolve
+_SIMPLE = re.compile(r"[^/:?#.][^/:?#]*/?")
+
+
 class _Links(HTMLParser):
     """Hrefs of ``<a>`` tags, each with the text that follows it up to the next link."""
 
@@ -55,7 +59,10 @@ def parse_index(page: str, base: str) -> list[tuple[str, bool, int | None]]:
     parser.feed(page)
     entries: dict[str, tuple[bool, int | None]] = {}
     for href, after in parser.links:
-        target = urljoin(base, href).split("?", 1)[0].split("#", 1)[0]
+        if _SIMPLE.fullmatch(href):
+            target = base + href  # "name" or "name/", as autoindex writes them: no urljoin
+        else:
+            target = urljoin(base, href).split("?", 1)[0].split("#", 1)[0]
         if not target.startswith(base) or target == base:
             continue  # parent links, sort links, other sites
         rest = target[len(base) :]
