@@ -15,8 +15,9 @@ or logs. Requests go through :mod:`federate.repos.http_pool`.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -238,7 +239,7 @@ class HttpArtifactRepository(ArtifactRepository):
 
     def _stream(
         self, resp: urllib3.BaseHTTPResponse, method: str, url: str, skip: int, length: int | None
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         import urllib3
 
         whole = False
@@ -266,23 +267,22 @@ class HttpArtifactRepository(ArtifactRepository):
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say (size, ETag, checksum) for the engine to
         check against the listing and the bytes."""
-        import urllib3
 
         url = self._url(path)
         resp = self._request("GET", url, headers=self._pin(path), stream=True)
         self._check(resp, "GET", url, path)
         sent = self._info(path, resp)
-        with open(local_path, "wb", buffering=0) as out:
+        try:
+            out = open(local_path, "wb", buffering=0)  # noqa: SIM115 (closed below)
+        except OSError:
+            _close(resp)
+            raise
+        with out, contextlib.closing(self._stream(resp, "GET", url, 0, None)) as pieces:
+            # closing: a local error (a full disk) must not keep the connection
             if sent.file_size is not None and sent.file_size <= _PIECE:
-                try:
-                    data = resp.read(decode_content=False)  # one read, one write
-                except urllib3.exceptions.HTTPError as err:
-                    _close(resp)
-                    raise self._unreachable("GET", url, err) from None
-                resp.release_conn()
-                _write_all(out, data)
+                _write_all(out, b"".join(pieces))  # one write for a small file
             else:
-                for piece in self._stream(resp, "GET", url, 0, None):
+                for piece in pieces:
                     _write_all(out, piece)
         return sent
 
