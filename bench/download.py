@@ -106,6 +106,7 @@ class Row:
     tool: str
     seconds: float | None  # None: not run (see note)
     note: str = ""
+    mib: float | None = None  # the data moved, when not the large file's size
 
 
 def free_port() -> int:
@@ -344,11 +345,11 @@ def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
         dst.parent.mkdir(parents=True)
         seconds = timed(lambda: s3.download_file("bench", "big.bin", str(dst), Config=config))
         assert dst.stat().st_size == big_mib * MiB
-        rows.append(Row(section, "boto3 TransferManager (16 threads)", seconds))
+        rows.append(Row(section, "boto3 TransferManager (16 threads)", seconds, mib=big_mib))
         shutil.rmtree(dst.parent)
         if federate_has_s3():
             seconds = federate_file("s3://bench/big.bin", dst, work / "home-s3", **env)
-            rows.append(Row(section, "federate (default)", seconds))
+            rows.append(Row(section, "federate (default)", seconds, mib=big_mib))
         else:
             rows.append(
                 Row(section, "federate (default)", None, "TODO(s3): no s3 repository plugin yet")
@@ -476,7 +477,7 @@ def report(rows: list[Row], big_mib: int, n: int, cache: dict | None) -> None:
             elif tree:
                 print(f"    {row.tool:<42} {row.seconds:7.2f} s  {n / row.seconds:8.0f} files/s")
             else:
-                rate = big_mib / row.seconds
+                rate = (row.mib or big_mib) / row.seconds
                 print(f"    {row.tool:<42} {row.seconds:7.2f} s  {rate:8.0f} MiB/s")
         ran = [r for r in group if r.seconds is not None]
         feds = [r for r in ran if r.tool.startswith("federate")]
