@@ -108,9 +108,17 @@ class Prompt:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated."""
+    """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
+
+    ``checksum`` is ``<algorithm>:<base64 digest>`` of the whole file when the store keeps
+    one (``crc32c:...``, ``sha256:...``). ``etag`` is the store's entity tag, unquoted;
+    ``etag_kind`` says what it can verify: ``md5`` (the MD5 of the bytes, hex),
+    ``multipart`` (S3's MD5 of the part MD5s with a ``-<parts>`` suffix), or None (opaque).
+    """
 
     path: str
     is_dir: bool
     file_size: int | None = None
     checksum: str | None = None
+    etag: str | None = None
+    etag_kind: str | None = None

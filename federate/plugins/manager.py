@@ -35,6 +35,7 @@ ENTRY_POINT_GROUP = "federate"
 BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "local": "federate.repos.local",
+    "s3": "federate.repos.s3",
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 #: Fixture modules of the kit; each store's fixtures live in a module of their own.
-pytest_plugins = ["federate.testing.stores"]
+pytest_plugins = ["federate.testing.stores", "federate.testing.s3"]
 
 _ENV = (
     "FEDERATE_REGISTRY_URI",

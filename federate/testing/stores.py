@@ -16,13 +16,31 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from federate.credentials import ScopedCredentials
+
 REQUIRE_ENV = "FEDERATE_TEST_REQUIRE_SERVERS"
+
+
+@dataclass
+class ScopedAccess:
+    """How a store hands out scoped credentials, for the credential conformance tests."""
+
+    #: fresh credentials (what a registry would vend) allowed to read the store's root
+    mint: Callable[[], ScopedCredentials]
+    #: make the store refuse ``credentials`` from now on, as it does once they expire
+    revoke: Callable[[ScopedCredentials], None]
+    #: credentials the store refuses outright (a wrong secret)
+    wrong: Callable[[], ScopedCredentials]
+    #: a context in which the store checks credentials as the real service does (emulators
+    #: that skip the checks by default turn them on here); nullcontext if it always does
+    enforcing: Callable[[], AbstractContextManager[object]] = nullcontext
 
 
 @dataclass
@@ -37,6 +55,8 @@ class StoreUnderTest:
     put: Callable[[str, bytes], None]
     #: environment a federate process needs to reach the store (endpoints, keys)
     env: dict[str, str] = field(default_factory=dict)
+    #: scoped credentials for this store, if it has them (None: those tests skip)
+    scoped: ScopedAccess | None = None
 
     def uri(self, path: str = "") -> str:
         return f"{self.root.rstrip('/')}/{path}" if path else self.root

@@ -7,7 +7,7 @@ import pytest
 from federate.testing.stores import StoreUnderTest
 
 #: Every store the conformance suite runs against; each has a ``store_<name>`` fixture.
-STORES = ["local"]
+STORES = ["local", "s3"]
 
 
 @pytest.fixture(params=STORES)
