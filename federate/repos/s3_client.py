@@ -113,6 +113,18 @@ def addressing_style(endpoint: str | None) -> str:
     return raw
 
 
+def max_attempts() -> int:
+    """Attempts per request for throttling, 5xx and connection errors (``AWS_MAX_ATTEMPTS``)."""
+    raw = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if not raw:
+        return 5
+    if not raw.isdigit() or int(raw) < 1:
+        raise FederateError(
+            f"AWS_MAX_ATTEMPTS must be a positive integer, got {raw!r}", INVALID_PARAMETER_VALUE
+        )
+    return int(raw)
+
+
 def check_scoped(credentials: ScopedCredentials) -> None:
     """Refuse credentials of another store's kind, or missing fields, before any request."""
     if credentials.kind != AWS_SESSION:
@@ -157,7 +169,7 @@ def make_client(settings: ClientSettings, credentials: ScopedCredentials | None)
         ) from None
     config = Config(
         max_pool_connections=MAX_POOL_CONNECTIONS,
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "max_attempts": max_attempts()},
         s3={"addressing_style": settings.addressing_style},
         connect_timeout=10,
         read_timeout=60,
