@@ -45,6 +45,8 @@ SCHEMES = ("s3", "s3a")
 #: Files above this size are fetched as parallel ranged GETs and uploaded in parts.
 MULTIPART_THRESHOLD = 2 * CHUNK_SIZE
 PART_SIZE = CHUNK_SIZE
+#: Parts larger than this are fetched in PART_SIZE ranges, without checking the ETag.
+MAX_VERIFIED_PART = 8 * CHUNK_SIZE
 #: S3 allows at most this many parts in one multipart upload.
 MAX_PARTS = 10_000
 STREAM_BLOCK = 1024 * 1024
@@ -103,6 +105,10 @@ def _checksum(headers: dict[str, Any]) -> str | None:
 
 def _list_page(client: BaseClient, kwargs: dict[str, Any]) -> dict[str, Any]:
     return client.list_objects_v2(**kwargs)  # type: ignore[no-any-return]
+
+
+def _head(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
+    return client.head_object(**request)  # type: ignore[no-any-return]
 
 
 def _delete(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
@@ -361,12 +367,16 @@ class S3ArtifactRepository(ArtifactRepository):
         self._call("read", key, op)
 
     def _download_parts(self, key: str, local_path: str, size: int, etag: str | None) -> None:
-        ranges = [(start, min(start + PART_SIZE, size) - 1) for start in range(0, size, PART_SIZE)]
+        """Parallel ranged GETs into one preallocated file. When the object was uploaded in
+        equal parts, the ranges follow those parts and the multipart ETag is checked."""
+        part_size = self._uniform_part_size(key, size, etag)
+        step = part_size or PART_SIZE
+        ranges = [(start, min(start + step, size) - 1) for start in range(0, size, step)]
         fd = os.open(local_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
             os.ftruncate(fd, size)
 
-            def fetch(span: tuple[int, int]) -> None:
+            def fetch(span: tuple[int, int]) -> bytes:
                 data = self._get(key, span[0], span[1], etag)
                 if len(data) != span[1] - span[0] + 1:
                     raise FederateError(
@@ -374,12 +384,44 @@ class S3ArtifactRepository(ArtifactRepository):
                         INTERNAL_ERROR,
                     )
                 os.pwrite(fd, data, span[0])
+                return hashlib.md5(data, usedforsecurity=False).digest() if part_size else b""
 
             with ThreadPoolExecutor(max_workers=min(PART_CONCURRENCY, len(ranges))) as pool:
-                for _ in pool.map(fetch, ranges):
-                    pass
+                digests = builtins.list(pool.map(fetch, ranges))
         finally:
             os.close(fd)
+        if part_size and etag:
+            got = (
+                f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(ranges)}"
+            )
+            if got != etag.lower() and self._parts_are_uniform(key, size, part_size, len(ranges)):
+                raise FederateError(
+                    f"{self._uri(key)} arrived corrupted: its multipart ETag is {etag}, the "
+                    f"bytes received give {got}",
+                    INTERNAL_ERROR,
+                )
+
+    def _uniform_part_size(self, key: str, size: int, etag: str | None) -> int | None:
+        """The size of part 1 of a multipart object, if the ETag can be checked with it."""
+        if etag_kind(etag) != "multipart" or etag is None:
+            return None
+        parts = int(etag.rsplit("-", 1)[1])
+        request = {"Bucket": self.bucket, "Key": key, "PartNumber": 1}
+        head = self._call("read", key, functools.partial(_head, request=request))
+        first = int(head.get("ContentLength") or 0)
+        if not 0 < first <= MAX_VERIFIED_PART or -(-size // first) != parts:
+            return None
+        return first
+
+    def _parts_are_uniform(self, key: str, size: int, part_size: int, parts: int) -> bool:
+        """Parts may differ in size; only a mismatch over equal parts proves corruption."""
+        for number in {2, parts} - {1}:
+            request = {"Bucket": self.bucket, "Key": key, "PartNumber": number}
+            head = self._call("read", key, functools.partial(_head, request=request))
+            expected = part_size if number < parts else size - part_size * (parts - 1)
+            if int(head.get("ContentLength") or 0) != expected:
+                return False
+        return True
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -266,3 +266,28 @@ def test_routing_a_local_path_does_not_import_boto3(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_unequal_parts_download_without_a_false_etag_alarm(
+    store_s3: StoreUnderTest, s3_env: MotoS3, tmp_path
+):
+    mib = 1024 * 1024
+    chunks = [os.urandom(6 * mib), os.urandom(10 * mib), b"z"]  # 3 parts, not equal in size
+    client, bucket = s3_env.client(), store_s3.root.removeprefix("s3://")
+    upload = client.create_multipart_upload(Bucket=bucket, Key="odd.bin")["UploadId"]
+    parts = [
+        {
+            "PartNumber": n,
+            "ETag": client.upload_part(
+                Bucket=bucket, Key="odd.bin", UploadId=upload, PartNumber=n, Body=chunk
+            )["ETag"],
+        }
+        for n, chunk in enumerate(chunks, 1)
+    ]
+    client.complete_multipart_upload(
+        Bucket=bucket, Key="odd.bin", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    repo = get_plugin_host().open_repo(store_s3.root)
+    assert repo.stat("odd.bin").etag_kind == "multipart"
+    repo.download_file("odd.bin", str(tmp_path / "odd.bin"))
+    assert (tmp_path / "odd.bin").read_bytes() == b"".join(chunks)
