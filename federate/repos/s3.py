@@ -11,6 +11,7 @@ credentials the default AWS credential chain is used. boto3 is imported on first
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import functools
@@ -18,6 +19,7 @@ import hashlib
 import os
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -113,6 +115,15 @@ def _head(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
 
 def _delete(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
     return client.delete_objects(**request)  # type: ignore[no-any-return]
+
+
+def _file_crc32(path: str) -> str:
+    """Base64 of the big-endian CRC32 of a file, as S3 reports ChecksumCRC32."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(STREAM_BLOCK * 4):
+            crc = zlib.crc32(block, crc)
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 class _Refused(Exception):
@@ -340,36 +351,41 @@ class S3ArtifactRepository(ArtifactRepository):
             if (info.file_size or 0) <= MULTIPART_THRESHOLD:
                 self._download_whole(key, local_path)
             else:
-                self._download_parts(key, local_path, info.file_size or 0, info.etag)
+                self._download_parts(key, local_path, info)
         except OSError as err:
             raise from_os_error(err, "write", local_path) from err
 
     def _download_whole(self, key: str, local_path: str) -> None:
-        """One GET streamed to disk; checked against the ETag when it is the bytes' MD5."""
+        """One GET streamed to disk and checked: botocore checks a stored CRC/SHA checksum
+        as the body streams in; without one, an ETag that is the bytes' MD5 is checked here."""
 
         def op(client: BaseClient) -> None:
             response = client.get_object(Bucket=self.bucket, Key=key)
             etag = response.get("ETag", "").strip('"')
             kind = etag_kind(etag, response.get("ServerSideEncryption"))
-            md5 = hashlib.md5(usedforsecurity=False) if kind == "md5" else None
+            checked_by_botocore = any(f in response for f in _CHECKSUM_FIELDS)
+            md5 = (
+                hashlib.md5(usedforsecurity=False)
+                if kind == "md5" and not checked_by_botocore
+                else None
+            )
             with open(local_path, "wb") as out:
                 for block in response["Body"].iter_chunks(STREAM_BLOCK):
                     out.write(block)
                     if md5 is not None:
                         md5.update(block)
             if md5 is not None and md5.hexdigest() != etag.lower():
-                raise FederateError(
-                    f"{self._uri(key)} arrived corrupted: MD5 {md5.hexdigest()} does not match "
-                    f"the ETag {etag}",
-                    INTERNAL_ERROR,
-                )
+                raise self._corrupted(key, f"MD5 {md5.hexdigest()} does not match ETag {etag}")
 
         self._call("read", key, op)
 
-    def _download_parts(self, key: str, local_path: str, size: int, etag: str | None) -> None:
-        """Parallel ranged GETs into one preallocated file. When the object was uploaded in
-        equal parts, the ranges follow those parts and the multipart ETag is checked."""
-        part_size = self._uniform_part_size(key, size, etag)
+    def _download_parts(self, key: str, local_path: str, info: FileInfo) -> None:
+        """Parallel ranged GETs into one preallocated file, then checked: by the stored
+        CRC32 when S3 keeps a full-object one (reading the file back is cheap), else by the
+        multipart ETag when the object was uploaded in equal parts (ranges follow them)."""
+        size, etag = info.file_size or 0, info.etag
+        crc = info.checksum if (info.checksum or "").startswith("crc32:") else None
+        part_size = None if crc else self._uniform_part_size(key, size, etag)
         step = part_size or PART_SIZE
         ranges = [(start, min(start + step, size) - 1) for start in range(0, size, step)]
         fd = os.open(local_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -390,16 +406,19 @@ class S3ArtifactRepository(ArtifactRepository):
                 digests = builtins.list(pool.map(fetch, ranges))
         finally:
             os.close(fd)
-        if part_size and etag:
+        if crc:
+            got = f"crc32:{_file_crc32(local_path)}"
+            if got != crc:
+                raise self._corrupted(key, f"its stored checksum is {crc}, the bytes give {got}")
+        elif part_size and etag:
             got = (
                 f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(ranges)}"
             )
             if got != etag.lower() and self._parts_are_uniform(key, size, part_size, len(ranges)):
-                raise FederateError(
-                    f"{self._uri(key)} arrived corrupted: its multipart ETag is {etag}, the "
-                    f"bytes received give {got}",
-                    INTERNAL_ERROR,
-                )
+                raise self._corrupted(key, f"its multipart ETag is {etag}, the bytes give {got}")
+
+    def _corrupted(self, key: str, why: str) -> FederateError:
+        return FederateError(f"{self._uri(key)} arrived corrupted: {why}", INTERNAL_ERROR)
 
     def _uniform_part_size(self, key: str, size: int, etag: str | None) -> int | None:
         """The size of part 1 of a multipart object, if the ETag can be checked with it."""

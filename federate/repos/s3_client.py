@@ -282,6 +282,10 @@ def map_error(
             "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an IAM role is available",
             PERMISSION_DENIED,
         )
+    if isinstance(err, bx.FlexibleChecksumError):
+        return FederateError(
+            f"{where} arrived corrupted: {_scrub(str(err), secrets)}", INTERNAL_ERROR
+        )
     if isinstance(err, bx.ParamValidationError):
         return FederateError(
             f"Invalid S3 request to {action} {where}: {_scrub(str(err), secrets)}",

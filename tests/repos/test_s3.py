@@ -291,3 +291,24 @@ def test_unequal_parts_download_without_a_false_etag_alarm(
     assert repo.stat("odd.bin").etag_kind == "multipart"
     repo.download_file("odd.bin", str(tmp_path / "odd.bin"))
     assert (tmp_path / "odd.bin").read_bytes() == b"".join(chunks)
+
+
+def test_a_large_object_with_a_stored_crc32_is_checked_by_it(
+    store_s3: StoreUnderTest, s3_env: MotoS3, tmp_path
+):
+    from boto3.s3.transfer import TransferConfig
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(MULTIPART_THRESHOLD + 4321))
+    # one PUT of the whole object, so S3 keeps a full-object CRC32 of it
+    s3_env.client().upload_file(
+        str(src),
+        store_s3.root.removeprefix("s3://"),
+        "crc.bin",
+        Config=TransferConfig(multipart_threshold=2 * MULTIPART_THRESHOLD),
+    )
+    repo = get_plugin_host().open_repo(store_s3.root)
+    crc = base64.b64encode(zlib.crc32(src.read_bytes()).to_bytes(4, "big")).decode()
+    assert repo.stat("crc.bin").checksum == f"crc32:{crc}"
+    repo.download_file("crc.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
