@@ -95,8 +95,15 @@ def etag_kind(etag: str | None, encryption: str | None = None) -> str | None:
 
 
 def _checksum(headers: dict[str, Any]) -> str | None:
-    """``<algorithm>:<base64 digest>`` of a full-object checksum S3 keeps, if any."""
-    if headers.get("ChecksumType") == "COMPOSITE":
+    """``<algorithm>:<base64 digest>`` of a full-object checksum S3 keeps, if any.
+
+    A multipart object's checksum covers the whole object only when S3 says FULL_OBJECT;
+    otherwise it is a checksum of part checksums (and S3-compatible servers may omit the
+    type), which says nothing about the bytes as a whole."""
+    multipart = etag_kind(str(headers.get("ETag", "")).strip('"')) == "multipart"
+    if headers.get("ChecksumType") == "COMPOSITE" or (
+        multipart and headers.get("ChecksumType") != "FULL_OBJECT"
+    ):
         return None
     for field, name in _CHECKSUM_FIELDS.items():
         value = headers.get(field)

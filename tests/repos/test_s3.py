@@ -312,3 +312,21 @@ def test_a_large_object_with_a_stored_crc32_is_checked_by_it(
     assert repo.stat("crc.bin").checksum == f"crc32:{crc}"
     repo.download_file("crc.bin", str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+
+
+def test_a_checksum_of_part_checksums_is_not_taken_for_the_object(
+    store_s3: StoreUnderTest, s3_env: MotoS3, tmp_path
+):
+    from boto3.s3.transfer import TransferConfig
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(MULTIPART_THRESHOLD + 4321))
+    # boto3's own multipart upload: S3 keeps a checksum per part, not one of the object
+    s3_env.client().upload_file(
+        str(src), store_s3.root.removeprefix("s3://"), "parts.bin", Config=TransferConfig()
+    )
+    repo = get_plugin_host().open_repo(store_s3.root)
+    info = repo.stat("parts.bin")
+    assert info.etag_kind == "multipart" and info.checksum is None
+    repo.download_file("parts.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
