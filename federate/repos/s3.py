@@ -155,6 +155,9 @@ class S3ArtifactRepository(ArtifactRepository):
         self._client_lock = threading.Lock()
         self._client_creds: ScopedCredentials | None = None
         self._client: BaseClient | None = None
+        # file-level workers times part-level workers can exceed the connection pool;
+        # beyond it urllib3 would open and discard a connection per request
+        self._slots = threading.BoundedSemaphore(s3_client.MAX_POOL_CONNECTIONS)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -182,7 +185,9 @@ class S3ArtifactRepository(ArtifactRepository):
 
         def attempt(creds: ScopedCredentials | None) -> T:
             try:
-                return op(self._client_for(creds))
+                client = self._client_for(creds)
+                with self._slots:
+                    return op(client)
             except Exception as err:
                 if creds is not None and self._expired(err, creds):
                     raise _Refused() from err
@@ -316,20 +321,31 @@ class S3ArtifactRepository(ArtifactRepository):
         if length == 0:
             self.stat(path)  # still a missing file is an error, like every other store
             return b""
-        return self._get(key, start, start + length - 1)
+        return self._get(key, start, start + length - 1, b"".join)
 
-    def _get(self, key: str, first: int, last: int, etag: str | None = None) -> bytes:
-        def op(client: BaseClient) -> bytes:
+    def _get(
+        self,
+        key: str,
+        first: int,
+        last: int,
+        consume: Callable[[Iterator[bytes]], T],
+        etag: str | None = None,
+    ) -> T:
+        """``consume`` the bytes ``first..last`` of an object as they stream in; a body that
+        breaks off is requested again (``consume`` starts over with a fresh iterator)."""
+
+        def op(client: BaseClient) -> T:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
             kwargs["Range"] = f"bytes={first}-{last}"
             if etag:
                 kwargs["IfMatch"] = etag
             try:
-                return client.get_object(**kwargs)["Body"].read()
+                body = client.get_object(**kwargs)["Body"]
             except Exception as err:
                 if s3_client.error_code(err)[0] == "InvalidRange":
-                    return b""  # the range starts at or past the end of the object
+                    return consume(iter(()))  # the range starts at or past the end
                 raise
+            return consume(body.iter_chunks(STREAM_BLOCK))
 
         for attempt in range(READ_ATTEMPTS):
             try:
@@ -400,14 +416,23 @@ class S3ArtifactRepository(ArtifactRepository):
             os.ftruncate(fd, size)
 
             def fetch(span: tuple[int, int]) -> bytes:
-                data = self._get(key, span[0], span[1], etag)
-                if len(data) != span[1] - span[0] + 1:
+                def write(blocks: Iterator[bytes]) -> tuple[int, bytes]:
+                    md5 = hashlib.md5(usedforsecurity=False) if part_size else None
+                    offset = span[0]
+                    for block in blocks:
+                        os.pwrite(fd, block, offset)
+                        offset += len(block)
+                        if md5 is not None:
+                            md5.update(block)
+                    return offset - span[0], md5.digest() if md5 is not None else b""
+
+                written, digest = self._get(key, span[0], span[1], write, etag)
+                if written != span[1] - span[0] + 1:
                     raise FederateError(
                         f"{self._uri(key)}: short read at bytes {span[0]}-{span[1]}",
                         INTERNAL_ERROR,
                     )
-                os.pwrite(fd, data, span[0])
-                return hashlib.md5(data, usedforsecurity=False).digest() if part_size else b""
+                return digest
 
             with ThreadPoolExecutor(max_workers=min(PART_CONCURRENCY, len(ranges))) as pool:
                 digests = builtins.list(pool.map(fetch, ranges))
