@@ -144,6 +144,17 @@ def test_a_single_file_registers_and_downloads(store, federate_home, tmp_path, m
     assert (Path(out) / "model.onnx").read_bytes() == src.read_bytes()
 
 
+def test_a_failed_register_leaves_no_files_and_no_version(
+    store, federate_home, model_tree, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", store.root)
+    (model_tree / "data" / "zz-dangling").symlink_to(tmp_path / "nowhere")
+    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "zz-dangling"):
+        federate.register(model_tree, "broken")
+    assert repo_for(store).walk_files() == []
+    assert federate.get_registry().search_model_versions("name = 'broken'") == []
+
+
 # -- scoped credentials ----------------------------------------------------------------------
 
 
