@@ -330,3 +330,18 @@ def test_a_checksum_of_part_checksums_is_not_taken_for_the_object(
     assert info.etag_kind == "multipart" and info.checksum is None
     repo.download_file("parts.bin", str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+
+
+def test_scoped_credentials_never_fall_back_to_the_default_chain(
+    store_s3: StoreUnderTest, s3_env: MotoS3
+):
+    store_s3.put("f.txt", b"x")  # the admin keys in the environment could read this
+    with s3_env.enforcing_auth():
+        stale = s3_env.mint()
+        s3_env.revoke(stale)
+        repo = get_plugin_host().open_repo(store_s3.root, stale, lambda: None)
+        with raises_federate_error(PERMISSION_DENIED, "no fresh credentials"):
+            repo.read_range("f.txt", 0, 1)
+        repo = get_plugin_host().open_repo(store_s3.root, stale)  # no way to renew
+        with raises_federate_error(PERMISSION_DENIED, "no way to renew"):
+            repo.read_range("f.txt", 0, 1)
