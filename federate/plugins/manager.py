@@ -54,6 +54,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",
     "http": "federate.repos.http",
+    "s3": "federate.repos.s3",
 }
 
 

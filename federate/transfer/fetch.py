@@ -78,7 +78,7 @@ class FileJob:
         self.cancel = cancel
         self.progress = progress
         self.size = info.file_size
-        self.check = strongest_check(info.checksum)
+        self.check = strongest_check(info)
         self.ranged = self.size is not None and self.size >= settings.multipart_threshold
         # small files are cheaper to fetch again than to keep a durable record of
         identity = source_identity(info) if self.ranged else None

@@ -7,7 +7,7 @@ import pytest
 from federate.testing.stores import StoreUnderTest
 
 #: Every store the conformance suite runs against; each has a ``store_<name>`` fixture.
-STORES = ["local", "http", "gcs", "azure"]
+STORES = ["local", "http", "s3", "gcs", "azure"]
 
 
 @pytest.fixture(params=STORES)
