@@ -21,7 +21,7 @@ from federate.entities import FileInfo
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
-from federate.repos.http_transport import HttpTransport
+from federate.repos.http_transport import HttpTransport, stat_in_parallel
 
 
 class _Links(HTMLParser):
@@ -85,26 +85,9 @@ class HttpArtifactRepository(ArtifactRepository):
                         pending.append(rel)
                 else:
                     files.append(rel)
-        out.extend(self._stat_many(files))
+        out.extend(stat_in_parallel(self, files))
         out.sort(key=lambda f: f.path)
         return out
-
-    def _stat_many(self, paths: builtins.list[str]) -> builtins.list[FileInfo]:
-        """HEAD every file, in parallel, each retried on its own (an index has no sizes)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from federate.transfer.retry import with_retries
-        from federate.transfer.settings import TransferSettings
-
-        settings = TransferSettings.from_env()
-
-        def one(rel: str) -> FileInfo:
-            return with_retries(self, settings, f"Looking up {rel}", lambda: self.stat(rel))
-
-        if len(paths) <= 1:
-            return [one(p) for p in paths]
-        with ThreadPoolExecutor(min(settings.max_workers, len(paths))) as pool:
-            return list(pool.map(one, paths))
 
     def _index(self, path: str) -> builtins.list[tuple[str, bool]]:
         url = self._url(path, directory=True)

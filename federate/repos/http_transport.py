@@ -30,6 +30,8 @@ from federate.errors import (
 if TYPE_CHECKING:
     import requests
 
+    from federate.repos.base import ArtifactRepository
+
 _PIECE = 1024 * 1024
 _DIGEST_NAMES = {"sha-256": "sha256", "md5": "md5", "crc32c": "crc32c"}
 #: words in a 400 body that mean the signature or token was refused (GCS answers an
@@ -89,6 +91,25 @@ def checksums_from_headers(headers: Any) -> str | None:
         if sep and name in ("crc32c", "md5"):
             found.setdefault(name, value)
     return ",".join(f"{k}:{v}" for k, v in found.items()) or None
+
+
+def stat_in_parallel(repo: ArtifactRepository, paths: list[str]) -> list[FileInfo]:
+    """``repo.stat`` of every path, in parallel, each retried on its own (for listings
+    that give names but no sizes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from federate.transfer.retry import with_retries
+    from federate.transfer.settings import TransferSettings
+
+    settings = TransferSettings.from_env()
+
+    def one(rel: str) -> FileInfo:
+        return with_retries(repo, settings, f"Looking up {rel}", lambda: repo.stat(rel))
+
+    if len(paths) <= 1:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(min(settings.max_workers, len(paths))) as pool:
+        return list(pool.map(one, paths))
 
 
 def _refusal(status: int, body: bytes) -> str | None:

@@ -17,13 +17,8 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def served(
-    http_server: FileServer, federate_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> FileServer:
+def served(http_server: FileServer, federate_home: Path, small_ranges: None) -> FileServer:
     """model/ with a 5 MiB + 5 B file (5 ranges of 1 MiB and a tail) and a small one."""
-    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1MiB")
-    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "2MiB")
-    monkeypatch.setenv("FEDERATE_RETRY_BACKOFF", "0.01")
     model = http_server.directory / "model"
     (model / "sub").mkdir(parents=True)
     (model / "weights.bin").write_bytes(os.urandom(5 * MiB + 5))
