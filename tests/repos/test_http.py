@@ -126,3 +126,14 @@ def test_a_file_replaced_mid_download_is_an_error_not_a_mix(
     assert "changed on the server" in str(errors[0])
     assert not (tmp_path / "w.bin").exists()
     assert 412 in [a.status for a in served.access_log]
+
+
+def test_refusals_are_permission_denied_and_a_plain_400_is_not(served, tmp_path):
+    from federate.errors import PERMISSION_DENIED
+
+    url = served.url("model/sub/config.json") + "?X-Signature=SECRETSIG"
+    served.faults.fail_with["/model/sub/config.json"] = [403, 400]
+    with raises_federate_error(PERMISSION_DENIED, "HTTP 403", "?<redacted>"):
+        federate.download(url, tmp_path / "a.json")
+    with raises_federate_error(INTERNAL_ERROR, "HTTP 400"):  # no expired-signature body
+        federate.download(url, tmp_path / "b.json")
