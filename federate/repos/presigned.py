@@ -29,20 +29,30 @@ Reads are ``GET`` requests (a URL presigned for GET usually refuses HEAD): range
 ``Range``, sizes the registry did not give from a one-byte ranged read. Through
 :class:`CredentialKeeper` the URL set is renewed shortly before it expires and once when
 the store refuses a URL (401, 403, 400 with an expired-signature body); the request is
-then retried once, and a second refusal is PERMISSION_DENIED. Nothing wider is ever
-tried. Query strings never appear in messages or logs.
+then retried once, and a refusal of a freshly renewed set is final: PERMISSION_DENIED,
+without asking the registry again. Nothing wider is ever tried. The renewal margin
+(``FEDERATE_CREDENTIAL_REFRESH_MARGIN``, 60 s) is capped at half the first set's lifetime,
+so short-lived URLs are not renewed before every request. Query strings never appear in
+messages or logs.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCredentials
+from federate.credentials import (
+    DEFAULT_REFRESH_MARGIN_S,
+    CredentialKeeper,
+    CredentialRefresher,
+    ScopedCredentials,
+)
 from federate.entities import FileInfo
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -165,6 +175,17 @@ def _content_range_total(value: str | None) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def _margin(credentials: ScopedCredentials) -> float:
+    """The renewal margin, at most half the URLs' lifetime: URLs that live less than the
+    configured margin would otherwise be renewed before every single request."""
+    configured = float(
+        os.environ.get("FEDERATE_CREDENTIAL_REFRESH_MARGIN", DEFAULT_REFRESH_MARGIN_S)
+    )
+    if credentials.expires_at is None:
+        return configured
+    return max(0.0, min(configured, (credentials.expires_at - time.time()) / 2))
+
+
 class PresignedArtifactRepository(ArtifactRepository):
     """Read-only access to the files of one location through presigned URLs."""
 
@@ -183,7 +204,7 @@ class PresignedArtifactRepository(ArtifactRepository):
                 INVALID_PARAMETER_VALUE,
             )
         self._parsed = (credentials, parse_presigned(credentials))
-        self._keeper = CredentialKeeper(credentials, refresh)
+        self._keeper = CredentialKeeper(credentials, refresh, _margin(credentials))
         self._http = HttpTransport()
         #: a URL set renewed because the store refused the last one, until a read works:
         #: a refusal of it is final, so a registry handing out bad URLs is not asked again
@@ -246,7 +267,7 @@ class PresignedArtifactRepository(ArtifactRepository):
         entry = urls.get(path)
         if entry is None:
             prefix = f"{path}/" if path else ""
-            if any(p.startswith(prefix) for p in urls):
+            if not path or any(p.startswith(prefix) for p in urls):  # the root is a directory
                 return FileInfo(path, True, None)
             raise self._missing(path)
         if entry.size is not None:

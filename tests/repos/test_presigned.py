@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 
@@ -182,12 +183,27 @@ def test_a_refresh_with_still_expired_urls_is_permission_denied_without_secrets(
     assert "X-Signature" not in caplog.text
 
 
-def test_urls_about_to_expire_are_renewed_before_they_are_used(vending, tmp_path):
-    vending.ttls = [30.0, 3600.0]  # within the 60 s renewal margin
+def test_urls_about_to_expire_are_renewed_before_they_are_used(vending):
+    vending.ttls = [2.0, 3600.0]  # renewed from 1 s before expiry (half the lifetime)
+    mv = federate.resolve("models:/m/1")
+    repo = get_plugin_host().open_repo(
+        mv.download_uri, vending.credentials(mv), lambda: vending.credentials(mv)
+    )
+    assert repo.read_range("empty", 0, 0) == b"" and repo.read_range("weights.bin", 0, 2)
+    assert len(vending.issued_at) == 1
+    time.sleep(1.1)
+    data = (src_of(vending) / "weights.bin").read_bytes()
+    assert repo.read_range("weights.bin", 7, 3) == data[7:10]
+    assert vending.issued_at == [0, 1]  # renewed after the first read, before the second
+    assert vending.signer.refusals == []
+    assert [a.range for a in vending.signer.server.access_log] == ["bytes=0-1", "bytes=7-9"]
+
+
+def test_short_lived_urls_are_not_renewed_before_every_read(vending, tmp_path):
+    vending.ttls = [30.0]  # less than the 60 s margin, more than the download takes
     got = federate.download("models:/m/1", tmp_path / "out")
     assert tree_digest(got) == tree_digest(src_of(vending))
-    assert vending.issued_at == [0, 0]  # renewed before the first read reached the store
-    assert vending.signer.refusals == []
+    assert len(vending.issued_at) == 1 and vending.signer.refusals == []
 
 
 def test_sizes_the_registry_leaves_out_come_from_one_byte_ranges_not_head(vending, tmp_path):
