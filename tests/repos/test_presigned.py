@@ -146,6 +146,8 @@ def test_read_range_asks_for_exactly_that_range(vending):
     assert repo.read_range("weights.bin", 1000, 10) == data[1000:1010]
     assert [a.range for a in vending.signer.server.access_log] == ["bytes=1000-1009"]
     assert [f.path for f in repo.list()] == ["empty", "sub dir", "weights.bin"]
+    listed = federate.list_artifacts("models:/m/1", "sub dir")
+    assert [(f.path, f.file_size) for f in listed] == [("sub dir/cönfig.json", 13)]
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "absent.bin"):
         repo.stat("absent.bin")
 
