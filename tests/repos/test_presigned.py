@@ -248,3 +248,18 @@ def test_malformed_url_sets_are_refused_naming_the_problem(federate_home, urls, 
     creds = ScopedCredentials("presigned_urls", {"urls": urls})
     with raises_federate_error(INVALID_PARAMETER_VALUE, fragment, "presigned_credentials"):
         get_plugin_host().open_repo("presigned:v1", creds)
+
+
+def test_a_location_that_is_one_file_downloads_as_that_file(
+    federate_home, presigned_server, tmp_path
+):
+    from federate import transfer
+
+    (presigned_server.server.directory / "model.pkl").write_bytes(b"pickled")
+    url, expires = presigned_server.sign("model.pkl")
+    creds = presigned_credentials([PresignedUrl("", url, {SCOPE_HEADER: "read"}, expires)])
+    repo = get_plugin_host().open_repo("s3://bucket/m/1/model.pkl", creds)
+    (tmp_path / "out").mkdir()  # an existing directory: the file lands inside, by its name
+    got = transfer.download(repo, tmp_path / "out", progress=False)
+    assert Path(got) == tmp_path / "out" / "model.pkl" and Path(got).read_bytes() == b"pickled"
+    assert [a.range for a in presigned_server.server.access_log] == ["bytes=0-0", None]
