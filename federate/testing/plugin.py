@@ -18,6 +18,7 @@ pytest_plugins = [
     "federate.testing.faults",
     "federate.testing.http",
     "federate.testing.s3",
+    "federate.testing.presigned",
     "federate.testing.azure",
     "federate.testing.gcs",
     "federate.testing.webhooks",
