@@ -131,6 +131,18 @@ class SessionFactory:
                 raise database_error(err, self.engine.url) from err
 
     @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed on success: the fast path for
+        writes that need no ORM objects (creating a version). Same error mapping."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except FederateError:
+            raise
+        except sa.exc.SQLAlchemyError as err:
+            raise database_error(err, self.engine.url) from err
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only Core connection: the fast path for resolution."""
         try:
