@@ -180,7 +180,11 @@ def schema_state(url: str) -> tuple[str | None, str]:
 
 
 def upgrade_url(url: str) -> tuple[str | None, str]:
-    """Migrate the database at ``url`` to head, under the same lock as first use."""
+    """Migrate the database at ``url`` to head, under the same lock as first use.
+
+    A database at a revision this release does not know (a newer federate made it) is
+    refused: federate never guesses how to move a schema it has not seen.
+    """
     from filelock import FileLock
 
     engine = create_engine(url)
@@ -189,10 +193,27 @@ def upgrade_url(url: str) -> tuple[str | None, str]:
             with connect_with_retry(engine) as conn:
                 before = current_revision(conn)
                 conn.rollback()
+            if before is not None and before not in known_revisions():
+                raise FederateError(
+                    f"The registry database {display_url(engine.url)} is at schema revision "
+                    f"{before}, which this federate does not know: a newer federate created "
+                    f"it. Use that release or a later one; this one stops at {SCHEMA_HEAD}.",
+                    INTERNAL_ERROR,
+                )
             upgrade(engine, "head")
         return before, SCHEMA_HEAD
+    except sa.exc.SQLAlchemyError as err:
+        raise database_error(err, engine.url) from err
     finally:
         engine.dispose()
+
+
+def known_revisions() -> set[str]:
+    """Every revision among this release's migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
