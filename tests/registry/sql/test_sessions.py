@@ -147,3 +147,39 @@ def test_password_never_appears_in_session_errors(database, tmp_path):
         else:
             pytest.fail(f"{statement} did not fail")
     db.dispose_engines()
+
+
+def test_deadlock_is_temporarily_unavailable_and_the_other_writer_commits(registry, database):
+    if database.id == "sqlite":
+        pytest.skip("SQLite writers take the one write lock up front: no deadlock possible")
+    registry.create_registered_model("a")
+    registry.create_registered_model("b")
+    factory = SessionFactory(registry.engine)
+    both_locked_one = threading.Barrier(2, timeout=10)
+    outcomes: dict[str, object] = {}
+
+    def writer(first: str, second: str) -> None:
+        try:
+            with factory() as s:
+                if database.id == "postgresql":
+                    s.execute(sa.text("SET LOCAL deadlock_timeout = '100ms'"))
+                s.execute(sa.update(q.rm).where(q.rm.c.name == first).values(description=first))
+                both_locked_one.wait()
+                s.execute(sa.update(q.rm).where(q.rm.c.name == second).values(description=first))
+            outcomes[first] = "committed"
+        except Exception as err:
+            outcomes[first] = err
+
+    threads = [threading.Thread(target=writer, args=p) for p in (("a", "b"), ("b", "a"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    failed = [o for o in outcomes.values() if o != "committed"]
+    assert len(failed) == 1 and len(outcomes) == 2, outcomes
+    err = failed[0]
+    assert getattr(err, "error_code", None) == TEMPORARILY_UNAVAILABLE, repr(err)
+    assert "deadlock" in str(err).lower()
+    winner = next(k for k, v in outcomes.items() if v == "committed")
+    assert registry.get_registered_model("a").description == winner
+    assert registry.get_registered_model("b").description == winner
