@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 
@@ -203,3 +205,56 @@ def test_sqlite_connections_have_foreign_keys_wal_busy_timeout_and_regexp(monkey
             "'Ünï' REGEXP '^ü'"
         ).one()
     assert tuple(matches) == (1, 0, None, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+def _late_proxy(port: int, upstream: tuple[str, int], delay: float, stop: threading.Event):
+    """After ``delay`` seconds, listen on ``port`` and forward connections to ``upstream``:
+    a database that is still starting when federate first tries it."""
+    time.sleep(delay)
+    with socket.create_server(("127.0.0.1", port)) as server:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            backend = socket.create_connection(upstream)
+            for a, b in ((client, backend), (backend, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+
+def test_database_that_comes_up_during_the_retries_is_used(monkeypatch, caplog):
+    if not _server_answers(MARIADB):
+        pytest.skip("MariaDB is not running on 127.0.0.1:3306")
+    port, stop = _free_port(), threading.Event()
+    proxy = threading.Thread(target=_late_proxy, args=(port, ("127.0.0.1", 3306), 0.6, stop))
+    proxy.start()
+    try:
+        monkeypatch.setenv(engines.CONNECT_RETRIES, "4")  # 0.25 + 0.5 + 1 + 2 s at most
+        caplog.set_level(logging.WARNING, logger=engines.__name__)
+        engine = engines.create_engine(f"mysql+pymysql://root@127.0.0.1:{port}/mysql")
+        with engines.connect_with_retry(engine) as conn:
+            assert conn.exec_driver_sql("SELECT 41 + 1").scalar() == 42
+        engine.dispose()
+        assert "retry 1 of 4" in caplog.text  # it was down at first
+    finally:
+        stop.set()
+        proxy.join(5)
