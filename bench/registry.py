@@ -10,9 +10,10 @@ measures, for both libraries in the same run and on each database:
 - a search by version tag over the 100,000 versions.
 
 The large models are bulk-filled by direct SQL inserts into each library's own tables
-(labelled as such, never timed): creating 100,000 versions through MLflow's API would
-take most of an hour. Every timed call goes through the public API. Each library runs
-in its own fresh worker process per database.
+(labelled as such, never timed, followed by ANALYZE as autovacuum would run it):
+creating 100,000 versions through MLflow's API would take most of an hour. Every timed
+call goes through the public API. Each library runs in its own fresh worker process per
+database.
 
 PostgreSQL: the registries live in two schemas (``federate_bench_federate`` and
 ``federate_bench_mlflow``) of the database given with ``--pg`` (default
@@ -202,6 +203,7 @@ def fill_federate(reg: Any, name: str, count: int, root: str) -> None:
         for batch in _batches(tags):
             conn.execute(sa.insert(q.mv_tag), batch)
         conn.execute(sa.update(q.rm).where(q.rm.c.id == rm_id).values(next_version=count + 1))
+        conn.exec_driver_sql("ANALYZE")  # as autovacuum would: planner statistics
 
 
 def fill_mlflow(uri: str, name: str, count: int, root: str) -> None:
@@ -236,6 +238,7 @@ def fill_mlflow(uri: str, name: str, count: int, root: str) -> None:
             conn.execute(sa.insert(mv), batch)
         for batch in _batches(tags):
             conn.execute(sa.insert(tag), batch)
+        conn.exec_driver_sql("ANALYZE")  # as autovacuum would: planner statistics
     engine.dispose()
 
 
