@@ -166,6 +166,12 @@ def _batches(rows: list[dict[str, Any]]) -> Any:
         yield rows[i : i + FILL_BATCH]
 
 
+def analyze(conn: Any, *tables: str) -> None:
+    """Planner statistics for the filled tables, as autovacuum would gather them."""
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {table}")
+
+
 def fill_federate(reg: Any, name: str, count: int, root: str) -> None:
     """Insert ``count`` versions of existing model ``name`` into federate's tables."""
     import sqlalchemy as sa
@@ -203,7 +209,7 @@ def fill_federate(reg: Any, name: str, count: int, root: str) -> None:
         for batch in _batches(tags):
             conn.execute(sa.insert(q.mv_tag), batch)
         conn.execute(sa.update(q.rm).where(q.rm.c.id == rm_id).values(next_version=count + 1))
-        conn.exec_driver_sql("ANALYZE")  # as autovacuum would: planner statistics
+        analyze(conn, "registered_models", "model_versions", "model_version_tags")
 
 
 def fill_mlflow(uri: str, name: str, count: int, root: str) -> None:
@@ -238,7 +244,7 @@ def fill_mlflow(uri: str, name: str, count: int, root: str) -> None:
             conn.execute(sa.insert(mv), batch)
         for batch in _batches(tags):
             conn.execute(sa.insert(tag), batch)
-        conn.exec_driver_sql("ANALYZE")  # as autovacuum would: planner statistics
+        analyze(conn, "registered_models", "model_versions", "model_version_tags")
     engine.dispose()
 
 
