@@ -9,17 +9,18 @@ database that is down cannot pass unnoticed). :func:`fresh_database_uri` hands a
 empty database: server databases are wiped (every federate table and
 ``alembic_version`` dropped), so federate re-creates the schema through its migrations.
 
-Use it from a conftest::
+Use it from a conftest, which makes the fixtures and the clean-up hook its own::
 
-    @pytest.fixture(params=database_params())
-    def database(request):
-        return request.param
+    from federate.testing.databases import database, database_uri, pytest_sessionfinish
+
+(and ``registry``, an empty SqlRegistry on each database, where a suite wants one).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from federate.config import RegistryConfig
 from federate.registry.sql.db import dispose_engines
 from federate.registry.sql.models import Base
+from federate.registry.sql.store import SqlRegistry
 
 ENV_VAR = "FEDERATE_TEST_DB_URIS"
 FRESH_SQLITE = "sqlite"
@@ -176,3 +179,30 @@ def fresh_database_uri(database: Database, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'registry.db'}"
     reset_database(database.uri)
     return database.uri
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the federate tables the run left in the server databases."""
+    drop_all_federate_tables()
+
+
+@pytest.fixture(params=database_params())
+def database(request: pytest.FixtureRequest) -> Database:
+    """Each database of :func:`database_params` in turn (ids sqlite, postgresql, mysql)."""
+    return request.param
+
+
+@pytest.fixture
+def database_uri(database: Database, tmp_path: Path) -> Iterator[str]:
+    """An empty database on ``database`` (no schema yet); engines are forgotten after."""
+    dispose_engines()
+    yield fresh_database_uri(database, tmp_path)
+    dispose_engines()
+
+
+@pytest.fixture
+def registry(database_uri: str, tmp_path: Path) -> Iterator[SqlRegistry]:
+    """An empty SqlRegistry on each database in turn, at the current schema head."""
+    config = RegistryConfig(uri=database_uri, artifact_root=str(tmp_path / "artifacts"))
+    yield SqlRegistry(config)
+    dispose_engines()
