@@ -256,6 +256,7 @@ def worker(side: str, backend: str, uri: str, root: str, sizes: dict[str, int]) 
     label = f"{side}/{backend}"
     out: dict[str, Any] = {}
 
+    create_versions(client, label, "warm-up", 20, root)  # first-call costs, untimed
     log(f"{label}: creating {sizes['create']} versions through the API")
     out["create"] = create_versions(client, label, "fresh", sizes["create"], root) / sizes["create"]
 
