@@ -163,9 +163,12 @@ def _wait_ready(endpoint: str, deadline: float) -> None:
 def _setup_identities(server: MotoS3) -> MotoS3:
     """An admin user (keys for the default chain) and a read-only role to assume."""
     iam = server.client("iam", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-    iam.create_user(UserName="federate-admin")
+    # moto keeps one state per process, shared by every server it runs: names of their own
+    suffix = uuid.uuid4().hex[:8]
+    admin, reader = f"federate-admin-{suffix}", f"{READER_ROLE}-{suffix}"
+    iam.create_user(UserName=admin)
     iam.put_user_policy(
-        UserName="federate-admin",
+        UserName=admin,
         PolicyName="all",
         PolicyDocument=json.dumps(
             {
@@ -174,14 +177,14 @@ def _setup_identities(server: MotoS3) -> MotoS3:
             }
         ),
     )
-    key = iam.create_access_key(UserName="federate-admin")["AccessKey"]
+    key = iam.create_access_key(UserName=admin)["AccessKey"]
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
-    role = iam.create_role(RoleName=READER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    role = iam.create_role(RoleName=reader, AssumeRolePolicyDocument=json.dumps(trust))
     iam.put_role_policy(
-        RoleName=READER_ROLE,
+        RoleName=reader,
         PolicyName="read",
         PolicyDocument=json.dumps(
             {
@@ -205,7 +208,9 @@ def _setup_identities(server: MotoS3) -> MotoS3:
 def start_moto_s3() -> MotoS3:
     """Start moto's S3 + IAM + STS server on 127.0.0.1:<free port>, in this process.
 
-    The caller stops it with :func:`stop_moto_s3`. Raises ImportError without
+    The caller stops it with :func:`stop_moto_s3`. moto keeps its state (buckets, users)
+    per process, so servers started in one process share it; each gets an admin user and
+    a reader role of its own. Raises ImportError without
     ``moto[server]`` and TimeoutError (or what the set-up request raised) if it does
     not come up.
     """
