@@ -25,7 +25,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ class MotoS3:
     access_key_id: str
     secret_access_key: str
     reader_role_arn: str
+    #: the ThreadedMotoServer, for :func:`stop_moto_s3`
+    server: Any = field(default=None, repr=False, compare=False)
 
     def client(self, service: str = "s3", **keys: Any) -> Any:
         import boto3.session
@@ -161,9 +163,12 @@ def _wait_ready(endpoint: str, deadline: float) -> None:
 def _setup_identities(server: MotoS3) -> MotoS3:
     """An admin user (keys for the default chain) and a read-only role to assume."""
     iam = server.client("iam", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-    iam.create_user(UserName="federate-admin")
+    # moto keeps one state per process, shared by every server it runs: names of their own
+    suffix = uuid.uuid4().hex[:8]
+    admin, reader = f"federate-admin-{suffix}", f"{READER_ROLE}-{suffix}"
+    iam.create_user(UserName=admin)
     iam.put_user_policy(
-        UserName="federate-admin",
+        UserName=admin,
         PolicyName="all",
         PolicyDocument=json.dumps(
             {
@@ -172,14 +177,14 @@ def _setup_identities(server: MotoS3) -> MotoS3:
             }
         ),
     )
-    key = iam.create_access_key(UserName="federate-admin")["AccessKey"]
+    key = iam.create_access_key(UserName=admin)["AccessKey"]
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
-    role = iam.create_role(RoleName=READER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    role = iam.create_role(RoleName=reader, AssumeRolePolicyDocument=json.dumps(trust))
     iam.put_role_policy(
-        RoleName=READER_ROLE,
+        RoleName=reader,
         PolicyName="read",
         PolicyDocument=json.dumps(
             {
@@ -200,13 +205,17 @@ def _setup_identities(server: MotoS3) -> MotoS3:
     return server
 
 
-@pytest.fixture(scope="session")
-def moto_s3_server() -> Iterator[MotoS3]:
-    """moto's S3 + IAM + STS server on 127.0.0.1:<free port>, stopped after the session."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        server_unavailable("moto's server mode", "pip install 'moto[server]' (federate[dev])")
+def start_moto_s3() -> MotoS3:
+    """Start moto's S3 + IAM + STS server on 127.0.0.1:<free port>, in this process.
+
+    The caller stops it with :func:`stop_moto_s3`. moto keeps its state (buckets, users)
+    per process, so servers started in one process share it; each gets an admin user and
+    a reader role of its own. Raises ImportError without
+    ``moto[server]`` and TimeoutError (or what the set-up request raised) if it does
+    not come up.
+    """
+    from moto.server import ThreadedMotoServer
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -219,15 +228,33 @@ def moto_s3_server() -> Iterator[MotoS3]:
         if starter.is_alive():
             raise TimeoutError(f"moto server did not start within {START_TIMEOUT_S}s")
         _wait_ready(endpoint, time.monotonic() + START_TIMEOUT_S)
-        moto = _setup_identities(MotoS3(endpoint, "", "", ""))
-    except Exception as err:
+        return _setup_identities(MotoS3(endpoint, "", "", "", server))
+    except BaseException:
         with contextlib.suppress(Exception):
             server.stop()
+        raise
+
+
+def stop_moto_s3(moto: MotoS3) -> None:
+    if moto.server is not None:
+        moto.server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3_server() -> Iterator[MotoS3]:
+    """moto's S3 + IAM + STS server on 127.0.0.1:<free port>, stopped after the session."""
+    try:
+        from moto.server import ThreadedMotoServer  # noqa: F401
+    except ImportError:
+        server_unavailable("moto's server mode", "pip install 'moto[server]' (federate[dev])")
+    try:
+        moto = start_moto_s3()
+    except Exception as err:
         server_unavailable("moto S3 server", f"it failed to start: {err}")
     try:
         yield moto
     finally:
-        server.stop()
+        stop_moto_s3(moto)
 
 
 @pytest.fixture

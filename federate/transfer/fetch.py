@@ -224,6 +224,8 @@ class FileJob:
     def _verify_and_place(self, extra_check: Callable[[], None] | None) -> None:
         if self.check is not None:
             verify_file(self.part, self.check, self.info.path)
+        elif self.ranged:
+            self.repo.verify_download(self.info, str(self.part))
         if extra_check is not None:
             extra_check()
         os.replace(self.part, self.final)

@@ -18,6 +18,7 @@ import pytest
 import federate
 from federate.credentials import ScopedCredentials
 from federate.errors import (
+    INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
@@ -345,3 +346,41 @@ def test_scoped_credentials_never_fall_back_to_the_default_chain(
         repo = get_plugin_host().open_repo(store_s3.root, stale)  # no way to renew
         with raises_federate_error(PERMISSION_DENIED, "no way to renew"):
             repo.read_range("f.txt", 0, 1)
+
+
+def test_the_engine_checks_multipart_etags_of_files_it_fetched_in_ranges(
+    store_s3: StoreUnderTest, s3_env: MotoS3, tmp_path, monkeypatch
+):
+    from boto3.s3.transfer import TransferConfig
+
+    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "1MiB")
+    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "3MiB")  # not S3's part size, on purpose
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(MULTIPART_THRESHOLD + 4321))
+    config = TransferConfig(multipart_chunksize=5 * 1024 * 1024)
+    s3_env.client().upload_file(
+        str(src), store_s3.root.removeprefix("s3://"), "m/parts.bin", Config=config
+    )
+    repo = get_plugin_host().open_repo(store_s3.root)
+    info = repo.stat("m/parts.bin")
+    assert info.etag_kind == "multipart" and info.checksum is None  # only the ETag can tell
+
+    checked = []
+    original = S3ArtifactRepository.verify_download
+
+    def spy(self, info, local_path):
+        checked.append(info.path)
+        return original(self, info, local_path)
+
+    monkeypatch.setattr(S3ArtifactRepository, "verify_download", spy)
+    out = federate.download(store_s3.uri("m"), str(tmp_path / "out"))
+    assert (Path(out) / "parts.bin").read_bytes() == src.read_bytes()
+    assert checked == ["parts.bin"]  # the engine asked the store to check what it assembled
+
+    # the same check on bytes that went wrong in transit
+    damaged = tmp_path / "damaged.bin"
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(data)
+    with raises_federate_error(INTERNAL_ERROR, "arrived corrupted", "multipart ETag"):
+        repo.verify_download(info, str(damaged))
