@@ -12,11 +12,11 @@ for ``GET .../mlflow-artifacts/artifacts?path=``, files under
 ``.../mlflow-artifacts/artifacts/<path>``), and for the small files a sequential
 ``requests`` loop and a thread pool of bare urllib3 GETs (the floor any Python client
 meets under the GIL on this machine). boto3's TransferManager runs on moto's S3 server;
-federate's S3 row runs only when an ``s3`` repository plugin is installed (see
-:func:`s3_rows`). federate runs through its public API (``federate.download``) in a fresh
-process and times only the call, not the import; MLflow likewise, in ``bench/.venv``
-(see ``bench/mlflow_venv.py``). Finally a registry version pointing at the large file is
-downloaded twice: the second call is served from federate's cache.
+federate's S3 row needs the ``s3`` extra (see :func:`s3_rows`). federate runs through
+its public API (``federate.download``) in a fresh process and times only the call, not
+the import; MLflow likewise, in ``bench/.venv`` (see ``bench/harness.py``). Finally a
+registry version pointing at the large file is downloaded twice: the second call is
+served from federate's cache.
 
 Numbers are noisy on a shared machine, and the page cache absorbs writes: read them as
 ratios within one run, never as pass/fail. Needs ``nginx``, ``curl`` and ``aria2c`` on
@@ -47,7 +47,7 @@ from urllib.parse import quote_plus
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from mlflow_venv import log, mlflow_python  # noqa: E402
+from harness import log, mlflow_python  # noqa: E402
 
 MiB = 1024 * 1024
 SMALL = 16 * 1024
@@ -306,14 +306,9 @@ def mlflow_download(artifact_uri: str, dst: Path) -> float:
 
 
 def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
-    """boto3's TransferManager on moto's S3 server, and federate on the same bucket when
-    an ``s3`` repository plugin is installed.
-
-    TODO(s3): federate's S3 repository lands with the S3 branch. Once ``s3`` is among
-    the plugin host's schemes, the federate row below runs; it points boto3 at moto with
-    ``AWS_ENDPOINT_URL`` (boto3 >= 1.28 reads it), which the S3 repository is expected
-    to honour like any boto3 client. Adjust :data:`S3_ENV` if it takes another setting.
-    """
+    """boto3's TransferManager on moto's S3 server, and federate's S3 repository on the same
+    bucket (pointed at moto with ``AWS_ENDPOINT_URL``). ``bench/download_stores.py`` compares
+    the stores in depth; this row puts S3 beside the http rows of the same run."""
     big_mib = min(big_mib, S3_MAX_MIB)
     section = f"one file of {big_mib} MiB from moto's S3 server (Python, single process)"
     try:
@@ -351,9 +346,7 @@ def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
             seconds = federate_file("s3://bench/big.bin", dst, work / "home-s3", **env)
             rows.append(Row(section, "federate (default)", seconds, mib=big_mib))
         else:
-            rows.append(
-                Row(section, "federate (default)", None, "TODO(s3): no s3 repository plugin yet")
-            )
+            rows.append(Row(section, "federate (default)", None, "no s3 repository (federate[s3])"))
     finally:
         server.stop()
         for k, v in saved.items():

@@ -24,31 +24,26 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mlflow_venv import VENV, VENV_PY, log, mlflow_python  # noqa: E402
+from harness import (
+    bench_workdir,
+    create_versions,
+    ensure_venv,
+    fmt_time,
+    log,
+    per_call,
+    print_table,
+    time_row,
+)
 
 FULL = dict(versions=5000, alias_iters=2000, latest_iters=50, create=500, import_runs=5)
 QUICK = dict(versions=200, alias_iters=200, latest_iters=10, create=50, import_runs=3)
-
-
-# -- environment ---------------------------------------------------------------------------
-
-
-def ensure_venv() -> None:
-    """Re-exec under bench/.venv, creating it (with MLflow and federate) if needed."""
-    if sys.prefix != sys.base_prefix and Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    mlflow_python()
-    os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
 # -- import cost: a fresh interpreter per run ----------------------------------------------
@@ -116,29 +111,6 @@ def mlflow_client(db: Path) -> SimpleNamespace:
 # -- worker: populate one registry and time the calls --------------------------------------
 
 
-def per_call(fn: Callable[[], object], iters: int, warmup: int) -> float:
-    """Median seconds per call of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def create_versions(client: SimpleNamespace, side: str, name: str, count: int, root: str) -> float:
-    """Create ``count`` versions of a new model ``name``; total seconds."""
-    client.create_model(name)
-    start = time.perf_counter()
-    for i in range(1, count + 1):
-        client.create_version(name, f"{root}/{name}/{i}")
-        if i % 1000 == 0 or i == count:
-            log(f"{side}: {name}: {i}/{count} versions ({time.perf_counter() - start:.1f} s)")
-    return time.perf_counter() - start
-
-
 def worker(side: str, workdir: Path, sizes: dict[str, int]) -> dict[str, Any]:
     factory = federate_client if side == "federate" else mlflow_client
     client = factory(workdir / f"{side}.db")
@@ -174,40 +146,6 @@ def run_worker(side: str, workdir: Path, args: argparse.Namespace) -> dict[str, 
     return json.loads(out.read_text())
 
 
-# -- report --------------------------------------------------------------------------------
-
-
-def fmt_time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.0f} µs"
-
-
-Row = tuple[str, str, str, float, "float | None"]  # label, federate, MLflow, ratio, goal
-
-
-def time_row(label: str, fed: float, mlf: float, goal: float | None) -> Row:
-    return (label, fmt_time(fed), fmt_time(mlf), mlf / fed, goal)
-
-
-def print_table(rows: list[Row]) -> None:
-    header = ("measurement", "federate", "MLflow", "MLflow/federate", "goal")
-    lines = []
-    for label, fed, mlf, ratio, goal in rows:
-        verdict = "" if goal is None else f">={goal:g}x " + ("met" if ratio >= goal else "MISSED")
-        lines.append((label, fed, mlf, f"{ratio:.1f}x", verdict))
-    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-    for i, line in enumerate([header, *lines]):
-        cells = [line[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(line[1:4], widths[1:4], strict=True)
-        ]
-        print("  ".join([*cells, line[4]]).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
@@ -223,13 +161,9 @@ def main() -> None:
         (args.workdir / f"{args.worker}.json").write_text(json.dumps(result))
         return
 
-    ensure_venv()
+    ensure_venv(__file__)
     started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="federate-bench-"))
-    os.environ["FEDERATE_HOME"] = str(workdir / "federate-home")
-    # offline benchmark: keep MLflow from trying to send usage telemetry
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    workdir = bench_workdir("federate-bench-")
     try:
         log(f"import cost, median of {sizes['import_runs']} fresh interpreters each")
         baseline, _ = measure_import("sys", sizes["import_runs"])

@@ -112,9 +112,12 @@ class FileInfo:
     """One entry of a repository listing; ``path`` is relative to the listed root, '/'-separated.
 
     ``checksum`` holds what the store knows about the content as ``"<algorithm>:<digest>"``
-    (``md5``, ``crc32c`` or ``sha256``; hex or base64; several separated by commas), which
-    the download engine verifies. ``etag`` is the store's version tag of the object, opaque:
-    the engine only resumes a partial download whose etag (or checksum) is unchanged.
+    (``md5``, ``crc32``, ``crc32c`` or ``sha256``; hex or base64; several separated by commas),
+    which the download engine verifies. ``etag`` is the store's entity tag, unquoted and
+    otherwise opaque: the engine only resumes a partial download whose etag (or checksum) is
+    unchanged. ``etag_kind`` says whether the etag can verify content: ``md5`` (the MD5 of
+    the bytes, hex), ``multipart`` (S3's MD5 of the part MD5s with a ``-<parts>`` suffix), or
+    None (opaque).
     """
 
     path: str
@@ -122,6 +125,7 @@ class FileInfo:
     file_size: int | None = None
     checksum: str | None = None
     etag: str | None = None
+    etag_kind: str | None = None
 
 
 class WebhookEvent(str, Enum):

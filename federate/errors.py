@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
@@ -73,8 +73,13 @@ def redact(uri: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = "<redacted>" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    if netloc == parts.netloc and not parts.query and not parts.fragment:
+        return uri  # nothing secret: keep it exactly as written (sqlite:////abs/path)
+    # rebuilt by hand: urlunsplit drops the empty authority of "scheme:////path"
+    head = f"{parts.scheme}:" if parts.scheme else ""
+    authority = f"//{netloc}" if uri[len(head) :].startswith("//") else ""
+    query = "?<redacted>" if parts.query else ""
+    return f"{head}{authority}{parts.path}{query}"
 
 
 def from_os_error(err: OSError, action: str, path: object) -> FederateError:

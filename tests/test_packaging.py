@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from federate.testing.cli import pip_install
+from federate.testing.databases import database_params, fresh_database_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("boto3", "botocore", "azure", "google", "alembic", "sqlalchemy", "sqlalchemy.orm")
@@ -58,16 +59,18 @@ def test_wheel_ships_migrations_typing_marker_and_entry_points(wheel):
     assert "federate = federate.cli:main" in text and "[pytest11]" in text
 
 
-def test_installed_wheel_creates_a_registry_from_its_own_migrations(wheel, tmp_path):
+@pytest.mark.parametrize("database", database_params())
+def test_installed_wheel_creates_a_registry_from_its_own_migrations(wheel, tmp_path, database):
+    uri = fresh_database_uri(database, tmp_path)
     target = pip_install(tmp_path / "site", wheel)
     code = (
         "import federate, federate.registry.sql.db as db; "
-        "reg = federate.get_registry('sqlite:///' + __import__('sys').argv[1]); "
+        "reg = federate.get_registry(__import__('sys').argv[1]); "
         "reg.create_registered_model('m'); "
         "print(db.migrations_dir())"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "r.db")],
+        [sys.executable, "-c", code, uri],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -28,7 +28,7 @@ import pluggy
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, redact
 from federate.plugins import hookspecs
-from federate.plugins.types import RegistryPlugin, RepoPlugin
+from federate.plugins.types import CREDENTIALS_ROUTE, RegistryPlugin, RepoPlugin
 from federate.plugins.validation import (
     api_problem,
     declared_api,
@@ -54,6 +54,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",
     "http": "federate.repos.http",
+    "s3": "federate.repos.s3",
+    "presigned": "federate.repos.presigned",
 }
 
 
@@ -331,7 +333,11 @@ class PluginHost:
         credentials: ScopedCredentials | None = None,
         refresh: CredentialRefresher | None = None,
     ) -> ArtifactRepository:
-        record, info = self.repo_plugin(location)
+        # credentials of a kind a plugin claims say how to reach the files: they win
+        by_kind = (
+            self.repo_routes.get(f"{CREDENTIALS_ROUTE}{credentials.kind}") if credentials else None
+        )
+        record, info = by_kind or self.repo_plugin(location)
         return _call_factory(info, record.factory, location, credentials, refresh)
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from federate.repos.base import ArtifactRepository
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*")
+#: prefix of the route key a ``credential_kinds`` claim adds (``credentials:presigned_urls``)
+CREDENTIALS_ROUTE = "credentials:"
 _HOST = re.compile(r"[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*")
 
 
@@ -65,6 +67,11 @@ class RepoPlugin:
     ``hosts`` narrows a claim to locations on those hosts or their subdomains
     (``("blob.core.windows.net",)`` claims ``https://acct.blob.core.windows.net/...`` but
     not other ``https://`` URLs); such a claim is preferred over a scheme-wide one.
+
+    ``credential_kinds`` claims every location opened with scoped credentials of those
+    kinds, whatever its scheme (``("presigned_urls",)``: a registry's presigned URL set
+    for an ``s3://`` location is read over HTTP, no S3 SDK needed); such a claim wins
+    over scheme and host claims.
     """
 
     name: str
@@ -75,6 +82,7 @@ class RepoPlugin:
     description: str = ""
     writable: bool = False
     hosts: tuple[str, ...] = ()
+    credential_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check("RepoPlugin", self.name, self.schemes, self.factory)
@@ -85,9 +93,19 @@ class RepoPlugin:
                 f"RepoPlugin {self.name!r}: hosts must be a tuple of lowercase host names "
                 f"without a leading dot, got {self.hosts!r}"
             )
+        if isinstance(self.credential_kinds, str) or any(
+            not isinstance(k, str) or not _SCHEME.fullmatch(k.replace("_", "-"))
+            for k in self.credential_kinds
+        ):
+            raise ValueError(
+                f"RepoPlugin {self.name!r}: credential_kinds must be a tuple of lowercase "
+                f"names, got {self.credential_kinds!r}"
+            )
 
     def claims(self) -> tuple[str, ...]:
-        """Route keys: the schemes, or ``scheme://*.host`` for a host-narrowed record."""
+        """Route keys: the schemes, or ``scheme://*.host`` for a host-narrowed record, and
+        ``credentials:kind`` for each credential kind."""
+        kinds = tuple(f"{CREDENTIALS_ROUTE}{k}" for k in self.credential_kinds)
         if not self.hosts:
-            return self.schemes
-        return tuple(f"{s}://*.{h}" for s in self.schemes for h in self.hosts)
+            return self.schemes + kinds
+        return tuple(f"{s}://*.{h}" for s in self.schemes for h in self.hosts) + kinds

@@ -95,6 +95,12 @@ class ArtifactRepository(ABC):
         """
         yield self.read_range(path, start, length)
 
+    def verify_download(self, info: FileInfo, local_path: str) -> None:
+        """Check a file the engine assembled from ranged reads, for stores whose evidence is
+        not a plain checksum (S3's multipart ETag). Called only when ``info`` carries no
+        checksum the engine verifies itself; raise FederateError on a mismatch."""
+        return None  # most stores have nothing beyond the checksum in FileInfo
+
     def is_transient_error(self, err: BaseException) -> bool:
         """Whether retrying the read that raised ``err`` may succeed (throttling, resets,
         timeouts, 5xx). Stores add their SDK's throttling errors by overriding this."""

@@ -1,14 +1,16 @@
-"""The connection pool an http(s) repository reads through: urllib3, shared by all workers.
+"""The connection pool the http(s) repositories read through: urllib3, shared by all workers.
 
 A model of many small files costs one request each, and ``requests`` spends about three
 times urllib3's CPU per request (it re-reads the proxy environment and rebuilds its
 settings every call); under the GIL that CPU is the ceiling of a parallel download. So
-the repository talks to urllib3 directly through one thread-safe pool per repository,
-sized to the engine's worker count so every worker keeps its connection alive.
+:class:`~federate.repos.http_transport.HttpTransport` talks to urllib3 directly through one
+thread-safe pool per repository, sized to the engine's worker count so every worker keeps
+its connection alive.
 
-What ``requests`` would take from the environment is honoured once, when the pool is
-made: ``HTTP(S)_PROXY``/``NO_PROXY`` and the CA bundle in ``REQUESTS_CA_BUNDLE``,
-``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (else certifi's, as requests does).
+What ``requests`` would take from the environment is honoured once: the CA bundle in
+``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (else certifi's, as
+requests does) when the pool is made, ``HTTP(S)_PROXY``/``NO_PROXY`` when a host is
+first asked.
 ``FEDERATE_HTTP_TIMEOUT`` sets the read timeout in seconds (default 60).
 """
 
@@ -17,6 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 _QUERY = re.compile(r"\?[^\s\"']+")
 _MAX_REDIRECTS = 5
+_MAX_ORIGINS = 32  # hosts whose pools are looked up once (presigned URLs may span several)
 
 
 def http_timeout() -> tuple[float, float]:
@@ -48,7 +53,13 @@ _redacting = _RedactQueries()
 
 
 def guard_http_logs() -> None:
-    for name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+    """Install the query-cutting filter on the loggers that print request URLs."""
+    for name in (
+        "urllib3.connectionpool",
+        "urllib3.connection",
+        "urllib3.poolmanager",
+        "urllib3.util.retry",
+    ):
         logger = logging.getLogger(name)
         if _redacting not in logger.filters:
             logger.addFilter(_redacting)
@@ -77,44 +88,59 @@ def _proxy_for(url: str) -> str | None:
 
 
 class HttpPool:
-    """urllib3's pool manager, with a shortcut to the connections of the root's own host.
+    """urllib3's pool manager, with a shortcut to each host's own connections.
 
     ``PoolManager.request`` parses the URL and looks its pool up on every call, a tenth of
-    a small file's CPU; requests to the root's host (all of them, bar redirects) go to
-    that host's pool directly. A redirect is followed through the manager, which knows
-    every host.
+    a small file's CPU; so the pool (or, behind a proxy, the proxy manager) of each origin
+    is looked up once, by the URL's ``scheme://host:port`` prefix, and requests go to it
+    directly. Whether an origin is proxied follows ``NO_PROXY`` for that host. A redirect
+    is followed through the manager, which knows every host.
     """
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, size: int) -> None:
         import urllib3
 
         guard_http_logs()
-        timeout = urllib3.Timeout(*http_timeout())
         # no retries here (the engine retries with backoff), but redirects are followed
         retries = urllib3.Retry(
             total=None, connect=0, read=0, status=0, other=0, redirect=_MAX_REDIRECTS
         )
-        options: dict[str, Any] = {
-            "num_pools": 4,
+        self._options: dict[str, Any] = {
+            "num_pools": _MAX_ORIGINS * 2,
             "maxsize": size,
             "block": False,
-            "timeout": timeout,
+            "timeout": urllib3.Timeout(*http_timeout()),
             "retries": retries,
             "ca_certs": _ca_bundle(),
         }
-        proxy = _proxy_for(url)
-        self.manager: urllib3.PoolManager
-        self._home: urllib3.HTTPConnectionPool | None = None
-        if proxy is not None:
-            self.manager = urllib3.ProxyManager(proxy, **options)
-        else:
-            self.manager = urllib3.PoolManager(**options)
-            self._home = self.manager.connection_from_url(url)
-        parts = urlsplit(url)
-        self._origin = f"{parts.scheme}://{parts.netloc}/"
+        self.manager = urllib3.PoolManager(**self._options)
+        #: origin -> (its connection pool, or None when proxied; the manager to use)
+        self._routes: dict[str, tuple[urllib3.HTTPConnectionPool | None, urllib3.PoolManager]]
+        self._routes = {}
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._lock = threading.Lock()
+
+    def _route(self, origin: str) -> tuple[urllib3.HTTPConnectionPool | None, urllib3.PoolManager]:
+        import urllib3
+
+        with self._lock:
+            route = self._routes.get(origin)
+            if route is not None:
+                return route
+            proxy = _proxy_for(origin)
+            if proxy is not None:
+                if proxy not in self._proxies:
+                    self._proxies[proxy] = urllib3.ProxyManager(proxy, **self._options)
+                route = (None, self._proxies[proxy])
+            elif len(self._routes) < _MAX_ORIGINS:  # the manager keeps that many pools open
+                route = (self.manager.connection_from_url(origin), self.manager)
+            else:
+                return None, self.manager  # many hosts: the manager's own lookup each time
+            self._routes[origin] = route
+            return route
 
     def request(
-        self, method: str, url: str, headers: dict[str, str] | None, stream: bool
+        self, method: str, url: str, headers: Mapping[str, str] | None, stream: bool
     ) -> urllib3.BaseHTTPResponse:
         """Raises urllib3's errors; the body is read already unless ``stream``."""
         options: dict[str, Any] = {
@@ -122,14 +148,17 @@ class HttpPool:
             "preload_content": not stream,
             "decode_content": False,
         }
-        if self._home is not None and url.startswith(self._origin):
-            target = url[len(self._origin) - 1 :]
-            resp = self._home.urlopen(method, target, redirect=False, **options)
+        cut = url.find("/", url.find("//") + 2)
+        origin = url if cut < 0 else url[:cut]
+        route = self._routes.get(origin) or self._route(origin)
+        pool, manager = route
+        if pool is not None:
+            resp = pool.urlopen(method, url[cut:] if cut >= 0 else "/", redirect=False, **options)
             if not resp.get_redirect_location():
                 return resp
             resp.drain_conn()
             resp.release_conn()
-        return self.manager.request(method, url, **options)
+        return manager.request(method, url, **options)
 
 
 def final_url(resp: urllib3.BaseHTTPResponse, requested: str) -> str:

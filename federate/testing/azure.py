@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -51,6 +51,8 @@ class Azurite:
     """A running Azurite blob service."""
 
     port: int
+    #: the Azurite process, for :func:`stop_azurite`
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blob_endpoint(self) -> str:
@@ -104,15 +106,16 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     raise RuntimeError(f"Azurite did not listen on port {port} within {START_TIMEOUT_S:.0f}s")
 
 
-@pytest.fixture(scope="session")
-def azurite_blob(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """One Azurite blob service for the whole session, stopped at its end."""
-    executable = find_azurite()
+def start_azurite(workdir: Path, executable: str | None = None) -> Azurite:
+    """Start Azurite's blob service in memory on 127.0.0.1:<free port>, logging to
+    ``workdir``; the caller stops it with :func:`stop_azurite`.
+
+    ``executable`` defaults to :func:`find_azurite`; raises FileNotFoundError naming how
+    to install Azurite when there is none, RuntimeError when it does not come up.
+    """
+    executable = executable or find_azurite()
     if executable is None:
-        explicit = os.environ.get(AZURITE_ENV)
-        what = f"{AZURITE_ENV}={explicit} (no such file)" if explicit else "Azurite"
-        server_unavailable(f"{what} (npm package azurite)", INSTALL_HINT)
-    workdir = tmp_path_factory.mktemp("azurite")
+        raise FileNotFoundError(f"Azurite (npm package azurite) not found: {INSTALL_HINT}")
     log = workdir / "azurite.log"
     for _attempt in range(3):  # the free port may be taken before Azurite binds it
         port = _free_port()
@@ -137,16 +140,12 @@ def azurite_blob(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             )
         try:
             _wait_ready(proc, port, log)
-        except RuntimeError as err:
+        except BaseException as err:
             _stop(proc)
             if "EADDRINUSE" in str(err):
                 continue
             raise
-        try:
-            yield Azurite(port)
-        finally:
-            _stop(proc)
-        return
+        return Azurite(port, proc)
     raise RuntimeError("Azurite could not bind a free port in 3 attempts")
 
 
@@ -158,6 +157,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def stop_azurite(azurite: Azurite) -> None:
+    if azurite.process is not None:
+        _stop(azurite.process)
+
+
+@pytest.fixture(scope="session")
+def azurite_blob(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One Azurite blob service for the whole session, stopped at its end."""
+    executable = find_azurite()
+    if executable is None:
+        explicit = os.environ.get(AZURITE_ENV)
+        what = f"{AZURITE_ENV}={explicit} (no such file)" if explicit else "Azurite"
+        server_unavailable(f"{what} (npm package azurite)", INSTALL_HINT)
+    azurite = start_azurite(tmp_path_factory.mktemp("azurite"), executable)
+    try:
+        yield azurite
+    finally:
+        stop_azurite(azurite)
 
 
 class ContainerSas:

@@ -3,10 +3,13 @@
 :class:`FileServer` serves a directory the way a static web server or a presigned-URL
 store does (``ETag``, ``Accept-Ranges``, ``206 Partial Content``, a ``Repr-Digest``
 sha-256 header, HTML directory listings with nginx ``autoindex``'s date and exact size
-after each file, or bare links with ``listing_sizes=False``) and can misbehave on purpose through
+after each file, or bare links with ``listing_sizes=False``) and can misbehave on purpose
+through
 :class:`Faults`: drop the connection after N bytes, answer 500/503/429 K times before
 succeeding, send wrong bytes, or send slowly. Every request lands in ``access_log``, so
-a test can assert how many bytes a download really fetched.
+a test can assert how many bytes a download really fetched. A ``gate`` may refuse
+requests before they are served (:mod:`federate.testing.presigned` checks signatures
+there).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,6 +85,11 @@ class Faults:
             return plan[0]
 
 
+#: ``gate(method, path, query, headers)`` (header names lowercase): None serves the
+#: request, (status, body) refuses it
+Gate = Callable[[str, str, str, Mapping[str, str]], "tuple[int, str] | None"]
+
+
 class FileServer:
     """Serves ``directory`` on a free port of 127.0.0.1 until :meth:`stop`."""
 
@@ -92,6 +100,7 @@ class FileServer:
         self.send_digest = send_digest
         self.listing_sizes = listing_sizes
         self.faults = Faults()
+        self.gate: Gate | None = None
         self.access_log: list[Access] = []
         self._log_lock = threading.Lock()
         self._digests: dict[tuple[str, int, int], str] = {}
@@ -173,12 +182,17 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
-            path = urlsplit(self.path).path
+            parts = urlsplit(self.path)
+            path = parts.path
             access = Access(
                 self.command, path, self.headers.get("Range"), 200, self.client_address[1]
             )
             server.record(access)
             try:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                refusal = server.gate and server.gate(self.command, path, parts.query, headers)
+                if refusal:
+                    return self._plain(refusal[0], access, refusal[1])
                 self._respond(path, body, access)
             finally:
                 access.finished = True

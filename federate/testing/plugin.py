@@ -17,6 +17,8 @@ pytest_plugins = [
     "federate.testing.stores",
     "federate.testing.faults",
     "federate.testing.http",
+    "federate.testing.s3",
+    "federate.testing.presigned",
     "federate.testing.azure",
     "federate.testing.gcs",
     "federate.testing.webhooks",

@@ -1,7 +1,7 @@
 """Content checksums a store reports, and checking a local file against them.
 
 Repositories put what the store knows into ``FileInfo.checksum`` as ``"<algorithm>:<value>"``
-with algorithm ``md5``, ``crc32c`` or ``sha256`` and the digest in hex or base64 (the
+with algorithm ``crc32``, ``crc32c``, ``sha256`` or ``md5`` and the digest in hex or base64 (the
 form stores send it in, e.g. GCS's base64 ``crc32c``), several separated by commas.
 Anything else (an opaque ETag, an unknown algorithm) is not a checksum and is not checked.
 """
@@ -12,15 +12,17 @@ import base64
 import binascii
 import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 
 #: cheapest first: the engine verifies with the first one the store offers
-ALGORITHMS = ("crc32c", "sha256", "md5")
-_DIGEST_SIZE = {"crc32c": 4, "sha256": 32, "md5": 16}
+ALGORITHMS = ("crc32", "crc32c", "sha256", "md5")
+_DIGEST_SIZE = {"crc32": 4, "crc32c": 4, "sha256": 32, "md5": 16}
 _READ_BLOCK = 4 * 1024 * 1024
 
 
@@ -42,7 +44,21 @@ class _Crc32c:
         return bytes(self._impl.digest())
 
 
+class _Crc32:
+    """zlib's CRC-32 (S3's ``ChecksumCRC32``), digest big-endian as S3 reports it."""
+
+    def __init__(self) -> None:
+        self._crc = 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+
+    def digest(self) -> bytes:
+        return self._crc.to_bytes(4, "big")
+
+
 _HASHERS: dict[str, Callable[[], Hasher]] = {
+    "crc32": _Crc32,
     "crc32c": _Crc32c,
     "sha256": hashlib.sha256,
     "md5": lambda: hashlib.md5(usedforsecurity=False),
@@ -98,9 +114,14 @@ def parse_checksums(text: str | None) -> list[Checksum]:
     return out
 
 
-def strongest_check(text: str | None) -> Checksum | None:
-    """The checksum the engine verifies a file with (the cheapest offered), if any."""
-    found = parse_checksums(text)
+def strongest_check(info: FileInfo) -> Checksum | None:
+    """The checksum the engine verifies a file with (the cheapest offered), if any.
+
+    An ETag counts when the repository says it is the MD5 of the bytes (``etag_kind``).
+    """
+    found = parse_checksums(info.checksum)
+    if not found and info.etag_kind == "md5" and info.etag:
+        found = parse_checksums(f"md5:{info.etag}")
     return found[0] if found else None
 
 

@@ -80,7 +80,7 @@ class FileJob:
         self.cancel = cancel
         self.progress = progress
         self.size = info.file_size
-        self.check = strongest_check(info.checksum)
+        self.check = strongest_check(info)
         self.ranged = self.size is not None and self.size >= settings.multipart_threshold
         #: where the bytes go until verified: ranged files only, small ones go to ``final``
         self.part = final.with_name(final.name + ".incomplete") if self.ranged else final
@@ -162,7 +162,7 @@ class FileJob:
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
         self.progress.add(got)
-        check = self.check or strongest_check(sent.checksum if sent is not None else None)
+        check = self.check or (strongest_check(sent) if sent is not None else None)
         if check is not None:
             verify_file(self.final, check, self.info.path)
         self.progress.file_done()
@@ -234,6 +234,8 @@ class FileJob:
         self.fd = None
         if self.check is not None:
             verify_file(self.part, self.check, self.info.path)
+        else:
+            self.repo.verify_download(self.info, str(self.part))
         if self.reused and self.check is None:
             self._recheck_ranges(self.record)  # no store checksum: reused bytes checked again
         os.replace(self.part, self.final)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from click.testing import CliRunner
 
 import federate
@@ -28,3 +30,16 @@ def test_unreachable_database_is_one_line_without_password(federate_home):
     )
     assert res.exit_code == 1
     assert "[TEMPORARILY_UNAVAILABLE]" in res.stderr and "hunter2" not in res.stderr
+
+
+def test_upgrade_refuses_a_database_from_a_newer_release(tmp_path, federate_home):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    run = CliRunner().invoke
+    assert run(cli, ["db", "upgrade", url]).exit_code == 0
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    res = run(cli, ["db", "upgrade", url])
+    assert res.exit_code == 1
+    assert "revision ffff, which this federate does not know" in res.stderr
+    assert f"stops at {SCHEMA_HEAD}" in res.stderr and "Traceback" not in res.stderr
+    assert run(cli, ["db", "current", url]).stdout == "ffff\n"  # untouched

@@ -64,3 +64,36 @@ def test_the_longest_matching_host_wins_and_an_earlier_plugin_can_replace_a_host
 def test_malformed_hosts_are_refused_when_the_record_is_made(hosts):
     with pytest.raises(ValueError, match="hosts must be a tuple of lowercase host names"):
         RepoPlugin("x", ("https",), _factory, hosts=hosts)
+
+
+def _opened(name):  # type: ignore[no-untyped-def]
+    def factory(location, credentials, refresh):  # type: ignore[no-untyped-def]
+        return (name, location, credentials)
+
+    return factory
+
+
+def test_credentials_of_a_claimed_kind_route_past_the_location_scheme(federate_home, monkeypatch):
+    from federate.credentials import ScopedCredentials
+
+    install(
+        monkeypatch,
+        "tokens",
+        RepoPlugin("token-store", ("tok",), _opened("token-store"), credential_kinds=("ticket",)),
+        RepoPlugin("all-s3", ("s3",), _opened("all-s3")),
+    )
+    reset_plugin_host()
+    host = get_plugin_host()
+    ticket = ScopedCredentials("ticket", {"t": "x"})
+    assert host.open_repo("s3://b/k", ticket)[0] == "token-store"
+    assert host.open_repo("s3://b/k", ScopedCredentials("aws_session", {}))[0] == "all-s3"
+    assert host.open_repo("s3://b/k")[0] == "all-s3"
+    assert "credentials:ticket" in host.infos["tokens"].repo_schemes
+    # the built-in presigned repository claims presigned URL sets the same way
+    assert "credentials:presigned_urls" in host.infos["presigned"].repo_schemes
+
+
+@pytest.mark.parametrize("kinds", ["presigned_urls", ("Presigned",), ("a b",), ("",)])
+def test_malformed_credential_kinds_are_refused_when_the_record_is_made(kinds):
+    with pytest.raises(ValueError, match="credential_kinds must be a tuple of lowercase names"):
+        RepoPlugin("x", ("https",), _factory, credential_kinds=kinds)

@@ -17,13 +17,8 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def served(
-    http_server: FileServer, federate_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> FileServer:
+def served(http_server: FileServer, federate_home: Path, small_ranges: None) -> FileServer:
     """model/ with a 5 MiB + 5 B file (5 ranges of 1 MiB and a tail) and a small one."""
-    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1MiB")
-    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "2MiB")
-    monkeypatch.setenv("FEDERATE_RETRY_BACKOFF", "0.01")
     model = http_server.directory / "model"
     (model / "sub").mkdir(parents=True)
     (model / "weights.bin").write_bytes(os.urandom(5 * MiB + 5))
@@ -131,3 +126,14 @@ def test_a_file_replaced_mid_download_is_an_error_not_a_mix(
     assert "changed on the server" in str(errors[0])
     assert not (tmp_path / "w.bin").exists()
     assert 412 in [a.status for a in served.access_log]
+
+
+def test_refusals_are_permission_denied_and_a_plain_400_is_not(served, tmp_path):
+    from federate.errors import PERMISSION_DENIED
+
+    url = served.url("model/sub/config.json") + "?X-Signature=SECRETSIG"
+    served.faults.fail_with["/model/sub/config.json"] = [403, 400]
+    with raises_federate_error(PERMISSION_DENIED, "HTTP 403", "?<redacted>"):
+        federate.download(url, tmp_path / "a.json")
+    with raises_federate_error(INTERNAL_ERROR, "HTTP 400"):  # no expired-signature body
+        federate.download(url, tmp_path / "b.json")

@@ -188,3 +188,17 @@ def test_errors_the_store_does_not_call_transient_are_not_retried(
     assert calls <= 5  # at most one read per range: the refused range was not asked again
     assert len(repo.ranges) == len(set(repo.ranges))
     assert leftovers(tmp_path) == []
+
+
+def test_s3_crc32_is_verified_on_ranged_files_too(source, tmp_path, small_ranges, counting):
+    import base64
+    import zlib
+
+    data = (source / "big.bin").read_bytes()
+    good = "crc32:" + base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    download(counting(str(source), checksums={"big.bin": good}), tmp_path / "ok")
+    assert (tmp_path / "ok" / "big.bin").read_bytes() == data
+    bad = "crc32:" + base64.b64encode((zlib.crc32(data) ^ 1).to_bytes(4, "big")).decode()
+    with raises_federate_error(INTERNAL_ERROR, "big.bin", "crc32 checksum mismatch"):
+        download(counting(str(source), checksums={"big.bin": bad}), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

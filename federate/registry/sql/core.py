@@ -8,9 +8,10 @@ instead of colliding.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from federate.config import RegistryConfig
 from federate.entities import READY, ModelVersion, RegisteredModel
@@ -19,6 +20,22 @@ from federate.registry.base import Registry, as_version, check_alias, check_name
 from federate.registry.sql import queries as q
 from federate.registry.sql.db import SessionFactory, engine_for
 from federate.registry.sql.models import MODEL
+
+# create_model_version's statements, built once so each call only binds values
+_BY_NAME = (q.rm.c.name == bindparam("rm_name"), q.rm.c.kind == bindparam("rm_kind"))
+_TAKE_VERSION = (
+    update(q.rm)
+    .where(*_BY_NAME)
+    .values(next_version=q.rm.c.next_version + 1, last_updated_time=bindparam("now"))
+)
+_TAKE_VERSION_RETURNING = _TAKE_VERSION.returning(q.rm.c.id, q.rm.c.name, q.rm.c.next_version)
+_TAKEN = select(q.rm.c.id, q.rm.c.name, q.rm.c.next_version).where(*_BY_NAME)
+_INSERT_VERSION = insert(q.mv)
+_INSERT_VERSION_TAG = insert(q.mv_tag)
+#: Every column a new version row gets, so one compiled INSERT fits all calls.
+_VERSION_DEFAULTS: dict[str, Any] = {
+    c.name: None for c in q.mv.columns if c.nullable and not c.primary_key
+} | {"current_stage": "None", "status": READY}
 
 
 class SqlRegistryCore(Registry):
@@ -88,32 +105,35 @@ class SqlRegistryCore(Registry):
     def _insert_version(
         self, s: Any, name: str, kind: str, tags: dict[str, str] | None, **values: Any
     ) -> ModelVersion:
+        """Take the model's next version number (locking its row) and insert the version:
+        two statements where the database can return the number from the UPDATE, and
+        the entity is built from what was written rather than read back."""
         now = q.now_ms()
-        res = s.execute(
-            update(q.rm)
-            .where(q.rm.c.name == name, q.rm.c.kind == kind)
-            .values(next_version=q.rm.c.next_version + 1, last_updated_time=now)
-        )
-        if q.affected(res) == 0:
-            q.model_pk(s, name, kind)
-        rm_id, version = s.execute(
-            select(q.rm.c.id, q.rm.c.next_version - 1).where(q.rm.c.name == name)
-        ).one()
-        values.setdefault("status", READY)
-        mv_id = s.execute(
-            insert(q.mv).values(
-                registered_model_id=rm_id,
-                version=version,
-                creation_time=now,
-                last_updated_time=now,
-                current_stage="None",
-                **values,
+        key = {"rm_name": name, "rm_kind": kind, "now": now}
+        if self.engine.dialect.update_returning:
+            taken = s.execute(_TAKE_VERSION_RETURNING, key).first()
+        else:  # MySQL/MariaDB: UPDATE has no RETURNING
+            taken = s.execute(_TAKE_VERSION, key).rowcount and s.execute(_TAKEN, key).first()
+        if not taken or taken.name != name:  # MySQL's PAD SPACE: 'iris ' matches 'iris'
+            q.model_pk(s, name, kind)  # raises the precise not-found error (and rolls back)
+            raise FederateError(
+                f"{name!r} vanished while adding a version", RESOURCE_DOES_NOT_EXIST
             )
-        ).inserted_primary_key[0]  # type: ignore[attr-defined]
-        for key, value in (tags or {}).items():
-            s.execute(insert(q.mv_tag).values(model_version_id=mv_id, key=key, value=str(value)))
-        row = s.execute(select(*q.VERSION_COLUMNS).where(q.mv.c.id == mv_id)).one()
-        return q.to_model_version(name, row, dict(tags or {}), ())
+        row = {
+            **_VERSION_DEFAULTS,
+            **values,
+            "registered_model_id": taken.id,
+            "version": taken.next_version - 1,
+            "creation_time": now,
+            "last_updated_time": now,
+        }
+        mv_id = s.execute(_INSERT_VERSION, row).inserted_primary_key[0]
+        if tags:
+            s.execute(
+                _INSERT_VERSION_TAG,
+                [{"model_version_id": mv_id, "key": k, "value": str(v)} for k, v in tags.items()],
+            )
+        return q.to_model_version(name, SimpleNamespace(**row), dict(tags or {}), ())
 
     @staticmethod
     def _delete_version_row(s: Any, mv_id: int) -> None:

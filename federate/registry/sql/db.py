@@ -10,36 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Connection, Engine
 
-from federate.errors import (
-    INTERNAL_ERROR,
-    INVALID_PARAMETER_VALUE,
-    RESOURCE_ALREADY_EXISTS,
-    TEMPORARILY_UNAVAILABLE,
-    FederateError,
-    redact,
+from federate.errors import INTERNAL_ERROR, FederateError
+from federate.registry.sql.engines import (
+    READ_ONLY,
+    SQLITE_LOWER,
+    connect_with_retry,
+    create_engine,
+    display_url,
 )
+from federate.registry.sql.sessions import SessionFactory, database_error
+
+__all__ = [
+    "READ_ONLY",
+    "SCHEMA_HEAD",
+    "SQLITE_LOWER",
+    "SessionFactory",
+    "database_error",
+    "dispose_engines",
+    "engine_for",
+    "ensure_schema",
+    "schema_state",
+    "upgrade",
+    "upgrade_url",
+]
 
 logger = logging.getLogger(__name__)
-
-#: SQL function on federate's SQLite connections: a Unicode-aware lower() (SQLite's is ASCII).
-SQLITE_LOWER = "federate_lower"
-
-
-def _sqlite_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
 
 #: The Alembic revision this release's code expects. A test checks it is the single head.
 SCHEMA_HEAD = "0002"
@@ -47,8 +50,6 @@ SCHEMA_HEAD = "0002"
 _engines: dict[str, Engine] = {}
 _ready: set[str] = set()
 _lock = threading.Lock()
-
-READ_ONLY = "federate_read_only"
 
 
 def migrations_dir() -> Path:
@@ -60,27 +61,6 @@ def migrations_dir() -> Path:
     raise FederateError("federate's migration scripts are missing from the installation")
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        # let SQLAlchemy's begin event below issue BEGIN, so writers take the lock up front
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA busy_timeout = 30000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-        dbapi_conn.create_function(SQLITE_LOWER, 1, _sqlite_lower, deterministic=True)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Writers start with BEGIN IMMEDIATE: taking the write lock late (after a read)
-        # fails at once with SQLITE_BUSY in WAL mode instead of waiting its turn.
-        read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-
 def engine_for(url: str) -> Engine:
     """The process-wide engine for ``url``, created and schema-checked on first use."""
     engine = _engines.get(url)
@@ -89,40 +69,11 @@ def engine_for(url: str) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url)
+            engine = create_engine(url)
             _engines[url] = engine
         if url not in _ready:
             ensure_schema(engine)
             _ready.add(url)
-    return engine
-
-
-def _create_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as err:
-        raise FederateError(
-            f"Not a database URL: {redact(url)!r}. Use e.g. sqlite:///path/registry.db, "
-            "postgresql+psycopg://host/db or mysql+pymysql://user@host/db",
-            INVALID_PARAMETER_VALUE,
-        ) from err
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    if is_sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = sa.create_engine(parsed, pool_pre_ping=not is_sqlite)
-    except NoSuchModuleError as err:
-        raise FederateError(
-            f"No SQLAlchemy dialect for {parsed.drivername!r}: {err}", INVALID_PARAMETER_VALUE
-        ) from err
-    except ModuleNotFoundError as err:
-        raise FederateError(
-            f"The database driver for {parsed.drivername!r} is not installed ({err.name}); "
-            "install federate[postgres] or federate[mysql]",
-            INVALID_PARAMETER_VALUE,
-        ) from err
-    if is_sqlite:
-        _configure_sqlite(engine)
     return engine
 
 
@@ -133,6 +84,21 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _ready.clear()
+
+
+def _forget_engines_in_child() -> None:
+    """A forked child must not use the parent's pooled connections (their sockets are
+    shared with the parent): drop them without closing them, and start afresh."""
+    global _lock
+    _lock = threading.Lock()
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+    _ready.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
 # -- schema ----------------------------------------------------------------------------
@@ -153,14 +119,12 @@ def _lock_path(engine: Engine) -> str:
 
 def ensure_schema(engine: Engine) -> None:
     """Migrate an empty database to head; refuse one at another revision."""
-    url = redact(engine.url.render_as_string(hide_password=True))
+    url = display_url(engine.url)
     try:
-        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with connect_with_retry(engine, **{READ_ONLY: True}) as conn:
             rev = current_revision(conn)
-    except OperationalError as err:
-        raise FederateError(
-            f"Cannot reach the registry database {url}: {err.orig}", TEMPORARILY_UNAVAILABLE
-        ) from err
+    except sa.exc.SQLAlchemyError as err:
+        raise database_error(err, engine.url) from err
     if rev == SCHEMA_HEAD:
         return
     from filelock import FileLock
@@ -205,33 +169,51 @@ def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def
 
 def schema_state(url: str) -> tuple[str | None, str]:
     """(current revision or None, head revision) of the database at ``url``, changing nothing."""
-    engine = _create_engine(url)
+    engine = create_engine(url)
     try:
-        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with connect_with_retry(engine, **{READ_ONLY: True}) as conn:
             return current_revision(conn), SCHEMA_HEAD
-    except OperationalError as err:
-        raise FederateError(
-            f"Cannot reach the registry database {redact(url)}: {err.orig}",
-            TEMPORARILY_UNAVAILABLE,
-        ) from err
+    except sa.exc.SQLAlchemyError as err:
+        raise database_error(err, engine.url) from err
     finally:
         engine.dispose()
 
 
 def upgrade_url(url: str) -> tuple[str | None, str]:
-    """Migrate the database at ``url`` to head, under the same lock as first use."""
+    """Migrate the database at ``url`` to head, under the same lock as first use.
+
+    A database at a revision this release does not know (a newer federate made it) is
+    refused: federate never guesses how to move a schema it has not seen.
+    """
     from filelock import FileLock
 
-    engine = _create_engine(url)
+    engine = create_engine(url)
     try:
         with FileLock(_lock_path(engine), timeout=300):
-            with engine.connect() as conn:
+            with connect_with_retry(engine) as conn:
                 before = current_revision(conn)
                 conn.rollback()
+            if before is not None and before not in known_revisions():
+                raise FederateError(
+                    f"The registry database {display_url(engine.url)} is at schema revision "
+                    f"{before}, which this federate does not know: a newer federate created "
+                    f"it. Use that release or a later one; this one stops at {SCHEMA_HEAD}.",
+                    INTERNAL_ERROR,
+                )
             upgrade(engine, "head")
         return before, SCHEMA_HEAD
+    except sa.exc.SQLAlchemyError as err:
+        raise database_error(err, engine.url) from err
     finally:
         engine.dispose()
+
+
+def known_revisions() -> set[str]:
+    """Every revision among this release's migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -241,52 +223,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-
-
-# -- transactions ----------------------------------------------------------------------
-
-
-class SessionFactory:
-    """Managed ORM sessions: commit on success, roll back on error, errors mapped to
-    FederateError codes with no database URL or password in the message."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._maker = sessionmaker(bind=engine, expire_on_commit=False)
-
-    @contextmanager
-    def __call__(self) -> Iterator[Session]:
-        with self._maker() as session:
-            try:
-                yield session
-                session.commit()
-            except FederateError:
-                session.rollback()
-                raise
-            except IntegrityError as err:
-                session.rollback()
-                raise FederateError(
-                    f"The registry refused the change: {err.orig}", RESOURCE_ALREADY_EXISTS
-                ) from err
-            except OperationalError as err:
-                session.rollback()
-                raise FederateError(
-                    f"The registry database is unavailable: {err.orig}", TEMPORARILY_UNAVAILABLE
-                ) from err
-            except sa.exc.SQLAlchemyError as err:
-                session.rollback()
-                raise FederateError(
-                    f"Registry database error: {type(err).__name__}: {getattr(err, 'orig', err)}",
-                    INTERNAL_ERROR,
-                ) from err
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only Core connection: the fast path for resolution."""
-        try:
-            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-                yield conn
-        except OperationalError as err:
-            raise FederateError(
-                f"The registry database is unavailable: {err.orig}", TEMPORARILY_UNAVAILABLE
-            ) from err

@@ -88,16 +88,26 @@ VERSION_BY_ALIAS = {
     .where(_by_name(kind), alias_t.c.alias == bindparam("alias"))
     for kind in (MODEL, PROMPT)
 }
+
+
+def _versions_of(kind: str) -> Any:
+    """The versions of the model named by bind parameter ``name``, its id looked up first.
+
+    Without a join, ``ORDER BY version DESC LIMIT 1`` reads one entry from the end of
+    the (registered_model_id, status|current_stage, version) index on every database;
+    with a join, PostgreSQL sorts all of the model's versions (or scans the table).
+    """
+    model_id = select(rm.c.id).where(_by_name(kind)).scalar_subquery()
+    return select(*VERSION_COLUMNS).where(mv.c.registered_model_id == model_id)
+
+
 LATEST_VERSION = {
-    kind: _joined()
-    .where(_by_name(kind), mv.c.status == READY)
-    .order_by(mv.c.version.desc())
-    .limit(1)
+    kind: _versions_of(kind).where(mv.c.status == READY).order_by(mv.c.version.desc()).limit(1)
     for kind in (MODEL, PROMPT)
 }
 LATEST_IN_STAGE = (
-    _joined()
-    .where(_by_name(MODEL), mv.c.status == READY, mv.c.current_stage == bindparam("stage"))
+    _versions_of(MODEL)
+    .where(mv.c.status == READY, mv.c.current_stage == bindparam("stage"))
     .order_by(mv.c.version.desc())
     .limit(1)
 )

@@ -146,7 +146,7 @@ class SqlRegistry(PromptMethods):
         whose files are still being copied (see :meth:`finish_model_version`)."""
         if status not in (READY, PENDING_REGISTRATION):
             raise FederateError(f"Invalid status {status!r}", INVALID_PARAMETER_VALUE)
-        with self.session() as s:
+        with self.session.write() as s:
             mv = self._insert_version(
                 s,
                 name,

@@ -1,4 +1,7 @@
-"""The schema: one Alembic head, models and migrations agree, safe first use."""
+"""First use of a database: created once at head, refused at another revision.
+
+(One head and models == migrations, on every database: tests/db/test_migrations.py.)
+"""
 
 from __future__ import annotations
 
@@ -7,26 +10,9 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from federate.errors import FederateError
 from federate.registry.sql import db
-from federate.registry.sql.models import Base
-
-
-def test_exactly_one_head_and_it_is_the_one_the_code_expects():
-    script = ScriptDirectory.from_config(db.alembic_config())
-    assert script.get_heads() == [db.SCHEMA_HEAD]
-
-
-def test_models_and_migrations_describe_the_same_schema(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    db.upgrade(engine, "head")
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
 
 
 def test_concurrent_first_use_creates_the_schema_once(tmp_path):

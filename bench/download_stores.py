@@ -1,0 +1,394 @@
+"""Benchmark: downloading a model directory from S3, Azure Blob and GCS emulators with
+federate, with each store's own SDK at its best, and with MLflow 3's artifact repository.
+
+Stores, one after the other, each started by federate's test kit (``federate.testing``)
+on 127.0.0.1 and a free port: moto's S3 server (in a child process of its own, so it
+shares no GIL with the clients), Azurite (Node) and gcp-storage-emulator (Python). The
+same tree (one large file plus small ones, written with federate's uploader, as
+``federate.register`` stores a version) is downloaded into a fresh directory by:
+
+- federate: ``federate.download(<store URI>, dst)``, which verifies every file;
+- the SDK's best call: boto3's TransferManager, ``download_blob(max_concurrency=16)``
+  blob by blob, GCS's ``transfer_manager`` (chunks of the large file, many small files)
+  on 16 threads;
+- MLflow: ``<Store>ArtifactRepository(uri).download_artifacts("", dst)``.
+
+Each contender first downloads once untimed (imports, connections) and its bytes are
+compared with the source; then timed runs are interleaved (the order rotates each run);
+the best of ``--runs`` counts, the median and the client's CPU time are shown too. The
+emulators are single-process servers on the same machine, so they, not the network or
+the clients, usually set the pace: read the ratios, not the absolute rates. Timings are
+printed, never asserted.
+
+    python bench/download_stores.py                 # 1 x 128 MB + 32 x 2 MB per store
+    python bench/download_stores.py --quick         # 1 x 32 MB + 8 x 1 MB
+    python bench/download_stores.py --stores gcs    # some stores only
+
+Like resolve.py, it re-executes itself in bench/.venv (created on first use with MLflow,
+the cloud SDKs, the emulators and an editable federate), so MLflow never enters the test
+interpreter. Azurite is found as the test kit finds it (``FEDERATE_AZURITE``, ``PATH``,
+``.ci/node``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import ensure_venv, log
+
+#: what this script needs in bench/.venv beside MLflow and federate
+NEEDS = [
+    "boto3>=1.28",
+    "moto[server]>=5",
+    "azure-storage-blob>=12.19",
+    "google-cloud-storage>=2.14",
+    "gcp-storage-emulator>=2024.8",
+    "pytest>=8",  # federate.testing's modules are pytest plugins
+]
+BUCKET = "bench"
+PREFIX = "models/m/1"
+MB = 1024 * 1024
+#: threads the SDK rows use; federate's default (FEDERATE_MAX_WORKERS) is also 16
+SDK_CONCURRENCY = 16
+#: the issue's goals: at least the SDK's rate, at least 1.2x MLflow's
+GOAL_SDK, GOAL_MLFLOW = 1.0, 1.2
+
+Download = Callable[[Path], None]
+
+
+@dataclass
+class Store:
+    name: str
+    root: str  # the same URI for federate and MLflow
+    sdk: Download
+    mlflow_repo: str  # <module>.<class> in mlflow.store.artifact
+
+    @property
+    def contenders(self) -> dict[str, Download]:
+        return {"federate": self.federate, "sdk": self.sdk, "mlflow": self.mlflow}
+
+    def federate(self, dst: Path) -> None:
+        import federate
+
+        federate.download(self.root, str(dst), progress=False)
+
+    def mlflow(self, dst: Path) -> None:
+        module, _, name = self.mlflow_repo.rpartition(".")
+        repo_class = getattr(importlib.import_module(f"mlflow.store.artifact.{module}"), name)
+        dst.mkdir(parents=True)
+        repo_class(self.root).download_artifacts("", str(dst))
+
+
+# -- the emulators, started by federate's test kit -----------------------------------------
+#
+# Each context manager yields the environment that points every client at the emulator.
+
+_MOTO_CHILD = (
+    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
+    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
+    "sys.stdin.read(); stop_moto_s3(m)"
+)
+
+
+@contextlib.contextmanager
+def moto_s3(work: Path) -> Iterator[dict[str, str]]:
+    """moto in a child process of its own, so it shares no GIL with the clients; it stops
+    when its stdin closes."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise SystemExit("moto server did not start")
+        env = json.loads(line)
+        url = env["FEDERATE_S3_ENDPOINT_URL"]
+        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
+    finally:
+        child.communicate(b"", timeout=30)
+
+
+@contextlib.contextmanager
+def azurite(work: Path) -> Iterator[dict[str, str]]:
+    from federate.testing.azure import start_azurite, stop_azurite
+
+    running = start_azurite(Path(tempfile.mkdtemp(dir=work)))
+    try:
+        yield {"AZURE_STORAGE_CONNECTION_STRING": running.connection_string()}
+    finally:
+        stop_azurite(running)
+
+
+@contextlib.contextmanager
+def gcs_emulator(work: Path) -> Iterator[dict[str, str]]:
+    from federate.testing.gcs import EMULATOR_HOST_ENV, start_gcs_emulator, stop_gcs_emulator
+
+    running = start_gcs_emulator()
+    try:
+        yield {EMULATOR_HOST_ENV: running.url}
+    finally:
+        stop_gcs_emulator(running)
+
+
+# -- contenders per store -------------------------------------------------------------------
+
+
+def s3_store() -> Store:
+    root = f"s3://{BUCKET}/{PREFIX}"
+
+    def sdk(dst: Path) -> None:
+        import boto3
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        client = boto3.client("s3")
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX)
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", ())]
+        config = TransferConfig(max_concurrency=SDK_CONCURRENCY)
+        with create_transfer_manager(client, config) as manager:
+            for key in keys:
+                manager.download(BUCKET, key, str(_target(dst, key)))
+
+    return Store("s3", root, sdk, "s3_artifact_repo.S3ArtifactRepository")
+
+
+def azure_store() -> Store:
+    from federate.testing.azure import DEV_ACCOUNT
+
+    root = f"wasbs://{BUCKET}@{DEV_ACCOUNT}.blob.core.windows.net/{PREFIX}"
+
+    def sdk(dst: Path) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(
+            os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+        )
+        container = service.get_container_client(BUCKET)
+        for blob in container.list_blobs(name_starts_with=f"{PREFIX}/"):
+            with open(_target(dst, blob.name), "wb") as out:
+                container.download_blob(blob.name, max_concurrency=SDK_CONCURRENCY).readinto(out)
+
+    return Store("azure", root, sdk, "azure_blob_artifact_repo.AzureBlobArtifactRepository")
+
+
+def gcs_store() -> Store:
+    root = f"gs://{BUCKET}/{PREFIX}"
+
+    def sdk(dst: Path) -> None:
+        from google.cloud import storage
+        from google.cloud.storage import transfer_manager
+
+        blobs = list(storage.Client().list_blobs(BUCKET, prefix=f"{PREFIX}/"))
+        chunk = 32 * MB  # transfer_manager's default chunk size
+        small = []
+        for blob in blobs:
+            target = _target(dst, blob.name)
+            if blob.size > chunk:
+                transfer_manager.download_chunks_concurrently(
+                    blob,
+                    str(target),
+                    worker_type=transfer_manager.THREAD,
+                    max_workers=SDK_CONCURRENCY,
+                )
+            else:
+                small.append((blob, str(target)))
+        transfer_manager.download_many(
+            small,
+            worker_type=transfer_manager.THREAD,
+            max_workers=SDK_CONCURRENCY,
+            raise_exception=True,
+        )
+
+    return Store("gcs", root, sdk, "gcs_artifact_repo.GCSArtifactRepository")
+
+
+def _target(dst: Path, key: str) -> Path:
+    target = dst / key[len(PREFIX) + 1 :]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def make_container(store: str) -> None:
+    """The bucket or container the tree goes into."""
+    if store == "s3":
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+    elif store == "azure":
+        from azure.storage.blob import BlobServiceClient
+
+        conn = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+        BlobServiceClient.from_connection_string(conn).create_container(BUCKET)
+    else:
+        from google.cloud import storage
+
+        storage.Client().create_bucket(BUCKET)
+
+
+# -- data, timing, report -------------------------------------------------------------------
+
+
+def make_tree(src: Path, big_mb: int, small: int, small_mb: int) -> dict[str, str]:
+    """The model directory; returns relative path -> sha256."""
+    files = {"weights.bin": big_mb * MB} | {
+        f"shards/s{i:03d}.bin": small_mb * MB for i in range(small)
+    }
+    digests = {}
+    for name, size in files.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = os.urandom(size)
+        path.write_bytes(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    return digests
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
+                    f, "sha256"
+                ).hexdigest()
+    return out
+
+
+@dataclass
+class Sample:
+    seconds: float
+    cpu: float  # this process's user + system seconds: the client's own work
+
+
+def timed(fn: Download, dst: Path) -> Sample:
+    shutil.rmtree(dst, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    fn(dst)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Sample(seconds, cpu)
+
+
+def bench_store(
+    store: Store, src: Path, work: Path, expected: dict[str, str], runs: int
+) -> dict[str, list[Sample]]:
+    from federate.plugins.manager import get_plugin_host
+
+    make_container(store.name)
+    get_plugin_host().open_repo(store.root).upload_dir(str(src))
+    names = list(store.contenders)
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    dst = work / "out"
+    for name in names:  # untimed: imports, connection set-up, and a check of the bytes
+        timed(store.contenders[name], dst)
+        if tree_digests(dst) != expected:
+            raise SystemExit(f"{store.name}/{name} did not download the same bytes")
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            sample = timed(store.contenders[name], dst)
+            samples[name].append(sample)
+            log(f"{store.name} run {run + 1} {name}: {sample.seconds:.2f}s")
+    shutil.rmtree(dst, ignore_errors=True)
+    return samples
+
+
+def report(results: dict[str, dict[str, list[Sample]]], total: int, runs: int) -> None:
+    mb = total / MB
+    print(
+        f"\n{mb:.0f} MB per download (1 large file + small ones); best and median of {runs} "
+        f"interleaved runs;\n{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f} "
+        "at the end. The stores are emulators, each ONE server\nprocess (moto: Python; Azurite: "
+        "Node; gcp-storage-emulator: Python, one request at a time)\non this same machine: "
+        "they set the pace, not the clients.\n'cpu s' is the client "
+        "process's own CPU time (median): federate's includes verifying\nevery file's checksum "
+        "(Azure: MD5; GCS: CRC32C; S3: MD5 of single-part objects).\n"
+    )
+    print(f"{'store':<6} {'contender':<9} {'best s':>7} {'median s':>9} {'MB/s':>7} {'cpu s':>6}")
+    for label, samples in results.items():
+        for name, got in samples.items():
+            times = [s.seconds for s in got]
+            cpu = statistics.median(s.cpu for s in got)
+            best, median = min(times), statistics.median(times)
+            print(f"{label:<6} {name:<9} {best:>7.2f} {median:>9.2f} {mb / best:>7.1f} {cpu:>6.2f}")
+    goals = f"goals: >={GOAL_SDK}x SDK, >={GOAL_MLFLOW}x MLflow"
+    print(f"\n{'store':<6} {'federate/SDK':>13} {'federate/MLflow':>16}  {goals}")
+    for label, samples in results.items():
+        fed = min(s.seconds for s in samples["federate"])
+        vs_sdk = min(s.seconds for s in samples["sdk"]) / fed
+        vs_mlflow = min(s.seconds for s in samples["mlflow"]) / fed
+        met = [
+            "met" if vs_sdk >= GOAL_SDK else "missed",
+            "met" if vs_mlflow >= GOAL_MLFLOW else "missed",
+        ]
+        print(f"{label:<6} {vs_sdk:>12.2f}x {vs_mlflow:>15.2f}x  {' / '.join(met)}")
+
+
+Emulator = Callable[[Path], contextlib.AbstractContextManager[dict[str, str]]]
+STORES: dict[str, tuple[Callable[[], Store], Emulator]] = {
+    "s3": (s3_store, moto_s3),
+    "azure": (azure_store, azurite),
+    "gcs": (gcs_store, gcs_emulator),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 x 32 MB + 8 x 1 MB")
+    parser.add_argument("--runs", type=int, default=3, help="runs per contender (default 3)")
+    parser.add_argument("--stores", default="s3,azure,gcs", help="comma-separated subset")
+    args = parser.parse_args()
+    chosen = [s.strip() for s in args.stores.split(",") if s.strip()]
+    unknown = set(chosen) - set(STORES)
+    if unknown:
+        parser.error(f"unknown store(s) {sorted(unknown)}; choose from {sorted(STORES)}")
+    ensure_venv(__file__, NEEDS)
+    big, small, small_mb = (32, 8, 1) if args.quick else (128, 32, 2)
+    work = Path(tempfile.mkdtemp(prefix="federate-bench-stores-"))
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",  # replaced by moto's own admin keys
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(work / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
+            "FEDERATE_HOME": str(work / "home"),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    results = {}
+    try:
+        expected = make_tree(work / "src", big, small, small_mb)
+        total = (big + small * small_mb) * MB
+        log(f"{total / MB:.0f} MB in {small + 1} files; stores: {', '.join(chosen)}")
+        for name in chosen:
+            make_store, emulator = STORES[name]
+            with emulator(work) as env:
+                os.environ.update(env)
+                log(f"{name}: emulator up, filling it")
+                results[name] = bench_store(make_store(), work / "src", work, expected, args.runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, total, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""What the benchmarks share: their virtualenv with MLflow, timing, and the ratio table.
+
+MLflow is never installed into the interpreter that runs the tests: on first use
+``ensure_venv`` creates ``bench/.venv`` with ``mlflow>=3,<4``, the database drivers and an
+editable federate, then re-runs the calling script there.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+VENV = HERE / ".venv"
+VENV_PY = VENV / "bin" / "python"
+VENV_READY = VENV / ".bench-ready"  # written once mlflow and federate are installed
+MLFLOW_REQ = "mlflow>=3,<4"
+DRIVERS = ("psycopg[binary]>=3.1", "pymysql>=1.1")
+
+
+def mlflow_python(extra: Sequence[str] = ()) -> Path:
+    """The venv's interpreter, creating or completing the venv (MLflow, drivers, federate,
+    ``extra`` requirements) first if needed; for benchmarks that run MLflow in a child."""
+    have = VENV_READY.read_text().split() if VENV_READY.exists() else []
+    wanted = list(dict.fromkeys([MLFLOW_REQ, *DRIVERS, *extra, *have]))
+    missing = [req for req in wanted if req not in have]
+    if missing:
+        if not VENV_PY.exists():
+            log(f"creating {VENV} with {MLFLOW_REQ} and federate (takes a few minutes, once)")
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pip = [str(VENV_PY), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, *missing, "-e", str(REPO)], check=True)
+        VENV_READY.write_text("\n".join(wanted) + "\n")
+    return VENV_PY
+
+
+def ensure_venv(script: str, extra: Sequence[str] = ()) -> None:
+    """Re-exec ``script`` under bench/.venv (see :func:`mlflow_python`) unless already there."""
+    if sys.prefix != sys.base_prefix and Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    python = mlflow_python(extra)
+    os.execv(str(python), [str(python), str(Path(script).resolve()), *sys.argv[1:]])
+
+
+def bench_workdir(prefix: str) -> Path:
+    """A new temporary directory for one run; ``FEDERATE_HOME`` points into it (so
+    ``~/.federate`` is untouched) and MLflow's usage telemetry is off (offline run)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["FEDERATE_HOME"] = str(workdir / "federate-home")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    return workdir
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def per_call(fn: Callable[[], object], iters: int, warmup: int) -> float:
+    """Median seconds per call of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+Row = tuple[str, str, str, float, "float | None"]  # label, federate, MLflow, ratio, goal
+
+
+def time_row(label: str, fed: float, mlf: float, goal: float | None) -> Row:
+    return (label, fmt_time(fed), fmt_time(mlf), mlf / fed, goal)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("measurement", "federate", "MLflow", "MLflow/federate", "goal")
+    lines = []
+    for label, fed, mlf, ratio, goal in rows:
+        verdict = "" if goal is None else f">={goal:g}x " + ("met" if ratio >= goal else "MISSED")
+        lines.append((label, fed, mlf, f"{ratio:.1f}x", verdict))
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    for i, line in enumerate([header, *lines]):
+        cells = [line[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(line[1:4], widths[1:4], strict=True)
+        ]
+        print("  ".join([*cells, line[4]]).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def create_versions(client: SimpleNamespace, label: str, name: str, count: int, root: str) -> float:
+    """Create ``count`` versions of a new model ``name``; total seconds."""
+    client.create_model(name)
+    start = time.perf_counter()
+    for i in range(1, count + 1):
+        client.create_version(name, f"{root}/{name}/{i}")
+        if i % 1000 == 0 or i == count:
+            log(f"{label}: {name}: {i}/{count} versions ({time.perf_counter() - start:.1f} s)")
+    return time.perf_counter() - start

@@ -1,0 +1,343 @@
+"""Creating SQLAlchemy engines for registry databases, configured from the environment.
+
+Operators tune the connection pool, SQL echo, MySQL TLS and how long to wait for a
+database that is still starting through ``FEDERATE_SQLALCHEMY_*`` / ``FEDERATE_MYSQL_*``
+variables; a value federate cannot use is refused by name, listing what is accepted.
+SQLite connections get foreign keys, WAL, a busy timeout and REGEXP, so the registry
+behaves the same on a laptop as on a server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, pool
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
+
+logger = logging.getLogger(__name__)
+
+#: SQL function on federate's SQLite connections: a Unicode-aware lower() (SQLite's is ASCII).
+SQLITE_LOWER = "federate_lower"
+#: Execution option marking a connection that only reads (SQLite then skips BEGIN IMMEDIATE).
+READ_ONLY = "federate_read_only"
+
+POOL_SIZE = "FEDERATE_SQLALCHEMY_POOL_SIZE"
+MAX_OVERFLOW = "FEDERATE_SQLALCHEMY_MAX_OVERFLOW"
+POOL_RECYCLE = "FEDERATE_SQLALCHEMY_POOL_RECYCLE"
+POOLCLASS = "FEDERATE_SQLALCHEMY_POOLCLASS"
+ECHO = "FEDERATE_SQLALCHEMY_ECHO"
+CONNECT_RETRIES = "FEDERATE_SQLALCHEMY_CONNECT_RETRIES"
+CONNECT_TIMEOUT = "FEDERATE_SQLALCHEMY_CONNECT_TIMEOUT"
+SQLITE_BUSY_TIMEOUT = "FEDERATE_SQLITE_BUSY_TIMEOUT"
+MYSQL_SSL = {
+    "ca": "FEDERATE_MYSQL_SSL_CA",
+    "cert": "FEDERATE_MYSQL_SSL_CERT",
+    "key": "FEDERATE_MYSQL_SSL_KEY",
+}
+
+POOL_CLASSES: dict[str, type[pool.Pool]] = {
+    "QueuePool": pool.QueuePool,
+    "NullPool": pool.NullPool,
+    "StaticPool": pool.StaticPool,
+    "SingletonThreadPool": pool.SingletonThreadPool,
+    "AssertionPool": pool.AssertionPool,
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+ECHO_VALUES = (*_TRUE, *_FALSE[:-1], "debug")
+
+#: A database that does not answer is retried this many times, with backoff from
+#: RETRY_BASE_S doubling up to RETRY_MAX_S: small, so a wrong URL fails in seconds.
+DEFAULT_CONNECT_RETRIES = 2
+RETRY_BASE_S = 0.25
+RETRY_MAX_S = 8.0
+DEFAULT_CONNECT_TIMEOUT_S = 10
+DEFAULT_SQLITE_BUSY_TIMEOUT_S = 30.0
+
+# Server answers that no retry will change: bad credentials, unknown database.
+_PERMANENT_MYSQL = {1044, 1045, 1049, 1698, 2026}
+_PERMANENT_PG_STATES = {"28000", "28P01", "3D000"}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the environment asks of every engine federate creates in this process."""
+
+    pool_size: int | None = None
+    max_overflow: int | None = None
+    pool_recycle: int | None = None
+    poolclass: str | None = None
+    echo: bool | str = False
+    connect_retries: int = DEFAULT_CONNECT_RETRIES
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_S
+    sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT_S
+    mysql_ssl: dict[str, str] = field(default_factory=dict)
+
+
+def _int_var(env: Mapping[str, str], name: str, minimum: int, meaning: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise FederateError(
+            f"{name} must be an integer >= {minimum} ({meaning}), got {raw!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
+def _float_var(env: Mapping[str, str], name: str, meaning: str) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise FederateError(
+            f"{name} must be a number of seconds >= 0 ({meaning}), got {raw!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> EngineSettings:
+    """Read and check the ``FEDERATE_SQLALCHEMY_*`` and ``FEDERATE_MYSQL_SSL_*`` variables."""
+    env = os.environ if env is None else env
+    poolclass = env.get(POOLCLASS, "").strip() or None
+    if poolclass is not None and poolclass not in POOL_CLASSES:
+        raise FederateError(
+            f"{POOLCLASS} must be one of {', '.join(POOL_CLASSES)}, got {poolclass!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    raw_echo = env.get(ECHO, "").strip().lower()
+    if raw_echo not in ECHO_VALUES and raw_echo != "":
+        raise FederateError(
+            f"{ECHO} must be one of {', '.join(ECHO_VALUES)}, got {env.get(ECHO)!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    echo: bool | str = "debug" if raw_echo == "debug" else raw_echo in _TRUE
+    ssl = {}
+    for key, name in MYSQL_SSL.items():
+        path = env.get(name, "").strip()
+        if not path:
+            continue
+        if not Path(path).expanduser().is_file():
+            raise FederateError(
+                f"{name} must name a readable PEM file, but {path!r} is not a file",
+                INVALID_PARAMETER_VALUE,
+            )
+        ssl[key] = str(Path(path).expanduser())
+    retries = _int_var(env, CONNECT_RETRIES, 0, "retries while the database does not answer")
+    timeout = _int_var(env, CONNECT_TIMEOUT, 1, "seconds to wait for a connection")
+    busy = _float_var(env, SQLITE_BUSY_TIMEOUT, "how long a SQLite writer waits for the lock")
+    return EngineSettings(
+        pool_size=_int_var(env, POOL_SIZE, 0, "connections kept open; 0 means no limit"),
+        max_overflow=_int_var(env, MAX_OVERFLOW, -1, "extra connections; -1 means no limit"),
+        pool_recycle=_int_var(env, POOL_RECYCLE, -1, "seconds before a connection is renewed"),
+        poolclass=poolclass,
+        echo=echo,
+        connect_retries=DEFAULT_CONNECT_RETRIES if retries is None else retries,
+        connect_timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout is None else timeout,
+        sqlite_busy_timeout=DEFAULT_SQLITE_BUSY_TIMEOUT_S if busy is None else busy,
+        mysql_ssl=ssl,
+    )
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as messages and logs may show it: password masked."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return "<unparseable database URL>"
+    return url.render_as_string(hide_password=True)
+
+
+def scrub(text: str, url: URL) -> str:
+    """``text`` with ``url``'s password masked, in case a driver echoed it."""
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text
+
+
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as err:
+        raise FederateError(
+            f"Not a database URL: {display_url(url)!r}. Use e.g. sqlite:///path/registry.db, "
+            "postgresql+psycopg://host/db or mysql+pymysql://user@host/db",
+            INVALID_PARAMETER_VALUE,
+        ) from err
+
+
+def create_engine(url: str, settings: EngineSettings | None = None) -> Engine:
+    """A new engine for ``url`` with ``settings`` (default: from the environment).
+
+    Nothing connects yet; :func:`connect_with_retry` makes the first connection.
+    """
+    settings = settings_from_env() if settings is None else settings
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    is_sqlite = backend == "sqlite"
+    if is_sqlite and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"pool_pre_ping": not is_sqlite, "echo": settings.echo}
+    if settings.poolclass:
+        kwargs["poolclass"] = POOL_CLASSES[settings.poolclass]
+    for name, value in (
+        ("pool_size", settings.pool_size),
+        ("max_overflow", settings.max_overflow),
+        ("pool_recycle", settings.pool_recycle),
+    ):
+        if value is not None:
+            kwargs[name] = value
+    connect_args: dict[str, Any] = {}
+    if backend in ("postgresql", "mysql", "mariadb") and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = settings.connect_timeout
+    if backend in ("mysql", "mariadb") and settings.mysql_ssl:
+        connect_args["ssl"] = dict(settings.mysql_ssl)
+    if connect_args:
+        kwargs["connect_args"] = connect_args
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except NoSuchModuleError as err:
+        raise FederateError(
+            f"No SQLAlchemy dialect for {parsed.drivername!r}: {err}", INVALID_PARAMETER_VALUE
+        ) from err
+    except ModuleNotFoundError as err:
+        raise FederateError(
+            f"The database driver for {parsed.drivername!r} is not installed ({err.name}); "
+            "install federate[postgres] or federate[mysql]",
+            INVALID_PARAMETER_VALUE,
+        ) from err
+    except TypeError as err:  # e.g. pool_size given to a pool that has no size
+        raise FederateError(
+            f"The pool settings do not fit {settings.poolclass or 'the default pool'}: {err}. "
+            f"Unset {POOL_SIZE}/{MAX_OVERFLOW} or choose {POOLCLASS}=QueuePool",
+            INVALID_PARAMETER_VALUE,
+        ) from err
+    if is_sqlite:
+        _configure_sqlite(engine, settings.sqlite_busy_timeout)
+    return engine
+
+
+# -- first connection ------------------------------------------------------------------
+
+
+def _is_permanent(err: DBAPIError) -> bool:
+    orig = err.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _PERMANENT_MYSQL:
+        return True
+    state = getattr(orig, "sqlstate", None)
+    if state in _PERMANENT_PG_STATES:
+        return True
+    text = str(orig).lower()
+    return "password authentication failed" in text or "does not exist" in text
+
+
+def unavailable(err: BaseException, url: URL, what: str = "Cannot reach") -> FederateError:
+    """The TEMPORARILY_UNAVAILABLE error for a connection failure, password-free."""
+    reason = getattr(err, "orig", None) or err
+    detail = " ".join(str(reason).split()) or type(reason).__name__
+    return FederateError(
+        scrub(f"{what} the registry database {display_url(url)}: {detail}", url),
+        TEMPORARILY_UNAVAILABLE,
+    )
+
+
+def connect_with_retry(
+    engine: Engine, retries: int | None = None, **execution_options: Any
+) -> Connection:
+    """The first connection to ``engine``, retried with exponential backoff while the
+    database does not answer (it may still be starting); bad credentials fail at once."""
+    if retries is None:
+        retries = settings_from_env().connect_retries
+    attempt = 0
+    while True:
+        try:
+            return engine.connect().execution_options(**execution_options)
+        except ssl.SSLError as err:  # raised by the driver before SQLAlchemy sees it
+            raise FederateError(
+                f"Cannot set up TLS to the registry database {display_url(engine.url)}: {err}; "
+                f"check {', '.join(MYSQL_SSL.values())} (PEM files)",
+                INVALID_PARAMETER_VALUE,
+            ) from None
+        except DBAPIError as err:
+            if attempt >= retries or _is_permanent(err):
+                raise unavailable(err, engine.url) from None
+            delay = min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S)
+            attempt += 1
+            logger.warning(
+                "registry database %s did not answer (%s); retry %d of %d in %.2f s",
+                display_url(engine.url),
+                type(err.orig).__name__,
+                attempt,
+                retries,
+                delay,
+            )
+            time.sleep(delay)
+
+
+# -- SQLite ----------------------------------------------------------------------------
+
+
+def _sqlite_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def sqlite_regexp(pattern: str | None, value: str | None) -> bool | None:
+    """SQLite calls ``regexp(pattern, value)`` for ``value REGEXP pattern``: Python's
+    ``re.search``, like MySQL's and PostgreSQL's (``~``) unanchored match."""
+    if pattern is None or value is None:
+        return None
+    return _compiled(pattern).search(value) is not None
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    busy_ms = int(busy_timeout_s * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # let SQLAlchemy's begin event below issue BEGIN, so writers take the lock up front
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+        dbapi_conn.create_function(SQLITE_LOWER, 1, _sqlite_lower, deterministic=True)
+        dbapi_conn.create_function("regexp", 2, sqlite_regexp, deterministic=True)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers start with BEGIN IMMEDIATE: taking the write lock late (after a read)
+        # fails at once with SQLITE_BUSY in WAL mode instead of waiting its turn.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

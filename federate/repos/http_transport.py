@@ -1,0 +1,278 @@
+"""HTTP plumbing shared by the repositories that read files over plain http(s): the
+``http`` repository (static servers, one presigned URL) and the ``presigned`` one (URL
+sets a registry hands out).
+
+:class:`HttpTransport` sends requests through one urllib3 pool per repository
+(:mod:`federate.repos.http_pool`: proxies, CA bundle, timeouts, query strings cut from
+urllib3's logs), turns statuses into FederateErrors, streams bodies to disk and
+remembers ETags so ranged reads can be pinned with ``If-Match``. Query strings
+(presigned signatures) never appear in its messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+from federate.entities import FileInfo
+from federate.errors import (
+    INTERNAL_ERROR,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+    FederateError,
+    redact,
+)
+from federate.repos.http_pool import HttpPool
+from federate.transfer.retry import with_retries
+from federate.transfer.settings import TransferSettings, max_workers
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from federate.repos.base import ArtifactRepository
+
+T = TypeVar("T")
+_PIECE = 1024 * 1024
+_DIGEST_NAMES = {"sha-256": "sha256", "md5": "md5", "crc32c": "crc32c"}
+#: words in a 400 body that mean the signature or token was refused (GCS answers an
+#: expired V4 signature with 400 ExpiredToken, S3 with 400 for some malformed ones)
+_REFUSAL_BODY = re.compile(
+    rb"expired|ExpiredToken|AuthenticationFailed|SignatureDoesNotMatch|AccessDenied|InvalidToken",
+    re.IGNORECASE,
+)
+#: S3, GCS and Azure error bodies name the reason in <Code>; a code is never a secret
+_ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
+
+
+def checksums_from_headers(headers: Any) -> str | None:
+    """``Repr-Digest``/``Digest``/``Content-MD5``/``x-goog-hash`` as a FileInfo checksum."""
+    found: dict[str, str] = {}
+    for header in ("Repr-Digest", "Digest"):
+        for item in (headers.get(header) or "").split(","):
+            name, sep, value = item.strip().partition("=")
+            algorithm = _DIGEST_NAMES.get(name.strip().lower())
+            if sep and algorithm:
+                found.setdefault(algorithm, value.strip().strip(":"))
+    if headers.get("Content-MD5"):
+        found.setdefault("md5", headers["Content-MD5"].strip())
+    for item in (headers.get("x-goog-hash") or "").split(","):
+        name, sep, value = item.strip().partition("=")
+        if sep and name in ("crc32c", "md5"):
+            found.setdefault(name, value)
+    return ",".join(f"{k}:{v}" for k, v in found.items()) or None
+
+
+def in_parallel(call: Callable[[str], T], items: list[str]) -> list[T]:
+    """``[call(i) for i in items]``, on the engine's number of threads."""
+    if len(items) <= 1:
+        return [call(i) for i in items]
+    with ThreadPoolExecutor(min(max_workers(), len(items))) as pool:
+        return list(pool.map(call, items))
+
+
+def stat_in_parallel(repo: ArtifactRepository, paths: list[str]) -> list[FileInfo]:
+    """``repo.stat`` of every path, in parallel, each retried on its own (for listings
+    that give names but no sizes)."""
+    settings = TransferSettings.from_env()
+
+    def one(rel: str) -> FileInfo:
+        return with_retries(repo, settings, f"Looking up {rel}", lambda: repo.stat(rel))
+
+    return in_parallel(one, paths)
+
+
+def _refusal(status: int, body: bytes) -> str | None:
+    """Why the store refused the request, or None if ``status``/``body`` is no refusal."""
+    if status not in (400, 401, 403):
+        return None
+    if status == 400 and not _REFUSAL_BODY.search(body):
+        return None
+    code = _ERROR_CODE.search(body)
+    return code.group(1).decode() if code else "refused"
+
+
+def _body_start(resp: urllib3.BaseHTTPResponse) -> bytes:
+    """The first 4 KiB of an error body, streamed or already read."""
+    return resp.read(4096, decode_content=False) or (resp.data or b"")[:4096]
+
+
+def close_response(resp: urllib3.BaseHTTPResponse) -> None:
+    """Drop a response whose body is not wanted (its connection cannot be reused)."""
+    resp.close()
+    resp.release_conn()
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) or 0 :]
+
+
+class HttpTransport:
+    """Requests to one kind of http(s) store, shared by that repository's threads."""
+
+    def __init__(self) -> None:
+        self._pool: HttpPool | None = None
+        self._pool_lock = threading.Lock()
+        self._etags: dict[str, str] = {}
+
+    @property
+    def pool(self) -> HttpPool:
+        """One pool for all workers, with a kept-alive connection for each of them."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = HttpPool(max_workers() + 1)
+        return self._pool
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        """The response (its body read unless ``stream``); unreachable -> FederateError."""
+        import urllib3
+
+        try:
+            return self.pool.request(method, url, headers, stream)
+        except urllib3.exceptions.HTTPError as err:
+            raise self.unreachable(method, url, err) from None
+
+    def unreachable(self, method: str, url: str, err: BaseException) -> FederateError:
+        # urllib3's messages repeat the URL with its query string: name only the kind
+        return FederateError(
+            f"{method} {redact(url)} failed: {type(err).__name__}", TEMPORARILY_UNAVAILABLE
+        )
+
+    def check(self, resp: urllib3.BaseHTTPResponse, method: str, url: str, path: str) -> None:
+        """Raise the FederateError an error status means; PERMISSION_DENIED for refusals
+        (401, 403, and 400 with an expired-signature body), which callers may renew on."""
+        status = resp.status
+        if status < 400:
+            return
+        body = _body_start(resp) if status in (400, 401, 403) else b""
+        close_response(resp)
+        where = redact(url)
+        if status == 404:
+            raise FederateError(f"No such file at {where}", RESOURCE_DOES_NOT_EXIST)
+        reason = _refusal(status, body)
+        if reason is not None:
+            raise FederateError(
+                f"{method} {where}: HTTP {status} ({reason}: expired, revoked or wrong "
+                "signature or credentials)",
+                PERMISSION_DENIED,
+            )
+        if status == 412:
+            raise FederateError(
+                f"{path or where} changed on the server during the download (ETag differs); "
+                "download again to get the new version",
+                INTERNAL_ERROR,
+            )
+        if status == 429 or status >= 500:
+            raise FederateError(f"{method} {where}: HTTP {status}", TEMPORARILY_UNAVAILABLE)
+        raise FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
+
+    def pin(self, path: str) -> dict[str, str]:
+        """``If-Match`` with the ETag seen for ``path``, so a replaced file fails loudly."""
+        etag = self._etags.get(path)
+        return {"If-Match": etag} if etag and not etag.startswith("W/") else {}
+
+    def info(self, path: str, resp: urllib3.BaseHTTPResponse, size: int | None = None) -> FileInfo:
+        """What a HEAD or a GET says about the file's current version (``size`` when the
+        caller knows better than ``Content-Length``)."""
+        length = resp.headers.get("Content-Length")
+        etag = resp.headers.get("ETag")
+        if etag:
+            self._etags[path] = etag
+        if size is None and length is not None:
+            size = int(length)
+        return FileInfo(path, False, size, checksums_from_headers(resp.headers), etag)
+
+    def open_range(
+        self,
+        url: str,
+        path: str,
+        start: int,
+        length: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """The checked response to a ``Range`` GET of ``length`` bytes from ``start``."""
+        wanted = {
+            **(headers or {}),
+            "Range": f"bytes={start}-{start + length - 1}",
+            **self.pin(path),
+        }
+        resp = self.request("GET", url, wanted, stream=True)
+        self.check(resp, "GET", url, path)
+        return resp
+
+    def open_whole(
+        self, url: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        """The checked response to a GET of the whole file."""
+        wanted = {**headers, **self.pin(path)} if headers else self.pin(path)
+        resp = self.request("GET", url, wanted or None, stream=True)
+        self.check(resp, "GET", url, path)
+        return resp
+
+    def range_body(
+        self, resp: urllib3.BaseHTTPResponse, url: str, start: int, length: int
+    ) -> Iterator[bytes]:
+        """The asked bytes of a ``Range`` response (cut from a 200 if Range was ignored)."""
+        skip = start if resp.status == 200 else 0
+        yield from self.stream(resp, "GET", url, skip, length)
+
+    def save(
+        self, resp: urllib3.BaseHTTPResponse, url: str, path: str, local_path: str
+    ) -> FileInfo:
+        """Write a whole-file response to ``local_path``; what its headers say (size, ETag,
+        checksum), for the engine to check against the listing and the bytes."""
+        sent = self.info(path, resp)
+        try:
+            out = open(local_path, "wb", buffering=0)  # noqa: SIM115 (closed below)
+        except OSError:
+            close_response(resp)
+            raise
+        with out, contextlib.closing(self.stream(resp, "GET", url, 0, None)) as pieces:
+            # closing: a local error (a full disk) must not keep the connection
+            if sent.file_size is not None and sent.file_size <= _PIECE:
+                _write_all(out, b"".join(pieces))  # one write for a small file
+            else:
+                for piece in pieces:
+                    _write_all(out, piece)
+        return sent
+
+    def stream(
+        self, resp: urllib3.BaseHTTPResponse, method: str, url: str, skip: int, length: int | None
+    ) -> Generator[bytes, None, None]:
+        """The body in pieces, ``skip`` bytes dropped and at most ``length`` kept."""
+        import urllib3
+
+        whole = False
+        try:
+            for piece in resp.stream(_PIECE, decode_content=False):
+                if skip:
+                    cut = min(skip, len(piece))
+                    piece, skip = piece[cut:], skip - cut
+                if length is not None:
+                    piece = piece[:length]
+                    length -= len(piece)
+                if piece:
+                    yield piece
+                if length == 0:
+                    break
+            else:
+                whole = True
+        except urllib3.exceptions.HTTPError as err:
+            raise self.unreachable(method, url, err) from None
+        finally:
+            if not whole:
+                close_response(resp)  # unread bytes left: this connection cannot serve another
+            resp.release_conn()
