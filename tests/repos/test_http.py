@@ -48,7 +48,9 @@ def test_a_dropped_connection_refetches_only_the_rest(served, federate_home, tmp
     dst = federate.download(served.url("model/"), tmp_path / "out")
     assert same_tree(Path(dst), served.directory / "model")
     gets = [a for a in served.access_log if a.path == "/model/weights.bin" and a.method == "GET"]
-    assert len(gets) == 8  # 6 ranges + 2 retries
+    # 6 ranges + a retry per drop that cut one; the 5-byte last range can use up a planned
+    # drop without being cut, so 1 or 2 retries happen
+    assert len(gets) in (7, 8)
     # each retry asks for what its range still missed: no byte is sent twice
     assert served.bytes_sent("/model/weights.bin") == 5 * MiB + 5
 
