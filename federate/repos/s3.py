@@ -167,7 +167,7 @@ class S3ArtifactRepository(ArtifactRepository):
             if self._client is None or self._client_creds is not creds:
                 if creds is not None:
                     s3_client.check_scoped(creds)
-                self._client = s3_client.make_client(self.settings, creds)
+                self._client = s3_client.client_for(self.settings, creds)
                 self._client_creds = creds
             return self._client
 

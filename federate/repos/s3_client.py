@@ -8,6 +8,8 @@ read in one place. boto3 is imported only inside these functions.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -155,6 +157,42 @@ class ClientSettings:
 
     def where(self) -> str:
         return f" at endpoint {self.endpoint_url}" if self.endpoint_url else ""
+
+
+#: Default-chain clients are reused for this long: building one costs ~50 ms of botocore
+#: loading, paid again by every download otherwise (a long-running server downloads often).
+CLIENT_REUSE_S = 300.0
+#: What the default chain reads from the environment: a change means a new client.
+_CHAIN_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+_clients: dict[tuple[Any, ...], tuple[float, BaseClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(settings: ClientSettings, credentials: ScopedCredentials | None) -> BaseClient:
+    """:func:`make_client`, reusing a default-chain client made in the last
+    ``CLIENT_REUSE_S`` seconds for the same settings and credential environment.
+    Scoped credentials always get a client of their own."""
+    if credentials is not None:
+        return make_client(settings, credentials)
+    key = (settings, max_attempts(), tuple(os.environ.get(name) for name in _CHAIN_ENV))
+    now = time.monotonic()
+    with _clients_lock:
+        cached = _clients.get(key)
+        if cached is not None and now - cached[0] < CLIENT_REUSE_S:
+            return cached[1]
+    client = make_client(settings, None)
+    with _clients_lock:
+        _clients[key] = (now, client)
+    return client
 
 
 def make_client(settings: ClientSettings, credentials: ScopedCredentials | None) -> BaseClient:

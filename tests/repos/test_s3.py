@@ -384,3 +384,22 @@ def test_the_engine_checks_multipart_etags_of_files_it_fetched_in_ranges(
     damaged.write_bytes(data)
     with raises_federate_error(INTERNAL_ERROR, "arrived corrupted", "multipart ETag"):
         repo.verify_download(info, str(damaged))
+
+
+def test_default_chain_clients_are_reused_until_the_credential_environment_changes(
+    store_s3: StoreUnderTest, s3_env: MotoS3, monkeypatch
+):
+    def client(repo):
+        return repo._client_for(None)  # the client a read would use
+
+    first = get_plugin_host().open_repo(store_s3.root)
+    second = get_plugin_host().open_repo(store_s3.root)
+    assert client(first) is client(second)  # ~50 ms of botocore loading saved per download
+    store_s3.put("a.txt", b"alpha")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG")
+    third = get_plugin_host().open_repo(store_s3.root)
+    assert client(third) is not client(first)
+    with s3_env.enforcing_auth(), raises_federate_error(PERMISSION_DENIED):
+        third.read_range("a.txt", 0, 5)  # the new keys are the ones used
+    monkeypatch.setattr(s3_client, "CLIENT_REUSE_S", 0.0)
+    assert client(get_plugin_host().open_repo(store_s3.root)) is not client(third)
