@@ -72,7 +72,10 @@ def report(label: str, none: list[float], both: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21, help="runs per side (default 21)")
+    parser.add_argument("--quick", action="store_true", help="5 runs per side, for a smoke run")
     opts = parser.parse_args()
+    if opts.quick:
+        opts.runs = 5
 
     with tempfile.TemporaryDirectory(prefix="federate-bench-plugins-") as tmp:
         site, home = Path(tmp) / "site", Path(tmp) / "home"
