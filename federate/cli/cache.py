@@ -7,8 +7,8 @@ import time
 import click
 
 from federate.cache import ModelCache, parse_duration
+from federate.envvars import parse_size
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
-from federate.transfer.settings import parse_size
 
 
 def _human(n: float) -> str:

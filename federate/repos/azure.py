@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
+from federate.envvars import env_int
 from federate.errors import (
     BAD_REQUEST,
     INTERNAL_ERROR,
@@ -205,14 +206,9 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             "max_block_size": self.block_size,
             "transport": _pooled_transport(),
         }
-        retries = os.environ.get("FEDERATE_AZURE_RETRIES", "").strip()
-        if retries:
-            if not retries.isdigit():
-                raise FederateError(
-                    f"FEDERATE_AZURE_RETRIES must be a whole number >= 0, got {retries!r}",
-                    INVALID_PARAMETER_VALUE,
-                )
-            options["retry_total"] = int(retries)
+        retries = env_int("FEDERATE_AZURE_RETRIES", None, 0, "retries of the Azure SDK")
+        if retries is not None:
+            options["retry_total"] = retries
         return options
 
     def _make_client(self, creds: ScopedCredentials | None) -> ContainerClient:

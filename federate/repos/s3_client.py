@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from federate.credentials import ScopedCredentials
+from federate.envvars import env_int
 from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
@@ -117,14 +118,7 @@ def addressing_style(endpoint: str | None) -> str:
 
 def max_attempts() -> int:
     """Attempts per request for throttling, 5xx and connection errors (``AWS_MAX_ATTEMPTS``)."""
-    raw = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
-    if not raw:
-        return 5
-    if not raw.isdigit() or int(raw) < 1:
-        raise FederateError(
-            f"AWS_MAX_ATTEMPTS must be a positive integer, got {raw!r}", INVALID_PARAMETER_VALUE
-        )
-    return int(raw)
+    return env_int("AWS_MAX_ATTEMPTS", 5, 1, "attempts per S3 request")
 
 
 def check_scoped(credentials: ScopedCredentials) -> None:

@@ -7,40 +7,11 @@ between downloads.
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 
-from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+from federate.envvars import MiB, env_float, env_int, env_size, parse_size
 
-MiB = 1024 * 1024
-
-_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
-
-
-def parse_size(raw: str) -> int:
-    """``"8388608"``, ``"8M"``, ``"8MiB"``, ``"64k"`` -> bytes (binary units)."""
-    match = _SIZE.fullmatch(raw)
-    if not match:
-        raise ValueError(raw)
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
-
-
-def _env(name: str, default: float, parse: type[int] | type[float] | None, minimum: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value: float = parse_size(raw) if parse is None else parse(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        kind = "a size in bytes (e.g. 8388608, 8MiB, 512k)" if parse is None else "a number"
-        raise FederateError(
-            f"{name} must be {kind} of at least {minimum:g}, got {raw!r}", INVALID_PARAMETER_VALUE
-        )
-    return value
+__all__ = ["MiB", "TransferSettings", "default_workers", "max_workers", "parse_size"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +32,13 @@ class TransferSettings:
     @classmethod
     def from_env(cls) -> TransferSettings:
         return cls(
-            max_workers=int(_env("FEDERATE_MAX_WORKERS", default_workers(), int, 1)),
-            chunk_size=int(_env("FEDERATE_CHUNK_SIZE", cls.chunk_size, None, 64 * 1024)),
-            multipart_threshold=int(
-                _env("FEDERATE_MULTIPART_THRESHOLD", cls.multipart_threshold, None, 1)
+            max_workers=env_int("FEDERATE_MAX_WORKERS", default_workers(), 1),
+            chunk_size=env_size("FEDERATE_CHUNK_SIZE", cls.chunk_size, 64 * 1024),
+            multipart_threshold=env_size(
+                "FEDERATE_MULTIPART_THRESHOLD", cls.multipart_threshold, 1
             ),
-            max_attempts=int(_env("FEDERATE_MAX_ATTEMPTS", cls.max_attempts, int, 1)),
-            retry_backoff=_env("FEDERATE_RETRY_BACKOFF", cls.retry_backoff, float, 0),
+            max_attempts=env_int("FEDERATE_MAX_ATTEMPTS", cls.max_attempts, 1),
+            retry_backoff=env_float("FEDERATE_RETRY_BACKOFF", cls.retry_backoff, 0),
         )
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import federate
+from federate.envvars import env_float, env_int
 from federate.errors import redact
 from federate.webhooks.signing import delivery_headers
 
@@ -50,18 +51,6 @@ DROP_LOG_INTERVAL_S = 10.0
 #: Response bodies are kept (for test results and logs) up to this many characters.
 MAX_RESPONSE_CHARS = 1000
 USER_AGENT = f"federate-webhooks/{federate.__version__}"
-
-
-def _env_number(name: str, default: float, minimum: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        logger.warning("Ignoring %s=%r: not a number; using %s", name, raw, default)
-        return default
-    return max(value, minimum)
 
 
 @dataclass(frozen=True)
@@ -76,12 +65,12 @@ class DispatchSettings:
     @classmethod
     def from_env(cls) -> DispatchSettings:
         return cls(
-            queue_size=int(_env_number("FEDERATE_WEBHOOKS_QUEUE_SIZE", 1000, 1)),
-            max_attempts=int(_env_number("FEDERATE_WEBHOOKS_MAX_ATTEMPTS", 5, 1)),
-            backoff_s=_env_number("FEDERATE_WEBHOOKS_BACKOFF_SECONDS", 1.0, 0.0),
-            timeout_s=_env_number("FEDERATE_WEBHOOKS_TIMEOUT_SECONDS", 10.0, 0.1),
-            workers=int(_env_number("FEDERATE_WEBHOOKS_WORKERS", 2, 1)),
-            exit_timeout_s=_env_number("FEDERATE_WEBHOOKS_EXIT_TIMEOUT", 10.0, 0.0),
+            queue_size=env_int("FEDERATE_WEBHOOKS_QUEUE_SIZE", cls.queue_size, 1),
+            max_attempts=env_int("FEDERATE_WEBHOOKS_MAX_ATTEMPTS", cls.max_attempts, 1),
+            backoff_s=env_float("FEDERATE_WEBHOOKS_BACKOFF_SECONDS", cls.backoff_s, 0),
+            timeout_s=env_float("FEDERATE_WEBHOOKS_TIMEOUT_SECONDS", cls.timeout_s, 0.1),
+            workers=env_int("FEDERATE_WEBHOOKS_WORKERS", cls.workers, 1),
+            exit_timeout_s=env_float("FEDERATE_WEBHOOKS_EXIT_TIMEOUT", cls.exit_timeout_s, 0),
         )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from federate.envvars import env_float, env_int
 from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
 
 logger = logging.getLogger(__name__)
@@ -87,38 +88,6 @@ class EngineSettings:
     mysql_ssl: dict[str, str] = field(default_factory=dict)
 
 
-def _int_var(env: Mapping[str, str], name: str, minimum: int, meaning: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise FederateError(
-            f"{name} must be an integer >= {minimum} ({meaning}), got {raw!r}",
-            INVALID_PARAMETER_VALUE,
-        )
-    return value
-
-
-def _float_var(env: Mapping[str, str], name: str, meaning: str) -> float | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise FederateError(
-            f"{name} must be a number of seconds >= 0 ({meaning}), got {raw!r}",
-            INVALID_PARAMETER_VALUE,
-        )
-    return value
-
-
 def settings_from_env(env: Mapping[str, str] | None = None) -> EngineSettings:
     """Read and check the ``FEDERATE_SQLALCHEMY_*`` and ``FEDERATE_MYSQL_SSL_*`` variables."""
     env = os.environ if env is None else env
@@ -146,18 +115,29 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> EngineSettings:
                 INVALID_PARAMETER_VALUE,
             )
         ssl[key] = str(Path(path).expanduser())
-    retries = _int_var(env, CONNECT_RETRIES, 0, "retries while the database does not answer")
-    timeout = _int_var(env, CONNECT_TIMEOUT, 1, "seconds to wait for a connection")
-    busy = _float_var(env, SQLITE_BUSY_TIMEOUT, "how long a SQLite writer waits for the lock")
     return EngineSettings(
-        pool_size=_int_var(env, POOL_SIZE, 0, "connections kept open; 0 means no limit"),
-        max_overflow=_int_var(env, MAX_OVERFLOW, -1, "extra connections; -1 means no limit"),
-        pool_recycle=_int_var(env, POOL_RECYCLE, -1, "seconds before a connection is renewed"),
+        pool_size=env_int(POOL_SIZE, None, 0, "connections kept open; 0 means no limit", env),
+        max_overflow=env_int(MAX_OVERFLOW, None, -1, "extra connections; -1 means no limit", env),
+        pool_recycle=env_int(POOL_RECYCLE, None, -1, "seconds before a connection is renewed", env),
         poolclass=poolclass,
         echo=echo,
-        connect_retries=DEFAULT_CONNECT_RETRIES if retries is None else retries,
-        connect_timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout is None else timeout,
-        sqlite_busy_timeout=DEFAULT_SQLITE_BUSY_TIMEOUT_S if busy is None else busy,
+        connect_retries=env_int(
+            CONNECT_RETRIES,
+            DEFAULT_CONNECT_RETRIES,
+            0,
+            "retries while the database does not answer",
+            env,
+        ),
+        connect_timeout=env_int(
+            CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT_S, 1, "seconds to wait for a connection", env
+        ),
+        sqlite_busy_timeout=env_float(
+            SQLITE_BUSY_TIMEOUT,
+            DEFAULT_SQLITE_BUSY_TIMEOUT_S,
+            0,
+            "seconds a SQLite writer waits for the lock",
+            env,
+        ),
         mysql_ssl=ssl,
     )
 
