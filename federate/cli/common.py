@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -69,3 +70,23 @@ def parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
         out[key] = value
     return out
+
+
+def move_alias(
+    name: str,
+    alias: str,
+    version: str | None,
+    remove: bool,
+    set_alias: Callable[[str, str, str], object],
+    delete_alias: Callable[[str, str], object],
+    what: str = "",
+) -> None:
+    """The ``alias NAME ALIAS [VERSION] [--delete]`` command of models and prompts alike."""
+    if remove:
+        delete_alias(name, alias)
+        click.echo(f"Removed alias {alias} of {what}{name}")
+        return
+    if version is None:
+        raise click.UsageError("VERSION is required unless --delete is given")
+    set_alias(name, alias, version)
+    click.echo(f"{name}@{alias} -> version {version}")

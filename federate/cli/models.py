@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import parse_tags, print_json, registry_uri_of
+from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
 from federate.registry import Registry
 
 
@@ -77,14 +77,14 @@ def versions(ctx: click.Context, name: str, as_json: bool) -> None:
 def alias(ctx: click.Context, name: str, alias: str, version: str | None, remove: bool) -> None:
     """Point ALIAS of NAME at VERSION (or remove it with --delete)."""
     registry = _registry(ctx)
-    if remove:
-        registry.delete_registered_model_alias(name, alias)
-        click.echo(f"Removed alias {alias} of {name}")
-        return
-    if version is None:
-        raise click.UsageError("VERSION is required unless --delete is given")
-    registry.set_registered_model_alias(name, alias, version)
-    click.echo(f"{name}@{alias} -> version {version}")
+    move_alias(
+        name,
+        alias,
+        version,
+        remove,
+        registry.set_registered_model_alias,
+        registry.delete_registered_model_alias,
+    )
 
 
 @models.command()

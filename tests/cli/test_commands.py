@@ -123,6 +123,14 @@ def test_prompts_subcommands(run, tmp_path):
     assert run("prompts", "versions", "summ").stdout.splitlines()[0] == "2\t\tshort"
     res = run("prompts", "register", "summ")
     assert res.exit_code == 2 and "either as an argument or with --file" in res.stderr
+    assert run("prompts", "alias", "summ", "prod", "2").stdout == "summ@prod -> version 2\n"
+    assert run("prompts", "show", "prompts:/summ@prod").stdout == "Summarise {{ text }}.\n"
+    res = run("prompts", "alias", "summ", "prod")
+    assert res.exit_code == 2 and "VERSION is required unless --delete" in res.stderr
+    assert run("prompts", "alias", "summ", "prod", "--delete").stdout == (
+        "Removed alias prod of prompt summ\n"
+    )
+    assert run("prompts", "list").stdout == "summ\tlatest=2\t\n"
 
 
 def test_console_script_and_python_m_work_in_a_fresh_process(federate_home, model_tree):
