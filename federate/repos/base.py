@@ -55,6 +55,9 @@ class ArtifactRepository(ABC):
 
     #: Whether ``upload_file``/``upload_dir``/``delete`` work on this store.
     writable: ClassVar[bool] = False
+    #: Whether ``download_file`` itself checks the store's checksum as the bytes arrive
+    #: (and deletes what fails): the engine then does not read the file again to check it.
+    verifies_downloads: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -175,6 +175,7 @@ def _never(err: BaseException) -> bool:
 
 class GcsArtifactRepository(ArtifactRepository):
     writable = True
+    verifies_downloads = True  # CRC32C as the bytes arrive
     #: entries per listing request (GCS's maximum is 1,000)
     page_size = 1000
     #: how long google-cloud-storage keeps retrying 429/5xx/connection errors of one call

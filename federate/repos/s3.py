@@ -139,6 +139,7 @@ class _Refused(Exception):
 
 class S3ArtifactRepository(ArtifactRepository):
     writable = True
+    verifies_downloads = True  # botocore checks stored checksums; MD5/multipart ETags here
 
     def __init__(
         self,

@@ -163,7 +163,7 @@ class FileJob:
                 attempt += 1
         self.progress.add(got)
         check = self.check or (strongest_check(sent) if sent is not None else None)
-        if check is not None:
+        if check is not None and not self.repo.verifies_downloads:
             verify_file(self.final, check, self.info.path)
         self.progress.file_done()
 

@@ -202,3 +202,28 @@ def test_s3_crc32_is_verified_on_ranged_files_too(source, tmp_path, small_ranges
     with raises_federate_error(INTERNAL_ERROR, "big.bin", "crc32 checksum mismatch"):
         download(counting(str(source), checksums={"big.bin": bad}), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_store_that_verifies_its_own_downloads_is_not_read_twice(
+    source, tmp_path, counting, monkeypatch
+):
+    import hashlib
+
+    from federate.transfer import fetch
+
+    small = (source / "sub" / "small.txt").read_bytes()
+    forms = {"sub/small.txt": "md5:" + hashlib.md5(small).hexdigest()}
+    passes = []
+    original = fetch.verify_file
+    monkeypatch.setattr(fetch, "verify_file", lambda *a: (passes.append(a[2]), original(*a)))
+
+    download(counting(str(source), checksums=forms), tmp_path / "engine-checks")
+    assert "sub/small.txt" in passes
+
+    class SelfChecking(counting):  # like S3 and GCS: download_file checks as bytes arrive
+        verifies_downloads = True
+
+    passes.clear()
+    download(SelfChecking(str(source), checksums=forms), tmp_path / "store-checks")
+    assert "sub/small.txt" not in passes
+    assert tree_digest(tmp_path / "store-checks") == tree_digest(source)
