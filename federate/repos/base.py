@@ -14,13 +14,14 @@ import errno
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
 from federate.errors import NOT_IMPLEMENTED, TEMPORARILY_UNAVAILABLE, FederateError, redact
+from federate.transfer.checksums import ContentCheck, digest_check
 
 CHUNK_SIZE = 8 * 1024 * 1024
 
@@ -58,6 +59,10 @@ class ArtifactRepository(ABC):
     #: Whether ``download_file`` itself checks the store's checksum as the bytes arrive
     #: (and deletes what fails): the engine then does not read the file again to check it.
     verifies_downloads: ClassVar[bool] = False
+    #: Whether ``download_many`` fetches a batch of small files faster than a
+    #: ``download_file`` call each (the http repositories pipeline them on one connection):
+    #: the engine then hands small files over in batches.
+    batches_downloads: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -98,11 +103,12 @@ class ArtifactRepository(ABC):
         """
         yield self.read_range(path, start, length)
 
-    def verify_download(self, info: FileInfo, local_path: str) -> None:
-        """Check a file the engine assembled from ranged reads, for stores whose evidence is
-        not a plain checksum (S3's multipart ETag). Called only when ``info`` carries no
-        checksum the engine verifies itself; raise FederateError on a mismatch."""
-        return None  # most stores have nothing beyond the checksum in FileInfo
+    def content_check(self, info: FileInfo) -> ContentCheck | None:
+        """How the engine checks a file it assembles from ranged reads: it feeds the
+        bytes, in order, as the ranges land, then calls ``verify()``. The default checks
+        the strongest checksum in ``info``; stores whose evidence is not a plain checksum
+        (S3's multipart ETag) return their own. None: nothing to check beyond the size."""
+        return digest_check(info)
 
     def is_transient_error(self, err: BaseException) -> bool:
         """Whether retrying the read that raised ``err`` may succeed (throttling, resets,
@@ -131,6 +137,20 @@ class ArtifactRepository(ABC):
             for chunk in self.iter_chunks(path, size):
                 out.write(chunk)
         return None
+
+    def download_many(
+        self, files: Iterable[tuple[str, str, int | None]]
+    ) -> Iterator[tuple[str, FileInfo | None]]:
+        """Fetch each ``(path, local_path, size)`` of ``files`` like ``download_file`` and
+        yield ``(path, what download_file would return)`` once that file is complete.
+
+        ``files`` is consumed lazily (the engine hands out work as connections free up)
+        and yields may come in any order. The first failure is raised; the engine fetches
+        every file it handed over and got no yield for on its own. The default fetches
+        one file after the other; stores that can do better set ``batches_downloads``.
+        """
+        for path, local_path, size in files:
+            yield path, self.download_file(path, local_path, size)
 
     def walk_files(self, path: str = "") -> builtins.list[FileInfo]:
         """Every file below ``path``, recursively."""

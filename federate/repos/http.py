@@ -20,13 +20,23 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
 from federate.repos.http_index import parse_index
 from federate.repos.http_pool import final_url
-from federate.repos.http_transport import HttpTransport, in_parallel, stat_in_parallel
+from federate.repos.http_transport import (
+    HttpTransport,
+    close_response,
+    in_parallel,
+    stat_in_parallel,
+)
 from federate.transfer.settings import TransferSettings
+
+MiB = 1024 * 1024
+#: the largest directory index page read (nginx writes ~150 bytes per entry)
+_MAX_INDEX = 64 * MiB
 
 
 class HttpArtifactRepository(ArtifactRepository):
@@ -88,18 +98,32 @@ class HttpArtifactRepository(ArtifactRepository):
 
     def _index(self, path: str) -> builtins.list[tuple[str, bool, int | None]]:
         url = self._url(path, directory=True)
-        resp = self._http.request("GET", url)
+        resp = self._http.request("GET", url, stream=True)
         if resp.status == 404:
+            close_response(resp)
             return []
         self._http.check(resp, "GET", url, path)
         kind = resp.headers.get("Content-Type", "")
         if "html" not in kind:
-            return []  # a file, or a server without listings: nothing to list
+            # a file (some servers ignore the trailing slash) or no listings: nothing to
+            # list, and its body, possibly gigabytes, is not read
+            close_response(resp)
+            return []
+        body = resp.read(_MAX_INDEX + 1, decode_content=True)
+        if len(body) <= _MAX_INDEX:
+            resp.release_conn()
+        else:
+            close_response(resp)
+            raise FederateError(
+                f"The directory index at {redact(url)} is larger than {_MAX_INDEX // MiB} MiB; "
+                "federate does not read index pages that big",
+                INVALID_PARAMETER_VALUE,
+            )
         charset = kind.partition("charset=")[2].split(";", 1)[0].strip() or "utf-8"
         try:
-            page = resp.data.decode(charset, errors="replace")
+            page = body.decode(charset, errors="replace")
         except LookupError:
-            page = resp.data.decode("utf-8", errors="replace")
+            page = body.decode("utf-8", errors="replace")
         return parse_index(page, url.split("?", 1)[0])
 
     def read_range(self, path: str, start: int, length: int) -> bytes:

@@ -38,6 +38,8 @@ from federate.plugins.types import RepoPlugin
 from federate.repos import s3_client
 from federate.repos.base import CHUNK_SIZE, ArtifactRepository
 from federate.repos.s3_client import PART_CONCURRENCY, ClientSettings
+from federate.repos.s3_etag import MultipartEtagCheck
+from federate.transfer.checksums import ContentCheck
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -450,20 +452,20 @@ class S3ArtifactRepository(ArtifactRepository):
             if got != etag.lower() and self._parts_are_uniform(key, size, part_size, len(ranges)):
                 raise self._corrupted(key, f"its multipart ETag is {etag}, the bytes give {got}")
 
-    def verify_download(self, info: FileInfo, local_path: str) -> None:
-        """The engine fetched a multipart object in its own ranges: recompute the multipart
-        ETag from the file (S3's part boundaries, learnt from part 1) and compare."""
-        key, size, etag = self._key(info.path), info.file_size or 0, info.etag
-        part_size = self._uniform_part_size(key, size, etag)
-        if part_size is None or etag is None:
-            return  # parts of unknown or unequal size: the ETag proves nothing
-        digests = []
-        with open(local_path, "rb") as f:
-            while block := f.read(part_size):
-                digests.append(hashlib.md5(block, usedforsecurity=False).digest())
-        got = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
-        if got != etag.lower() and self._parts_are_uniform(key, size, part_size, len(digests)):
-            raise self._corrupted(key, f"its multipart ETag is {etag}, the bytes give {got}")
+    def content_check(self, info: FileInfo) -> ContentCheck | None:
+        """The object's checksum, or else its multipart ETag checked part by part."""
+        check = super().content_check(info)
+        etag = info.etag
+        if check is not None or etag_kind(etag) != "multipart" or etag is None:
+            return check
+        key, size = self._key(info.path), info.file_size or 0
+        return MultipartEtagCheck(
+            self._uri(key),
+            size,
+            etag,
+            part_size=lambda: self._uniform_part_size(key, size, etag),
+            uniform=lambda part, parts: self._parts_are_uniform(key, size, part, parts),
+        )
 
     def _corrupted(self, key: str, why: str) -> FederateError:
         return FederateError(f"{self._uri(key)} arrived corrupted: {why}", INTERNAL_ERROR)

@@ -125,28 +125,67 @@ def strongest_check(info: FileInfo) -> Checksum | None:
     return found[0] if found else None
 
 
-def file_digest(path: str | os.PathLike[str], algorithm: str) -> bytes:
-    with open(path, "rb", buffering=0) as f:
-        return fd_digest(f, algorithm)
+class ContentCheck(Protocol):
+    """Something that checks a file from its bytes, fed once and in order.
+
+    The engine feeds a ranged file's bytes as its ranges land (see
+    :mod:`federate.transfer.ordered`), so checking overlaps the download instead of
+    costing a second read at the end. Repositories may return their own (S3's multipart
+    ETag) from ``ArtifactRepository.content_check``.
+    """
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+    def verify(self) -> None:
+        """Raise FederateError(INTERNAL_ERROR) if the bytes fed are not the stored ones."""
+
+
+class DigestCheck:
+    """A :class:`ContentCheck` against one checksum the store reported."""
+
+    def __init__(self, expected: Checksum, what: str) -> None:
+        self.expected = expected
+        self.what = what
+        self._hasher = _HASHERS[expected.algorithm]()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._hasher.update(data)
+
+    def verify(self) -> None:
+        got = self._hasher.digest()
+        if got != self.expected.digest:
+            raise FederateError(
+                f"{self.what}: {self.expected.algorithm} checksum mismatch (store says "
+                f"{self.expected.digest.hex()}, received bytes hash to {got.hex()}); the file "
+                "was corrupted in transit or changed during the download, and was not written",
+                INTERNAL_ERROR,
+            )
+
+
+def digest_check(info: FileInfo) -> DigestCheck | None:
+    """The check of ``info``'s strongest checksum, or None when it carries none."""
+    found = strongest_check(info)
+    return DigestCheck(found, info.path) if found is not None else None
+
+
+def feed_file(f: BinaryIO, check: ContentCheck) -> None:
+    """Feed what is left to read of an open (unbuffered) file to ``check``."""
+    buf = bytearray(min(_READ_BLOCK, max(os.fstat(f.fileno()).st_size, 1)))
+    view = memoryview(buf)
+    while n := f.readinto(buf):  # type: ignore[attr-defined]
+        check.update(view[:n])
 
 
 def fd_digest(f: BinaryIO, algorithm: str) -> bytes:
     """The digest of what is left to read of an open (unbuffered) file."""
     hasher = _HASHERS[algorithm]()
-    buf = bytearray(min(_READ_BLOCK, max(os.fstat(f.fileno()).st_size, 1)))
-    view = memoryview(buf)
-    while n := f.readinto(buf):  # type: ignore[attr-defined]
-        hasher.update(view[:n])
+    feed_file(f, hasher)
     return hasher.digest()
 
 
 def verify_file(path: str | os.PathLike[str], expected: Checksum, what: str) -> None:
     """Raise if the file's digest differs from what the store reported."""
-    got = file_digest(path, expected.algorithm)
-    if got != expected.digest:
-        raise FederateError(
-            f"{what}: {expected.algorithm} checksum mismatch (store says "
-            f"{expected.digest.hex()}, received bytes hash to {got.hex()}); the file was "
-            "corrupted in transit or changed during the download, and was not written",
-            INTERNAL_ERROR,
-        )
+    check = DigestCheck(expected, what)
+    with open(path, "rb", buffering=0) as f:
+        feed_file(f, check)
+    check.verify()

@@ -31,6 +31,7 @@ from federate.errors import (
     from_os_error,
 )
 from federate.repos.base import ArtifactRepository
+from federate.transfer.batch import lane_tasks
 from federate.transfer.fetch import FileJob, Task
 from federate.transfer.progress import Progress, ProgressArg
 from federate.transfer.retry import Cancelled, with_retries
@@ -98,19 +99,23 @@ def download(
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
-    root = with_retries(repo, settings, "Looking up the source", lambda: repo.stat(""))
-    if not root.is_dir:
-        name = PurePosixPath(repo.root.rstrip("/").split("?", 1)[0]).name or "artifact"
-        target = dst / name if dst.is_dir() else dst
-        if target.exists() and not overwrite:
-            raise _exists_error(target)
-        single = FileInfo("", False, root.file_size, root.checksum, root.etag)
-        _run(repo, target, [(single, PurePosixPath(name))], [], settings, progress, overwrite)
-        return str(target)
+    # list first: a model is a directory nearly always, and a listing with entries proves
+    # it is one (as MLflow decides); only an empty listing needs a stat (a single file, an
+    # empty directory, or nothing). Most stores need two requests to stat a directory.
+    listing = with_retries(repo, settings, "Listing the source", lambda: repo.list("", True))
+    if not listing:
+        root = with_retries(repo, settings, "Looking up the source", lambda: repo.stat(""))
+        if not root.is_dir:
+            name = PurePosixPath(repo.root.rstrip("/").split("?", 1)[0]).name or "artifact"
+            target = dst / name if dst.is_dir() else dst
+            if target.exists() and not overwrite:
+                raise _exists_error(target)
+            single = FileInfo("", False, root.file_size, root.checksum, root.etag)
+            _run(repo, target, [(single, PurePosixPath(name))], [], settings, progress, overwrite)
+            return str(target)
     check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []
     dirs: list[PurePosixPath] = []
-    listing = with_retries(repo, settings, "Listing the source", lambda: repo.list("", True))
     for info in listing:
         rel = safe_relpath(info.path)
         if info.is_dir:
@@ -145,7 +150,7 @@ def _run(
         for info, rel in files:
             target = staging.tree / rel
             jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress))
-        _fetch_all(jobs, settings, cancel)
+        _fetch_all(repo, jobs, settings, cancel)
         if not staging.still_ours():
             staging = None  # it is another process's now: leave it alone
             raise FederateError(
@@ -180,11 +185,26 @@ def _run(
                 staging.remove()
 
 
-def _fetch_all(jobs: list[FileJob], settings: TransferSettings, cancel: threading.Event) -> None:
+def _fetch_all(
+    repo: ArtifactRepository,
+    jobs: list[FileJob],
+    settings: TransferSettings,
+    cancel: threading.Event,
+) -> None:
     tasks: list[Task] = []
+    batching = repo.batches_downloads and settings.batch_connections > 0
+    batched: list[FileJob] = []
     # large files first: their ranges are the long pole, small files fill the gaps
     for job in sorted(jobs, key=lambda j: -(j.size or 0)):
-        tasks.extend(job.tasks())
+        planned = job.tasks()  # also clears what an earlier run left of the file
+        if batching and job.batchable and planned:
+            batched.append(job)  # fetched by a lane instead of its own task
+        else:
+            tasks.extend(planned)
+    if len(batched) > 1:
+        tasks[:0] = lane_tasks(repo, batched, settings, cancel)
+    else:
+        tasks.extend(job.fetch_whole for job in batched)
     if not tasks:
         return
     if len(tasks) == 1:

@@ -24,7 +24,8 @@ from pathlib import Path
 from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 from federate.repos.base import ArtifactRepository
-from federate.transfer.checksums import strongest_check, verify_file
+from federate.transfer.checksums import ContentCheck, DigestCheck, strongest_check, verify_file
+from federate.transfer.ordered import OrderedFeed
 from federate.transfer.progress import Progress
 from federate.transfer.resume import RangeRecord, range_crc, source_identity
 from federate.transfer.retry import Cancelled, backoff_delay, out_of_retries, wait_or_cancel
@@ -32,6 +33,10 @@ from federate.transfer.settings import TransferSettings
 from federate.transfer.staging import Staging
 
 Task = Callable[[], None]
+
+#: files up to this size may be fetched in batches (``download_many``); bigger ones gain
+#: nothing from it and would hold a batch connection that other small files wait for
+BATCH_MAX_SIZE = 1024 * 1024
 
 
 class _ShortRead(ConnectionError):
@@ -96,6 +101,8 @@ class FileJob:
             self.record.adopt(staging.previous_owner)
         self.reused = False
         self.fd: int | None = None
+        #: checks a ranged file as its ranges land (None: nothing to check it with)
+        self.feed: OrderedFeed | None = None
         self._remaining = 0
         self._lock = threading.Lock()
 
@@ -108,7 +115,7 @@ class FileJob:
         if self.record is None:
             if not self.staging.fresh:
                 self.final.unlink(missing_ok=True)  # whatever an earlier run left
-            return [self._fetch_whole]
+            return [self.fetch_whole]
         if self.record.complete and self._final_is_whole():
             self.progress.add(self.size or 0)
             self.progress.file_done()
@@ -119,12 +126,17 @@ class FileJob:
         assert self.size is not None
         self.fd = fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
         _preallocate(fd, self.size)
+        ranges = plan_ranges(self.size, self.settings.chunk_size)
+        check: ContentCheck | None = self.repo.content_check(self.info)
+        self.feed = OrderedFeed(fd, ranges, check) if check is not None else None
         todo: list[Task] = []
-        for start, length in plan_ranges(self.size, self.settings.chunk_size):
+        for start, length in ranges:
             kept = self.record.done.get(start)
             if kept is not None and kept[0] == length and range_crc(fd, start, length) == kept[1]:
                 self.reused = True
                 self.progress.add(length)
+                if self.feed is not None:
+                    self.feed.landed(start)
                 continue
             self.record.drop(start)
             todo.append(functools.partial(self._fetch_range, start, length))
@@ -141,18 +153,20 @@ class FileJob:
 
     # -- small files -------------------------------------------------------------------
 
-    def _fetch_whole(self) -> None:
+    @property
+    def batchable(self) -> bool:
+        """Small enough to be fetched in a batch with others (see ``download_many``)."""
+        return self.record is None and self.size is not None and self.size <= BATCH_MAX_SIZE
+
+    def fetch_whole(self) -> None:
+        """Fetch the file on its own, retried whole on transient errors."""
         attempt = 1
         while True:
             if self.cancel.is_set():
                 raise Cancelled
             try:
                 sent = self.repo.download_file(self.info.path, str(self.final), self.size)
-                if sent is not None:
-                    self._check_same_version(sent)
-                got = os.stat(self.final).st_size
-                if self.size is not None and got != self.size:
-                    raise _ShortRead(f"received {got} bytes, the store lists {self.size}")
+                got = self._accept(sent)
                 break
             except Exception as err:
                 if not self.repo.is_transient_error(err):
@@ -161,6 +175,27 @@ class FileJob:
                     raise self._give_up(attempt, err) from err
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
+        self._complete(sent, got)
+
+    def fetched_in_batch(self, sent: FileInfo | None) -> None:
+        """``download_many`` wrote the file; check it as if ``download_file`` had."""
+        try:
+            got = self._accept(sent)
+        except _ShortRead:
+            self.fetch_whole()  # cut short: once more on its own, with retries
+            return
+        self._complete(sent, got)
+
+    def _accept(self, sent: FileInfo | None) -> int:
+        """The size written, once it is the listed version's (raises _ShortRead if not)."""
+        if sent is not None:
+            self._check_same_version(sent)
+        got = os.stat(self.final).st_size
+        if self.size is not None and got != self.size:
+            raise _ShortRead(f"received {got} bytes, the store lists {self.size}")
+        return got
+
+    def _complete(self, sent: FileInfo | None, got: int) -> None:
         self.progress.add(got)
         check = self.check or (strongest_check(sent) if sent is not None else None)
         if check is not None and not self.repo.verifies_downloads:
@@ -222,6 +257,8 @@ class FileJob:
         self.record.mark(start, length, crc)
         self.record.save(self.fd)
         self.staging.heartbeat()
+        if self.feed is not None:
+            self.feed.landed(start)
         with self._lock:
             self._remaining -= 1
             last = self._remaining == 0
@@ -230,14 +267,12 @@ class FileJob:
 
     def _finish_ranged(self) -> None:
         assert self.fd is not None and self.record is not None
+        if self.feed is not None:
+            self.feed.finish()  # most of the file was checked while the ranges landed
         os.close(self.fd)
         self.fd = None
-        if self.check is not None:
-            verify_file(self.part, self.check, self.info.path)
-        else:
-            self.repo.verify_download(self.info, str(self.part))
-        if self.reused and self.check is None:
-            self._recheck_ranges(self.record)  # no store checksum: reused bytes checked again
+        if self.reused and not (self.feed and isinstance(self.feed.check, DigestCheck)):
+            self._recheck_ranges(self.record)  # no checksum proves them: reused bytes again
         os.replace(self.part, self.final)
         self.record.complete = True
         self.record.save(None, force=True)

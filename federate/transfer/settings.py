@@ -28,6 +28,9 @@ class TransferSettings:
     retry_backoff: float = 0.5
     #: longest single backoff in seconds
     retry_backoff_cap: float = 20.0
+    #: connections that fetch small files in batches, for stores that batch (the http
+    #: ones pipeline requests); 0 fetches every file on its own (``FEDERATE_BATCH_CONNECTIONS``)
+    batch_connections: int = 2
 
     @classmethod
     def from_env(cls) -> TransferSettings:
@@ -39,6 +42,7 @@ class TransferSettings:
             ),
             max_attempts=env_int("FEDERATE_MAX_ATTEMPTS", cls.max_attempts, 1),
             retry_backoff=env_float("FEDERATE_RETRY_BACKOFF", cls.retry_backoff, 0),
+            batch_connections=env_int("FEDERATE_BATCH_CONNECTIONS", cls.batch_connections, 0),
         )
 
 

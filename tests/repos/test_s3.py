@@ -366,24 +366,30 @@ def test_the_engine_checks_multipart_etags_of_files_it_fetched_in_ranges(
     assert info.etag_kind == "multipart" and info.checksum is None  # only the ETag can tell
 
     checked = []
-    original = S3ArtifactRepository.verify_download
+    original = S3ArtifactRepository.content_check
 
-    def spy(self, info, local_path):
-        checked.append(info.path)
-        return original(self, info, local_path)
+    def spy(self, info):
+        check = original(self, info)
+        checked.append((info.path, type(check).__name__))
+        return check
 
-    monkeypatch.setattr(S3ArtifactRepository, "verify_download", spy)
+    monkeypatch.setattr(S3ArtifactRepository, "content_check", spy)
     out = federate.download(store_s3.uri("m"), str(tmp_path / "out"))
     assert (Path(out) / "parts.bin").read_bytes() == src.read_bytes()
-    assert checked == ["parts.bin"]  # the engine asked the store to check what it assembled
+    # the engine fed what it assembled to the store's multipart-ETag check
+    assert checked == [("parts.bin", "MultipartEtagCheck")]
 
     # the same check on bytes that went wrong in transit
-    damaged = tmp_path / "damaged.bin"
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    damaged.write_bytes(data)
+    check = original(repo, info)
+    check.update(memoryview(data)[:1000])
+    check.update(memoryview(data)[1000:])  # pieces that do not follow part boundaries
     with raises_federate_error(INTERNAL_ERROR, "arrived corrupted", "multipart ETag"):
-        repo.verify_download(info, str(damaged))
+        check.verify()
+    intact = original(repo, info)
+    intact.update(src.read_bytes())
+    intact.verify()
 
 
 def test_default_chain_clients_are_reused_until_the_credential_environment_changes(
