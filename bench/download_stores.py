@@ -38,8 +38,10 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -144,6 +146,79 @@ def gcs_emulator(work: Path) -> Iterator[dict[str, str]]:
         yield {EMULATOR_HOST_ENV: running.url}
     finally:
         stop_gcs_emulator(running)
+
+
+# -- a per-connection rate cap in front of an emulator ---------------------------------------
+#
+# Cloud stores serve each connection at a limited rate (tens of MB/s); emulators on the
+# same machine do not, so on them the server's own CPU sets the pace and parallel
+# connections buy nothing. With ``--cap`` every emulator sits behind nginx with
+# ``limit_rate`` per connection, as issue 4's bench/download.py does for plain http.
+
+_NGINX_PROXY = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_max_body_size 0;
+    upstream emulator {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://emulator;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_request_buffering off;
+            proxy_buffers 64 64k;
+            proxy_max_temp_file_size 0;
+            proxy_read_timeout 300s;
+            limit_rate {rate}k;
+        }}
+    }}
+}}
+"""
+_LOCAL_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def rate_capped(env: dict[str, str], mb_per_s: float, work: Path) -> Iterator[dict[str, str]]:
+    """``env`` with the emulator's address replaced by nginx's, which relays it at
+    ``mb_per_s`` per connection."""
+    ports = {m.group(1) for value in env.values() for m in _LOCAL_URL.finditer(value)}
+    if len(ports) != 1:
+        raise SystemExit(f"--cap: expected one emulator address in {sorted(env)}")
+    (upstream,) = ports
+    port = _free_port()
+    root = Path(tempfile.mkdtemp(dir=work))
+    conf = root / "nginx.conf"
+    rate = int(mb_per_s * MB / 1024)
+    conf.write_text(_NGINX_PROXY.format(root=root, upstream=upstream, port=port, rate=rate))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root)])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("nginx (for --cap) did not start") from None
+                time.sleep(0.05)
+        yield {k: _LOCAL_URL.sub(f"http://127.0.0.1:{port}", v) for k, v in env.items()}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # -- contenders per store -------------------------------------------------------------------
@@ -309,8 +384,15 @@ def bench_store(
     return samples
 
 
-def report(results: dict[str, dict[str, list[Sample]]], total: int, runs: int) -> None:
+def report(
+    results: dict[str, dict[str, list[Sample]]], total: int, runs: int, cap: float | None
+) -> None:
     mb = total / MB
+    if cap:
+        print(
+            f"\nEvery connection capped at {cap:g} MB/s (nginx limit_rate in front of each "
+            "emulator), as a cloud store serves one connection."
+        )
     print(
         f"\n{mb:.0f} MB per download (1 large file + small ones); best and median of {runs} "
         f"interleaved runs;\n{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f} "
@@ -353,6 +435,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 x 32 MB + 8 x 1 MB")
     parser.add_argument("--runs", type=int, default=3, help="runs per contender (default 3)")
     parser.add_argument("--stores", default="s3,azure,gcs", help="comma-separated subset")
+    parser.add_argument(
+        "--cap",
+        type=float,
+        default=None,
+        metavar="MB_PER_S",
+        help="serve each connection at most this fast (nginx limit_rate in front of each "
+        "emulator), as cloud stores do; needs nginx",
+    )
     args = parser.parse_args()
     chosen = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = set(chosen) - set(STORES)
@@ -381,13 +471,16 @@ def main() -> None:
         log(f"{total / MB:.0f} MB in {small + 1} files; stores: {', '.join(chosen)}")
         for name in chosen:
             make_store, emulator = STORES[name]
-            with emulator(work) as env:
+            with contextlib.ExitStack() as stack:
+                env = stack.enter_context(emulator(work))
+                if args.cap:
+                    env = stack.enter_context(rate_capped(env, args.cap, work))
                 os.environ.update(env)
                 log(f"{name}: emulator up, filling it")
                 results[name] = bench_store(make_store(), work / "src", work, expected, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(results, total, args.runs)
+    report(results, total, args.runs, args.cap)
 
 
 if __name__ == "__main__":
