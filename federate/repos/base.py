@@ -16,7 +16,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
@@ -49,6 +49,13 @@ def is_transient_by_default(err: BaseException) -> bool:
     if http_client is not None and isinstance(err, http_client.IncompleteRead):
         return True
     return isinstance(err, OSError) and err.errno in _TRANSIENT_ERRNOS
+
+
+class RangeSink(Protocol):
+    """Where ``read_range_into`` writes: a write-only file object (the engine's writes
+    each piece at its offset in the file being assembled)."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 class ArtifactRepository(ABC):
@@ -102,6 +109,24 @@ class ArtifactRepository(ABC):
         connection) are fine: the engine asks again for the rest.
         """
         yield self.read_range(path, start, length)
+
+    def read_range_into(self, path: str, start: int, length: int, sink: RangeSink) -> None:
+        """Write the bytes of ``read_range(path, start, length)`` to ``sink.write`` in
+        order, as they arrive: how the engine reads a range of a large file.
+
+        The default writes the pieces of ``iter_range``. Stores whose SDK writes into a
+        file object (GCS's ``download_to_file``) may hand ``sink`` to it. Fewer bytes than
+        asked (a dropped connection) are fine: the engine asks again for the rest. Never
+        retry inside: a retry that starts the range over would write bytes twice.
+        """
+        pieces = self.iter_range(path, start, length)
+        try:
+            for piece in pieces:
+                sink.write(piece)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
 
     def content_check(self, info: FileInfo) -> ContentCheck | None:
         """How the engine checks a file it assembles from ranged reads: it feeds the

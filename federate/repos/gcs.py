@@ -36,7 +36,7 @@ from federate.errors import (
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
-from federate.repos.base import ArtifactRepository
+from federate.repos.base import ArtifactRepository, RangeSink
 
 if TYPE_CHECKING:
     from google.cloud.storage import Client
@@ -467,6 +467,32 @@ class GcsArtifactRepository(ArtifactRepository):
                 return b""  # starts at or past the end
 
         return self._call("read", path, run)
+
+    def read_range_into(self, path: str, start: int, length: int, sink: RangeSink) -> None:
+        """The SDK streams the range straight into the engine's sink; no retry inside
+        (the engine asks again for whatever is missing, a retry here would start over)."""
+        if length <= 0:
+            return
+        key, generation = self._key(path), self._generation(path)
+
+        def run(client: Client) -> None:
+            from google.api_core.exceptions import RequestRangeNotSatisfiable
+
+            blob = client.bucket(self.bucket_name).blob(key)
+            try:
+                blob.download_to_file(
+                    sink,
+                    start=start,
+                    end=start + length - 1,
+                    raw_download=True,
+                    checksum=None,  # the engine checks the whole file's CRC32C
+                    if_generation_match=generation,
+                    retry=None,
+                )
+            except RequestRangeNotSatisfiable:
+                return  # starts at or past the end
+
+        self._call("read", path, run)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
         known = self._seen.get(path.strip("/")) or self.object_info(path)

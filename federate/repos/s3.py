@@ -30,6 +30,7 @@ from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
 )
@@ -325,6 +326,43 @@ class S3ArtifactRepository(ArtifactRepository):
             self.stat(path)  # still a missing file is an error, like every other store
             return b""
         return self._get(key, start, start + length - 1, b"".join)
+
+    def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
+        """The range as it streams in, a MiB at a time: a worker never holds a whole range.
+        A body that breaks off ends in a TEMPORARILY_UNAVAILABLE error; the engine asks
+        again for what is missing."""
+        if start < 0 or length <= 0:
+            yield self.read_range(path, start, length)
+            return
+        key = self._key(path)
+
+        def op(client: BaseClient) -> Any:
+            request = {
+                "Bucket": self.bucket,
+                "Key": key,
+                "Range": f"bytes={start}-{start + length - 1}",
+            }
+            try:
+                return client.get_object(**request)["Body"]
+            except Exception as err:
+                if s3_client.error_code(err)[0] == "InvalidRange":
+                    return None  # the range starts at or past the end
+                raise
+
+        body = self._call("read", key, op)
+        if body is None:
+            return
+        try:
+            yield from body.iter_chunks(STREAM_BLOCK)
+        except Exception as err:
+            if not s3_client.is_transient_read_error(err):
+                raise
+            raise FederateError(
+                f"Reading {self._uri(key)} broke off ({type(err).__name__})",
+                TEMPORARILY_UNAVAILABLE,
+            ) from None
+        finally:
+            body.close()
 
     def _get(
         self,

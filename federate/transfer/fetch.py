@@ -64,6 +64,56 @@ def _preallocate(fd: int, size: int) -> None:
         os.ftruncate(fd, size)
 
 
+class RangeSink:
+    """Where the bytes of one ranged read go: the file-like object handed to
+    ``ArtifactRepository.read_range_into``.
+
+    Each ``write`` lands at the next offset of the range (``os.pwrite``), is counted
+    for progress and into the CRC the resume record keeps. Small writes (some SDKs hand
+    over 8 KiB at a time) are gathered into one ``pwrite`` per :data:`GATHER` bytes.
+    Bytes beyond the range (a store sending more than asked) are dropped.
+    """
+
+    GATHER = 1024 * 1024
+
+    def __init__(
+        self, fd: int, start: int, end: int, cancel: threading.Event, progress: Progress
+    ) -> None:
+        self.fd = fd
+        self.offset = start  # everything before this is written
+        self.end = end
+        self.crc = 0
+        self._cancel = cancel
+        self._progress = progress
+        self._gathered = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._cancel.is_set():
+            raise Cancelled
+        size = len(data)
+        if self._gathered or size < self.GATHER // 16:
+            self._gathered += data
+            if len(self._gathered) >= self.GATHER:
+                self.flush()
+        else:
+            self._put(data)
+        return size
+
+    def flush(self) -> None:
+        if self._gathered:
+            gathered, self._gathered = self._gathered, bytearray()
+            self._put(gathered)
+
+    def _put(self, data: bytes | bytearray | memoryview) -> None:
+        piece = memoryview(data)[: self.end - self.offset]
+        if not piece:
+            return
+        pwrite_all(self.fd, piece, self.offset)
+        self.crc = zlib.crc32(piece, self.crc)
+        self.offset += len(piece)
+        self._progress.add(len(piece))
+
+
 class FileJob:
     """Everything needed to bring one listed file into the staging tree."""
 
@@ -223,38 +273,32 @@ class FileJob:
 
     def _fetch_range(self, start: int, length: int) -> None:
         assert self.fd is not None and self.record is not None
-        offset, end, crc, attempt = start, start + length, 0, 1
-        while offset < end:
+        sink = RangeSink(self.fd, start, start + length, self.cancel, self.progress)
+        attempt = 1
+        while sink.offset < sink.end:
             if self.cancel.is_set():
                 raise Cancelled
-            pieces = self.repo.iter_range(self.info.path, offset, end - offset)
             try:
-                while offset < end:
-                    try:
-                        piece = next(pieces, None)
-                    except Exception as err:
-                        if not self.repo.is_transient_error(err):
-                            raise
-                        raise _Retry(err) from err
-                    if piece is None:
-                        raise _Retry(_ShortRead(f"response ended at byte {offset} of {end}"))
-                    if self.cancel.is_set():
-                        raise Cancelled
-                    piece = piece[: end - offset]  # a store sending more than asked
-                    pwrite_all(self.fd, piece, offset)
-                    crc = zlib.crc32(piece, crc)
-                    offset += len(piece)
-                    self.progress.add(len(piece))
-            except _Retry as retry:
+                try:
+                    self.repo.read_range_into(
+                        self.info.path, sink.offset, sink.end - sink.offset, sink
+                    )
+                finally:
+                    sink.flush()  # what arrived before a failure is kept
+                if sink.offset < sink.end:
+                    raise _ShortRead(f"response ended at byte {sink.offset} of {sink.end}")
+            except Cancelled:
+                raise
+            except Exception as err:
+                if self.cancel.is_set():
+                    raise Cancelled from err  # however the store wrapped the sink's Cancelled
+                if not (isinstance(err, _ShortRead) or self.repo.is_transient_error(err)):
+                    raise
                 if attempt >= self.settings.max_attempts:
-                    raise self._give_up(attempt, retry.err) from retry.err
+                    raise self._give_up(attempt, err) from err
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
-            finally:
-                close = getattr(pieces, "close", None)
-                if close is not None:
-                    close()
-        self.record.mark(start, length, crc)
+        self.record.mark(start, length, sink.crc)
         self.record.save(self.fd)
         self.staging.heartbeat()
         if self.feed is not None:
@@ -309,9 +353,3 @@ class FileJob:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = None
-
-
-class _Retry(Exception):
-    def __init__(self, err: BaseException) -> None:
-        super().__init__(str(err))
-        self.err = err
