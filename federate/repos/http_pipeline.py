@@ -4,7 +4,9 @@ Why: a request per file through urllib3 costs a fraction of a millisecond of Pyt
 CPU, and under the GIL that caps a tree of thousands of small files at ~1.6x a
 sequential loop on two cores, whatever the thread count. Writing many GETs on one
 keep-alive connection before reading the answers, and framing those answers with
-httptools (llhttp, in C), costs far less per file: about 4x on two such connections.
+httptools (llhttp, in C), costs far less per file: 2,000 files of 16 KiB from nginx
+on two cores came about 9x faster than a sequential ``requests`` loop, about as fast
+as the files can be created.
 
 Only the request lines and the socket are ours; httptools frames the answers
 (``Content-Length`` or chunked). Whatever is unusual -- a redirect, an HTTP/1.0 or
@@ -12,7 +14,8 @@ close-delimited answer, another origin, a proxy, httptools missing -- is left to
 :class:`~federate.repos.http_transport.HttpTransport`'s one-request path, so this
 module never has to get those right. Statuses mean what they mean there
 (:func:`~federate.repos.http_transport.error_for_status`), and a GET's ETag is
-remembered the same way. URLs may carry presigned signatures: messages name the
+remembered the same way (and a GET is pinned with ``If-Match`` when one is known, as
+``open_whole`` does). URLs may carry presigned signatures: messages name the
 origin or the redacted URL only.
 
 Requests are idempotent GETs, so when the server closes the connection with requests
@@ -342,8 +345,8 @@ def download_pipelined(
     outstanding: right away if none was pipelined yet, else after the pipelined ones.
 
     An error status raises its FederateError (items not yielded yet are simply not
-    done); a local write error raises its OSError. Closing the generator closes the
-    connection.
+    done); a local write error raises its OSError. The result is a generator: closing
+    it (or an exception) closes the connection.
     """
     if window < 1:
         raise FederateError(f"window must be at least 1, not {window}", INVALID_PARAMETER_VALUE)
