@@ -49,6 +49,11 @@ _REFUSAL_BODY = re.compile(
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
 
 
+#: every response header :meth:`HttpTransport.info_from_headers` reads (the pipelined
+#: fetcher keeps only these)
+INFO_HEADERS = ("Content-Length", "ETag", "Repr-Digest", "Digest", "Content-MD5", "x-goog-hash")
+
+
 def checksums_from_headers(headers: Any) -> str | None:
     """``Repr-Digest``/``Digest``/``Content-MD5``/``x-goog-hash`` as a FileInfo checksum."""
     found: dict[str, str] = {}
@@ -94,6 +99,32 @@ def _refusal(status: int, body: bytes) -> str | None:
         return None
     code = _ERROR_CODE.search(body)
     return code.group(1).decode() if code else "refused"
+
+
+def error_for_status(status: int, body: bytes, method: str, url: str, path: str) -> FederateError:
+    """The FederateError an error status (400 and up) of ``method url`` means, ``body``
+    being the first 4 KiB of the answer (only read for 400, 401 and 403).
+    PERMISSION_DENIED for refusals (401, 403, and 400 with an expired-signature body),
+    which callers may renew on. The URL is named without its query string."""
+    where = redact(url)
+    if status == 404:
+        return FederateError(f"No such file at {where}", RESOURCE_DOES_NOT_EXIST)
+    reason = _refusal(status, body)
+    if reason is not None:
+        return FederateError(
+            f"{method} {where}: HTTP {status} ({reason}: expired, revoked or wrong "
+            "signature or credentials)",
+            PERMISSION_DENIED,
+        )
+    if status == 412:
+        return FederateError(
+            f"{path or where} changed on the server during the download (ETag differs); "
+            "download again to get the new version",
+            INTERNAL_ERROR,
+        )
+    if status == 429 or status >= 500:
+        return FederateError(f"{method} {where}: HTTP {status}", TEMPORARILY_UNAVAILABLE)
+    return FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
 
 
 def _body_start(resp: urllib3.BaseHTTPResponse) -> bytes:
@@ -152,32 +183,13 @@ class HttpTransport:
         )
 
     def check(self, resp: urllib3.BaseHTTPResponse, method: str, url: str, path: str) -> None:
-        """Raise the FederateError an error status means; PERMISSION_DENIED for refusals
-        (401, 403, and 400 with an expired-signature body), which callers may renew on."""
+        """Raise the FederateError an error status means (see :func:`error_for_status`)."""
         status = resp.status
         if status < 400:
             return
         body = _body_start(resp) if status in (400, 401, 403) else b""
         close_response(resp)
-        where = redact(url)
-        if status == 404:
-            raise FederateError(f"No such file at {where}", RESOURCE_DOES_NOT_EXIST)
-        reason = _refusal(status, body)
-        if reason is not None:
-            raise FederateError(
-                f"{method} {where}: HTTP {status} ({reason}: expired, revoked or wrong "
-                "signature or credentials)",
-                PERMISSION_DENIED,
-            )
-        if status == 412:
-            raise FederateError(
-                f"{path or where} changed on the server during the download (ETag differs); "
-                "download again to get the new version",
-                INTERNAL_ERROR,
-            )
-        if status == 429 or status >= 500:
-            raise FederateError(f"{method} {where}: HTTP {status}", TEMPORARILY_UNAVAILABLE)
-        raise FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
+        raise error_for_status(status, body, method, url, path)
 
     def pin(self, path: str) -> dict[str, str]:
         """``If-Match`` with the ETag seen for ``path``, so a replaced file fails loudly."""
@@ -187,13 +199,18 @@ class HttpTransport:
     def info(self, path: str, resp: urllib3.BaseHTTPResponse, size: int | None = None) -> FileInfo:
         """What a HEAD or a GET says about the file's current version (``size`` when the
         caller knows better than ``Content-Length``)."""
-        length = resp.headers.get("Content-Length")
-        etag = resp.headers.get("ETag")
+        return self.info_from_headers(path, resp.headers, size)
+
+    def info_from_headers(self, path: str, headers: Any, size: int | None = None) -> FileInfo:
+        """:meth:`info` from the response headers alone (any mapping whose ``get`` ignores
+        the case of names); the ETag is remembered for :meth:`pin`."""
+        length = headers.get("Content-Length")
+        etag = headers.get("ETag")
         if etag:
             self._etags[path] = etag
         if size is None and length is not None:
             size = int(length)
-        return FileInfo(path, False, size, checksums_from_headers(resp.headers), etag)
+        return FileInfo(path, False, size, checksums_from_headers(headers), etag)
 
     def open_range(
         self,
