@@ -8,7 +8,8 @@ runs a few *lanes*, each one ``download_many`` call fed lazily from one shared q
 a lane that is slower simply takes fewer files.
 
 A lane that fails with a transient error fetches the files it had handed over one by one
-(each with its own retries) and starts a new batch for the rest; after
+(the batch counts as their first attempt: ``FEDERATE_MAX_ATTEMPTS`` stays the number of
+tries a file gets) and starts a new batch for the rest; after
 ``max_attempts`` such failures it stops batching and fetches the rest one by one. Any
 other error ends the download, as it would for a file fetched on its own.
 """
@@ -61,12 +62,14 @@ def _lane(
             _batch(repo, queue, handed, cancel)
             return
         except Exception as err:
+            if cancel.is_set():
+                raise Cancelled from err
             if not repo.is_transient_error(err):
                 raise
             failures += 1
-        for job in handed.values():  # cut off mid-batch: each on its own, with retries
-            job.fetch_whole()
-        wait_or_cancel(cancel, backoff_delay(settings, failures))
+            wait_or_cancel(cancel, backoff_delay(settings, failures))
+            for job in handed.values():  # cut off mid-batch: each on its own, the batch
+                job.fetch_whole(tried=err)  # counting as one attempt
     while (job := queue.take()) is not None:  # batches keep failing: one by one
         job.fetch_whole()
 

@@ -34,9 +34,10 @@ from federate.transfer.staging import Staging
 
 Task = Callable[[], None]
 
-#: files up to this size may be fetched in batches (``download_many``); bigger ones gain
-#: nothing from it and would hold a batch connection that other small files wait for
-BATCH_MAX_SIZE = 1024 * 1024
+#: files up to this size may be fetched in batches (``download_many``). Batching saves a
+#: request's overhead per file; from about here on the transfer itself dominates, and on a
+#: store capping each connection's rate, files this big are better spread over all workers
+BATCH_MAX_SIZE = 256 * 1024
 
 
 class _ShortRead(ConnectionError):
@@ -208,9 +209,14 @@ class FileJob:
         """Small enough to be fetched in a batch with others (see ``download_many``)."""
         return self.record is None and self.size is not None and self.size <= BATCH_MAX_SIZE
 
-    def fetch_whole(self) -> None:
-        """Fetch the file on its own, retried whole on transient errors."""
+    def fetch_whole(self, tried: BaseException | None = None) -> None:
+        """Fetch the file on its own, retried whole on transient errors. ``tried``: the
+        error of an attempt already made in a batch, which counts against the budget."""
         attempt = 1
+        if tried is not None:
+            if attempt >= self.settings.max_attempts:
+                raise self._give_up(attempt, tried) from tried
+            attempt += 1
         while True:
             if self.cancel.is_set():
                 raise Cancelled

@@ -29,8 +29,10 @@ class TransferSettings:
     #: longest single backoff in seconds
     retry_backoff_cap: float = 20.0
     #: connections that fetch small files in batches, for stores that batch (the http
-    #: ones pipeline requests); 0 fetches every file on its own (``FEDERATE_BATCH_CONNECTIONS``)
-    batch_connections: int = 2
+    #: ones pipeline requests); 0 fetches every file on its own (``FEDERATE_BATCH_CONNECTIONS``).
+    #: Half the workers: the other half keeps fetching large files meanwhile, and a store
+    #: capping each connection's rate still serves small files on 8 at once.
+    batch_connections: int = 8
 
     @classmethod
     def from_env(cls) -> TransferSettings:

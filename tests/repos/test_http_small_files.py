@@ -212,3 +212,20 @@ def test_a_directory_url_without_slash_is_listed_as_a_directory(
     assert tree_digest(Path(dst)) == tree_digest(http_server.directory / "tree")
     # the listing asks for the index page straight away: no HEAD, no redirect first
     assert (http_server.access_log[0].path, http_server.access_log[0].status) == ("/tree/", 200)
+
+
+@pytest.mark.parametrize("connections", ["0", "1", "2"])
+def test_small_files_are_pipelined_on_as_many_connections_as_asked(
+    http_server, federate_home, tmp_path, monkeypatch, connections
+):
+    monkeypatch.setenv("FEDERATE_BATCH_CONNECTIONS", connections)
+    make_tree(http_server.directory / "tree", 150)
+    dst = federate.download(http_server.url("tree/"), tmp_path / "out")
+    assert tree_digest(Path(dst)) == tree_digest(http_server.directory / "tree")
+    gets = [a for a in http_server.access_log if a.method == "GET" and a.path.endswith(".bin")]
+    assert len(gets) == 150  # one GET per file, whichever way
+    peers = {a.peer for a in gets}
+    if connections == "0":
+        assert len(peers) > 2  # one request at a time on every worker's connection
+    else:
+        assert len(peers) == int(connections)  # every file through the batch lanes
