@@ -40,7 +40,7 @@ from federate.config import federate_home
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError, redact
 from federate.transfer.checksums import fd_digest
 from federate.transfer.engine import check_destination, install_tree
-from federate.transfer.staging import read_json, write_json_atomically
+from federate.transfer.staging import abandoned, last_activity, read_json, write_json_atomically
 from federate.uri import ModelRef
 
 _FICLONE = 0x40049409  # linux/fs.h: share extents (a copy-on-write copy)
@@ -231,13 +231,49 @@ class ModelCache:
         out.sort(key=lambda m: _seconds(m.get("last_used")))
         return out
 
+    def partials(self) -> list[dict[str, object]]:
+        """Downloads into the cache that did not finish: ``name``, ``version``, ``path``,
+        ``bytes``, ``idle`` (seconds since last worked in) and ``active`` (a live process
+        owns it). An abandoned one is resumed by the next download of that version."""
+        out = []
+        now = time.time()
+        for path in (self.root / "snapshots").glob("*/*/.*.partial"):
+            version = path.name[1:].split(".", 1)[0]
+            out.append(
+                {
+                    "name": path.parent.name,
+                    "version": version,
+                    "path": str(path),
+                    "bytes": _tree_bytes(path),
+                    "idle": max(0.0, now - last_activity(path)),
+                    "active": not abandoned(path),
+                }
+            )
+        out.sort(key=lambda p: -float(str(p["idle"])))
+        return out
+
     def prune(self, older_than_s: float | None = None, max_bytes: int | None = None) -> list[str]:
         """Remove snapshots unused for ``older_than_s`` and then least recently used ones
-        until the cache holds at most ``max_bytes``; then blobs nothing refers to."""
+        until the cache holds at most ``max_bytes``; then blobs nothing refers to.
+
+        Abandoned partial downloads go first: those idle for ``older_than_s``, and all of
+        them when the cache is over ``max_bytes`` (they only save a resume). A download
+        a live process is working on is never touched."""
         removed: list[str] = []
+        total = self.size()
+        for part in self.partials():
+            if part["active"]:
+                continue
+            idle = float(str(part["idle"]))
+            if (older_than_s is not None and idle > older_than_s) or (
+                max_bytes is not None and total > max_bytes
+            ):
+                path = Path(str(part["path"]))
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.relative_to(self.root / "snapshots").as_posix())
+                total -= int(str(part["bytes"]))
         entries = self.entries()
         now = time.time()
-        total = self.size()
         for meta in entries:
             used = _seconds(meta.get("last_used"))
             too_old = older_than_s is not None and now - used > older_than_s
@@ -267,6 +303,15 @@ class ModelCache:
                 if stat.S_ISREG(st.st_mode):
                     seen[st.st_ino] = st.st_size
         return sum(seen.values())
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
 
 
 def _seconds(value: object) -> float:

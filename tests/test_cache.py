@@ -112,3 +112,45 @@ def test_cache_ls_and_prune(remote_model, tmp_path):
     assert tree_digest(tmp_path / "a") == tree_digest(remote_model.directory / "m1")  # dst kept
     res = runner.invoke(cli, ["cache", "prune"])
     assert res.exit_code == 1 and "--older-than" in res.output
+
+
+def test_an_interrupted_download_into_the_cache_is_listed_and_pruned(
+    remote_model, tmp_path, monkeypatch
+):
+    from federate.errors import TEMPORARILY_UNAVAILABLE
+
+    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "1")
+    remote_model.faults.drop_after["/m1/weights.bin"] = [1000, 100]  # the HEAD has no body
+    with raises_federate_error(TEMPORARILY_UNAVAILABLE):
+        federate.download("models:/m@champion", tmp_path / "a")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["cache", "ls"], catch_exceptions=False)
+    assert "m/1\t" in res.output and "partial: interrupted 0.0d ago, resumes" in res.output
+    res = runner.invoke(cli, ["cache", "prune", "--older-than", "1d"], catch_exceptions=False)
+    assert "removed" not in res.output  # fresh: kept for a resume
+    res = runner.invoke(cli, ["cache", "prune", "--max-size", "1"], catch_exceptions=False)
+    assert res.exit_code == 0 and "removed" in res.output and ".partial" in res.output
+    assert "partial" not in runner.invoke(cli, ["cache", "ls"]).output
+    remote_model.faults.drop_after.clear()
+    federate.download("models:/m@champion", tmp_path / "b")
+    assert tree_digest(tmp_path / "b") == tree_digest(remote_model.directory / "m1")
+
+
+def test_a_download_in_progress_is_never_pruned(remote_model, tmp_path):
+    from federate.cache import ModelCache
+    from federate.transfer.staging import Staging
+
+    from federate.config import registry_config
+
+    cache = ModelCache()
+    snap = cache.snapshot(registry_config(None, None).uri, "m", 1)
+    snap.path.parent.mkdir(parents=True)
+    staging = Staging.open(snap.path, "http://example.invalid/m1/")  # owned by this process
+    (staging.tree / "weights.bin.incomplete").write_bytes(b"x" * 1000)
+    (part,) = cache.partials()
+    assert part["active"] and part["version"] == "1" and part["name"] == "m"
+    assert cache.prune(0.0, 0) == []
+    assert staging.path.exists()
+    staging.release()  # handed back, as after Ctrl-C
+    assert not cache.partials()[0]["active"]
+    assert cache.prune(None, 0) == [f"{snap.registry_id}/m/{staging.path.name}"]

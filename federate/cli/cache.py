@@ -35,6 +35,17 @@ def ls() -> None:
             f"{meta.get('name')}/{meta.get('version')}\t{_human(float(str(meta.get('bytes'))))}"
             f"\t{meta.get('files')} files\tused {used / 86400:.1f}d ago\t{meta.get('registry')}"
         )
+    for part in store.partials():
+        idle_days = float(str(part["idle"])) / 86400
+        state = (
+            "downloading now"
+            if part["active"]
+            else f"interrupted {idle_days:.1f}d ago, resumes on the next download"
+        )
+        click.echo(
+            f"{part['name']}/{part['version']}\t{_human(float(str(part['bytes'])))}\t"
+            f"partial: {state}"
+        )
     click.echo(f"total {_human(store.size())} in {store.root}")
 
 
@@ -42,7 +53,10 @@ def ls() -> None:
 @click.option("--older-than", help="Remove versions not used for this long (30d, 12h, 90m).")
 @click.option("--max-size", help="Then remove least recently used versions down to this size.")
 def prune(older_than: str | None, max_size: str | None) -> None:
-    """Remove cached versions, and the file contents only they used."""
+    """Remove cached versions, and the file contents only they used.
+
+    Interrupted downloads into the cache go too: those idle for --older-than, and all of
+    them when the cache is over --max-size. A download still running is never touched."""
     if older_than is None and max_size is None:
         raise FederateError(
             "Say what to prune: --older-than DURATION and/or --max-size SIZE",

@@ -11,15 +11,12 @@ credentials the default AWS credential chain is used. boto3 is imported on first
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
 import functools
 import hashlib
 import os
-import re
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,7 +36,13 @@ from federate.plugins.types import RepoPlugin
 from federate.repos import s3_client
 from federate.repos.base import CHUNK_SIZE, ArtifactRepository
 from federate.repos.s3_client import PART_CONCURRENCY, ClientSettings
-from federate.repos.s3_etag import MultipartEtagCheck
+from federate.repos.s3_etag import (
+    CHECKSUM_FIELDS,
+    MultipartEtagCheck,
+    etag_kind,
+    file_crc32,
+    stored_checksum,
+)
 from federate.transfer.checksums import ContentCheck
 
 if TYPE_CHECKING:
@@ -56,16 +59,6 @@ MAX_VERIFIED_PART = 8 * CHUNK_SIZE
 MAX_PARTS = 10_000
 STREAM_BLOCK = 1024 * 1024
 READ_ATTEMPTS = 3
-
-_MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
-_MULTIPART_ETAG = re.compile(r"[0-9a-fA-F]{32}-\d+")
-_CHECKSUM_FIELDS = {
-    "ChecksumSHA256": "sha256",
-    "ChecksumSHA1": "sha1",
-    "ChecksumCRC64NVME": "crc64nvme",
-    "ChecksumCRC32C": "crc32c",
-    "ChecksumCRC32": "crc32",
-}
 
 T = TypeVar("T")
 
@@ -84,37 +77,6 @@ def parse_s3_uri(location: str) -> tuple[str, str]:
     return bucket, key.strip("/")
 
 
-def etag_kind(etag: str | None, encryption: str | None = None) -> str | None:
-    """``md5`` when the ETag is the MD5 of the bytes, ``multipart`` for a multipart ETag
-    (MD5 of the part MD5s plus ``-<parts>``), None when it says nothing checkable
-    (SSE-KMS and SSE-C objects have ETags that are not an MD5)."""
-    if not etag:
-        return None
-    if _MULTIPART_ETAG.fullmatch(etag):
-        return "multipart"
-    if _MD5_ETAG.fullmatch(etag) and encryption in (None, "", "AES256"):
-        return "md5"
-    return None
-
-
-def _checksum(headers: dict[str, Any]) -> str | None:
-    """``<algorithm>:<base64 digest>`` of a full-object checksum S3 keeps, if any.
-
-    A multipart object's checksum covers the whole object only when S3 says FULL_OBJECT;
-    otherwise it is a checksum of part checksums (and S3-compatible servers may omit the
-    type), which says nothing about the bytes as a whole."""
-    multipart = etag_kind(str(headers.get("ETag", "")).strip('"')) == "multipart"
-    if headers.get("ChecksumType") == "COMPOSITE" or (
-        multipart and headers.get("ChecksumType") != "FULL_OBJECT"
-    ):
-        return None
-    for field, name in _CHECKSUM_FIELDS.items():
-        value = headers.get(field)
-        if value and "-" not in value:
-            return f"{name}:{value}"
-    return None
-
-
 def _list_page(client: BaseClient, kwargs: dict[str, Any]) -> dict[str, Any]:
     return client.list_objects_v2(**kwargs)  # type: ignore[no-any-return]
 
@@ -125,15 +87,6 @@ def _head(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
 
 def _delete(client: BaseClient, request: dict[str, Any]) -> dict[str, Any]:
     return client.delete_objects(**request)  # type: ignore[no-any-return]
-
-
-def _file_crc32(path: str) -> str:
-    """Base64 of the big-endian CRC32 of a file, as S3 reports ChecksumCRC32."""
-    crc = 0
-    with open(path, "rb") as f:
-        while block := f.read(STREAM_BLOCK * 4):
-            crc = zlib.crc32(block, crc)
-    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 class _Refused(Exception):
@@ -310,7 +263,7 @@ class S3ArtifactRepository(ArtifactRepository):
             path,
             False,
             head.get("ContentLength"),
-            checksum=_checksum(head),
+            checksum=stored_checksum(head),
             etag=etag,
             etag_kind=etag_kind(etag, head.get("ServerSideEncryption")),
         )
@@ -427,7 +380,7 @@ class S3ArtifactRepository(ArtifactRepository):
             response = client.get_object(Bucket=self.bucket, Key=key)
             etag = response.get("ETag", "").strip('"')
             kind = etag_kind(etag, response.get("ServerSideEncryption"))
-            checked_by_botocore = any(f in response for f in _CHECKSUM_FIELDS)
+            checked_by_botocore = any(f in response for f in CHECKSUM_FIELDS)
             md5 = (
                 hashlib.md5(usedforsecurity=False)
                 if kind == "md5" and not checked_by_botocore
@@ -480,7 +433,7 @@ class S3ArtifactRepository(ArtifactRepository):
         finally:
             os.close(fd)
         if crc:
-            got = f"crc32:{_file_crc32(local_path)}"
+            got = f"crc32:{file_crc32(local_path)}"
             if got != crc:
                 raise self._corrupted(key, f"its stored checksum is {crc}, the bytes give {got}")
         elif part_size and etag:

@@ -1,4 +1,6 @@
-"""Checking an object uploaded in parts against its multipart ETag, as its bytes are fed.
+"""What S3 says about an object's bytes (its ETag, a stored checksum) and checking them.
+
+An object uploaded in parts is checked against its multipart ETag as its bytes are fed.
 
 S3 gives such an object no checksum of the whole, only ``md5(md5(part 1) ... md5(part
 N))-N``. The engine fetches it in ranges of its own size, not S3's parts, so the check
@@ -10,10 +12,64 @@ seen to have the size the uniform split predicts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
+import zlib
 from collections.abc import Callable
+from typing import Any
 
 from federate.errors import INTERNAL_ERROR, FederateError
+
+_MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
+_MULTIPART_ETAG = re.compile(r"[0-9a-fA-F]{32}-\d+")
+CHECKSUM_FIELDS = {
+    "ChecksumSHA256": "sha256",
+    "ChecksumSHA1": "sha1",
+    "ChecksumCRC64NVME": "crc64nvme",
+    "ChecksumCRC32C": "crc32c",
+    "ChecksumCRC32": "crc32",
+}
+
+
+def etag_kind(etag: str | None, encryption: str | None = None) -> str | None:
+    """``md5`` when the ETag is the MD5 of the bytes, ``multipart`` for a multipart ETag
+    (MD5 of the part MD5s plus ``-<parts>``), None when it says nothing checkable
+    (SSE-KMS and SSE-C objects have ETags that are not an MD5)."""
+    if not etag:
+        return None
+    if _MULTIPART_ETAG.fullmatch(etag):
+        return "multipart"
+    if _MD5_ETAG.fullmatch(etag) and encryption in (None, "", "AES256"):
+        return "md5"
+    return None
+
+
+def stored_checksum(headers: dict[str, Any]) -> str | None:
+    """``<algorithm>:<base64 digest>`` of a full-object checksum S3 keeps, if any.
+
+    A multipart object's checksum covers the whole object only when S3 says FULL_OBJECT;
+    otherwise it is a checksum of part checksums (and S3-compatible servers may omit the
+    type), which says nothing about the bytes as a whole."""
+    multipart = etag_kind(str(headers.get("ETag", "")).strip('"')) == "multipart"
+    if headers.get("ChecksumType") == "COMPOSITE" or (
+        multipart and headers.get("ChecksumType") != "FULL_OBJECT"
+    ):
+        return None
+    for field, name in CHECKSUM_FIELDS.items():
+        value = headers.get(field)
+        if value and "-" not in value:
+            return f"{name}:{value}"
+    return None
+
+
+def file_crc32(path: str) -> str:
+    """Base64 of the big-endian CRC32 of a file, as S3 reports ChecksumCRC32."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(4 * 1024 * 1024):
+            crc = zlib.crc32(block, crc)
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 class MultipartEtagCheck:

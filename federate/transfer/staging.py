@@ -75,6 +75,24 @@ def _owner_gone(owner: dict[str, object] | None) -> bool:
     return not isinstance(beat, (int, float)) or time.time() - beat > STALE_AFTER_S
 
 
+def abandoned(path: Path) -> bool:
+    """Whether the staging directory at ``path`` has no live owner (interrupted, killed,
+    or handed back): only such a directory may be removed by anyone but its owner."""
+    return _owner_gone(read_json(path / "owner.json"))
+
+
+def last_activity(path: Path) -> float:
+    """When the staging directory at ``path`` was last worked in (its owner's heartbeat,
+    else the directory's own time)."""
+    beat = (read_json(path / "owner.json") or {}).get("heartbeat")
+    if isinstance(beat, (int, float)):
+        return float(beat)
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 class Staging:
     """One run's staging directory: fresh, or adopted from a run that is gone."""
 
