@@ -138,9 +138,8 @@ def test_an_interrupted_download_into_the_cache_is_listed_and_pruned(
 
 def test_a_download_in_progress_is_never_pruned(remote_model, tmp_path):
     from federate.cache import ModelCache
-    from federate.transfer.staging import Staging
-
     from federate.config import registry_config
+    from federate.transfer.staging import Staging
 
     cache = ModelCache()
     snap = cache.snapshot(registry_config(None, None).uri, "m", 1)

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from federate.entities import FileInfo
 from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
-from federate.repos.http_pool import _ca_bundle, _proxy_for, http_timeout
+from federate.repos.http_pool import ca_bundle, http_timeout, proxy_for
 from federate.repos.http_transport import INFO_HEADERS, error_for_status
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _origin(prefix: str) -> tuple[str, str, str, int] | None:
         return None
     named = f"[{host}]" if ":" in host else host
     origin = f"{parts.scheme}://{named}:{port}"
-    return None if _proxy_for(origin) else (origin, parts.netloc, host, port)
+    return None if proxy_for(origin) else (origin, parts.netloc, host, port)
 
 
 def _split(
@@ -182,7 +182,7 @@ class _Connection:
                 if self._tls is None:
                     import ssl
 
-                    self._tls = ssl.create_default_context(cafile=_ca_bundle())
+                    self._tls = ssl.create_default_context(cafile=ca_bundle())
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host)
         except OSError as err:
             sock.close()

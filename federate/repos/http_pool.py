@@ -65,7 +65,7 @@ def guard_http_logs() -> None:
             logger.addFilter(_redacting)
 
 
-def _ca_bundle() -> str | None:
+def ca_bundle() -> str | None:
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         value = os.environ.get(name, "").strip()
         if value:
@@ -77,7 +77,7 @@ def _ca_bundle() -> str | None:
     return str(certifi.where())
 
 
-def _proxy_for(url: str) -> str | None:
+def proxy_for(url: str) -> str | None:
     from urllib.request import getproxies, proxy_bypass
 
     parts = urlsplit(url)
@@ -111,7 +111,7 @@ class HttpPool:
             "block": False,
             "timeout": urllib3.Timeout(*http_timeout()),
             "retries": retries,
-            "ca_certs": _ca_bundle(),
+            "ca_certs": ca_bundle(),
         }
         self.manager = urllib3.PoolManager(**self._options)
         #: origin -> (its connection pool, or None when proxied; the manager to use)
@@ -127,7 +127,7 @@ class HttpPool:
             route = self._routes.get(origin)
             if route is not None:
                 return route
-            proxy = _proxy_for(origin)
+            proxy = proxy_for(origin)
             if proxy is not None:
                 if proxy not in self._proxies:
                     self._proxies[proxy] = urllib3.ProxyManager(proxy, **self._options)
