@@ -305,7 +305,7 @@ class FileJob:
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
         self.record.mark(start, length, sink.crc)
-        self.record.save(self.fd)
+        self.record.save()
         self.staging.heartbeat()
         if self.feed is not None:
             self.feed.landed(start)
@@ -325,7 +325,7 @@ class FileJob:
             self._recheck_ranges(self.record)  # no checksum proves them: reused bytes again
         os.replace(self.part, self.final)
         self.record.complete = True
-        self.record.save(None, force=True)
+        self.record.save(force=True)
         self.progress.file_done()
 
     def _recheck_ranges(self, record: RangeRecord) -> None:
@@ -351,7 +351,7 @@ class FileJob:
         """Record what is finished and close the file (the download stops, to resume later)."""
         if self.fd is not None and self.record is not None:
             with contextlib.suppress(OSError):
-                self.record.save(self.fd, force=True)
+                self.record.save(force=True)
             self.close()
 
     def close(self) -> None:
