@@ -244,6 +244,8 @@ class PresignedArtifactRepository(ArtifactRepository):
             except FederateError as err:
                 if _refused(err) and creds is self._unproven:
                     raise self._refused_again(err, path) from None
+                if _refused(err) and self.refresh is None:
+                    raise self._refused_for_good(err, path) from None
                 raise
             if creds is self._unproven:
                 self._unproven = None
@@ -254,9 +256,20 @@ class PresignedArtifactRepository(ArtifactRepository):
     def _refused_again(self, err: FederateError, path: str) -> _FinalRefusal:
         return _FinalRefusal(
             f"{err.message}. The registry renewed the presigned URLs for {redact(self.root)} "
-            f"and the store refused the new URL for {path or 'the file'!r} too: the registry "
-            "hands out URLs that are already expired or not valid for this file. Check that "
-            "it grants read access to this version and that this machine's clock is right"
+            f"and the store refused the new URL for {path or 'the file'!r} too: these scoped "
+            "credentials from the registry are already expired or not valid for this file. "
+            "Check that it grants read access to this version and that this machine's clock "
+            "is right"
+        )
+
+    def _refused_for_good(self, err: FederateError, path: str) -> _FinalRefusal:
+        """A refusal with no way to renew (opened without ``refresh``): say whose URLs they
+        were and keep the store's answer, not just that nothing could be renewed."""
+        return _FinalRefusal(
+            f"{err.message}. The store refused the presigned URL for {path or 'the file'!r} "
+            f"(scoped credentials from the registry for {redact(self.root)}) and there is no "
+            "way to ask the registry for new ones here; download the version by its models:/ "
+            "URI so the registry can renew them"
         )
 
     # -- reading -----------------------------------------------------------------------
