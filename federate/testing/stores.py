@@ -6,6 +6,10 @@ real store, and a way to put bytes there *without* going through federate, so te
 repository plugin compare what federate reads against what the store's own SDK wrote.
 Plugin authors write the same kind of fixture for their store and get the same tests.
 
+A store whose locations open only with the credentials a registry vends (presigned URL
+sets: ``store_presigned``) sets ``needs_credentials``; :meth:`StoreUnderTest.open_repo`
+then opens it with fresh ``scoped.mint()`` credentials, as a registry would.
+
 Fixtures that need an external tool (Azurite, an emulator) skip when it is missing,
 saying how to get it; with ``FEDERATE_TEST_REQUIRE_SERVERS=1`` (CI sets it) they fail
 instead, so a missing emulator cannot pass unnoticed.
@@ -15,17 +19,26 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from federate.credentials import ScopedCredentials
 
+if TYPE_CHECKING:
+    from federate.credentials import CredentialRefresher
+    from federate.repos.base import ArtifactRepository
+
 REQUIRE_ENV = "FEDERATE_TEST_REQUIRE_SERVERS"
+
+
+def secret_values(credentials: ScopedCredentials) -> Iterable[str]:
+    """Every value of ``credentials`` but ``access_key_id`` (a key id names, not proves)."""
+    return [v for k, v in credentials.values.items() if k != "access_key_id" and v]
 
 
 @dataclass
@@ -41,6 +54,8 @@ class ScopedAccess:
     #: a context in which the store checks credentials as the real service does (emulators
     #: that skip the checks by default turn them on here); nullcontext if it always does
     enforcing: Callable[[], AbstractContextManager[object]] = nullcontext
+    #: the strings of ``credentials`` that must never show in messages or reprs
+    secrets: Callable[[ScopedCredentials], Iterable[str]] = secret_values
 
 
 @dataclass
@@ -57,9 +72,30 @@ class StoreUnderTest:
     env: dict[str, str] = field(default_factory=dict)
     #: scoped credentials for this store, if it has them (None: those tests skip)
     scoped: ScopedAccess | None = None
+    #: ``root`` opens only with credentials a registry vends (``scoped.mint()``), as a
+    #: presigned URL set: :meth:`open_repo` mints them when none are given
+    needs_credentials: bool = False
 
     def uri(self, path: str = "") -> str:
         return f"{self.root.rstrip('/')}/{path}" if path else self.root
+
+    def open_repo(
+        self,
+        credentials: ScopedCredentials | None = None,
+        refresh: CredentialRefresher | None = None,
+    ) -> ArtifactRepository:
+        """The repository federate opens for ``root``, with ``credentials`` and ``refresh``.
+
+        Without credentials, a store that ``needs_credentials`` is opened with fresh ones
+        from ``scoped.mint()``, renewed by minting again: what a registry hands over.
+        """
+        from federate.plugins.manager import get_plugin_host
+
+        if credentials is None and self.needs_credentials:
+            if self.scoped is None:
+                raise ValueError(f"store {self.name!r} needs credentials but has no scoped access")
+            credentials, refresh = self.scoped.mint(), self.scoped.mint
+        return get_plugin_host().open_repo(self.root, credentials, refresh)
 
 
 def server_unavailable(what: str, how_to_get_it: str) -> NoReturn:
