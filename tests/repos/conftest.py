@@ -8,7 +8,7 @@ import pytest
 from federate.testing.stores import StoreUnderTest
 
 #: Every store the conformance suite runs against; each has a ``store_<name>`` fixture.
-STORES = ["local", "http", "s3", "gcs", "azure"]
+STORES = ["local", "http", "s3", "gcs", "azure", "presigned"]
 
 
 @pytest.fixture(params=STORES)
