@@ -161,8 +161,9 @@ def _cached_version(ref: ModelRef, registry_uri: str | None, progress: ProgressA
                 repo = _repo_for_version(registry, mv)
                 snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
                 # overwrite: a fill that crashed before its metadata was written is replaced
-                transfer.download(repo, snap.path, overwrite=True, progress=progress)
-                cache.adopt(snap, config.uri, repo.root)
+                sha256: dict[str, str] = {}  # blob names, taken while the bytes land
+                transfer.download(repo, snap.path, overwrite=True, progress=progress, sha256=sha256)
+                cache.adopt(snap, config.uri, repo.root, sha256)
     cache.touch(snap)
     return snap
 

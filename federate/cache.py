@@ -141,8 +141,14 @@ class ModelCache:
         with FileLock(str(locks / f"{snap.registry_id}-{snap.name}-{snap.version}.lock")):
             yield
 
-    def adopt(self, snap: Snapshot, registry_uri: str, source: str) -> None:
-        """Move a freshly downloaded snapshot's files into blobs (shared by hard link)."""
+    def adopt(
+        self, snap: Snapshot, registry_uri: str, source: str, sha256: dict[str, str] | None = None
+    ) -> None:
+        """Move a freshly downloaded snapshot's files into blobs (shared by hard link).
+
+        ``sha256``: digests the download took as the bytes landed (see
+        :func:`federate.transfer.download`), by path relative to the snapshot; only files
+        missing there are read again to hash them."""
         files = [
             Path(dirpath) / name
             for dirpath, _dirs, names in os.walk(snap.path)
@@ -150,12 +156,19 @@ class ModelCache:
         ]
         blobs = self.root / "blobs" / "sha256"
         blobs.mkdir(parents=True, exist_ok=True)
+        known = sha256 or {}
+        read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
         def intern(path: Path) -> int:
-            with open(path, "rb", buffering=0) as f:  # one open: hash, mode and size
-                digest = fd_digest(f, "sha256").hex()
-                os.fchmod(f.fileno(), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-                size = os.fstat(f.fileno()).st_size
+            digest = known.get(path.relative_to(snap.path).as_posix())
+            if digest is not None:
+                os.chmod(path, read_only)
+                size = os.stat(path).st_size
+            else:
+                with open(path, "rb", buffering=0) as f:  # one open: hash, mode and size
+                    digest = fd_digest(f, "sha256").hex()
+                    os.fchmod(f.fileno(), read_only)
+                    size = os.fstat(f.fileno()).st_size
             blob = blobs / digest
             try:
                 os.link(path, blob)  # first copy of this content: the snapshot's file is it

@@ -68,10 +68,10 @@ def _lane(
                 raise
             failures += 1
             wait_or_cancel(cancel, backoff_delay(settings, failures))
-            for job in handed.values():  # cut off mid-batch: each on its own, the batch
-                job.fetch_whole(tried=err)  # counting as one attempt
-    while (job := queue.take()) is not None:  # batches keep failing: one by one
-        job.fetch_whole()
+            for cut in handed.values():  # cut off mid-batch: each on its own, the batch
+                cut.fetch_whole(tried=err)  # counting as one attempt
+    while (rest := queue.take()) is not None:  # batches keep failing: one by one
+        rest.fetch_whole()
 
 
 def _batch(

@@ -162,13 +162,40 @@ class DigestCheck:
             )
 
 
+class WithSha256:
+    """A :class:`ContentCheck` that also takes the SHA-256 of the bytes it is fed: the
+    cache names its blobs by SHA-256, and hashing while the bytes land (one pass with the
+    store's own check) spares it reading every file again afterwards."""
+
+    def __init__(self, check: ContentCheck | None) -> None:
+        self.check = check
+        self.sha256 = hashlib.sha256()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        if self.check is not None:
+            self.check.update(data)
+        self.sha256.update(data)
+
+    def verify(self) -> None:
+        if self.check is not None:
+            self.check.verify()
+
+
+def proves_bytes(check: ContentCheck | None) -> bool:
+    """Whether ``check`` passing proves every byte (a digest the store reported), so bytes
+    reused from an earlier run need no check of their own."""
+    if isinstance(check, WithSha256):
+        return proves_bytes(check.check)
+    return isinstance(check, DigestCheck)
+
+
 def digest_check(info: FileInfo) -> DigestCheck | None:
     """The check of ``info``'s strongest checksum, or None when it carries none."""
     found = strongest_check(info)
     return DigestCheck(found, info.path) if found is not None else None
 
 
-def feed_file(f: BinaryIO, check: ContentCheck) -> None:
+def feed_file(f: BinaryIO, check: ContentCheck | Hasher) -> None:
     """Feed what is left to read of an open (unbuffered) file to ``check``."""
     buf = bytearray(min(_READ_BLOCK, max(os.fstat(f.fileno()).st_size, 1)))
     view = memoryview(buf)
@@ -183,9 +210,13 @@ def fd_digest(f: BinaryIO, algorithm: str) -> bytes:
     return hasher.digest()
 
 
-def verify_file(path: str | os.PathLike[str], expected: Checksum, what: str) -> None:
-    """Raise if the file's digest differs from what the store reported."""
-    check = DigestCheck(expected, what)
+def check_file(path: str | os.PathLike[str], check: ContentCheck) -> None:
+    """Feed the whole file to ``check``, then let it decide."""
     with open(path, "rb", buffering=0) as f:
         feed_file(f, check)
     check.verify()
+
+
+def verify_file(path: str | os.PathLike[str], expected: Checksum, what: str) -> None:
+    """Raise if the file's digest differs from what the store reported."""
+    check_file(path, DigestCheck(expected, what))

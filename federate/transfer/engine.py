@@ -90,12 +90,15 @@ def download(
     overwrite: bool = False,
     settings: TransferSettings | None = None,
     progress: ProgressArg = False,
+    sha256: dict[str, str] | None = None,
 ) -> str:
     """Copy everything under the repository's root into ``dst``; return the local path.
 
     A repository rooted at a single file yields that file: at ``dst`` itself, or at
     ``dst/<name>`` when ``dst`` is an existing directory. ``progress``: see
-    :mod:`federate.transfer.progress`.
+    :mod:`federate.transfer.progress`. ``sha256``: a dict to fill with the SHA-256 (hex)
+    of the files, by path relative to ``dst`` (a single file: by its name), taken in the
+    same pass that checks the bytes; files a resumed run found finished are left out.
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
@@ -111,7 +114,8 @@ def download(
             if target.exists() and not overwrite:
                 raise _exists_error(target)
             single = FileInfo("", False, root.file_size, root.checksum, root.etag)
-            _run(repo, target, [(single, PurePosixPath(name))], [], settings, progress, overwrite)
+            one = [(single, PurePosixPath(name))]
+            _run(repo, target, one, [], settings, progress, overwrite, sha256)
             return str(target)
     check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []
@@ -122,7 +126,7 @@ def download(
             dirs.append(rel)
         else:
             files.append((info, rel))
-    _run(repo, dst, files, dirs, settings, progress, overwrite)
+    _run(repo, dst, files, dirs, settings, progress, overwrite, sha256)
     return str(dst)
 
 
@@ -134,6 +138,7 @@ def _run(
     settings: TransferSettings,
     progress_arg: ProgressArg,
     overwrite: bool,
+    sha256: dict[str, str] | None,
 ) -> None:
     cancel = threading.Event()
     total = sum(info.file_size or 0 for info, _ in files)
@@ -149,7 +154,8 @@ def _run(
             os.makedirs(staging.tree / rel, exist_ok=True)
         for info, rel in files:
             target = staging.tree / rel
-            jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress))
+            want = sha256 is not None
+            jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress, want))
         _fetch_all(repo, jobs, settings, cancel)
         if not staging.still_ours():
             staging = None  # it is another process's now: leave it alone
@@ -163,6 +169,10 @@ def _run(
         else:
             _install_file(staging.tree / files[0][1], dst, overwrite)
         installed = True
+        if sha256 is not None:
+            for job, (_info, rel) in zip(jobs, files, strict=True):
+                if job.sha256 is not None:
+                    sha256[rel.as_posix()] = job.sha256
     except (KeyboardInterrupt, SystemExit):
         keep = True
         raise

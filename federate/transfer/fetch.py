@@ -24,7 +24,15 @@ from pathlib import Path
 from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 from federate.repos.base import ArtifactRepository
-from federate.transfer.checksums import ContentCheck, DigestCheck, strongest_check, verify_file
+from federate.transfer.checksums import (
+    ContentCheck,
+    DigestCheck,
+    WithSha256,
+    check_file,
+    proves_bytes,
+    strongest_check,
+    verify_file,
+)
 from federate.transfer.ordered import OrderedFeed
 from federate.transfer.progress import Progress
 from federate.transfer.resume import RangeRecord, range_crc, source_identity
@@ -127,6 +135,7 @@ class FileJob:
         settings: TransferSettings,
         cancel: threading.Event,
         progress: Progress,
+        sha256: bool = False,
     ) -> None:
         self.repo = repo
         self.info = info
@@ -154,6 +163,10 @@ class FileJob:
         self.fd: int | None = None
         #: checks a ranged file as its ranges land (None: nothing to check it with)
         self.feed: OrderedFeed | None = None
+        #: ``sha256=True``: the file's SHA-256 (hex), taken as its bytes were checked, once
+        #: it is complete; stays None for a file an earlier run finished
+        self.want_sha256 = sha256
+        self.sha256: str | None = None
         self._remaining = 0
         self._lock = threading.Lock()
 
@@ -179,6 +192,8 @@ class FileJob:
         _preallocate(fd, self.size)
         ranges = plan_ranges(self.size, self.settings.chunk_size)
         check: ContentCheck | None = self.repo.content_check(self.info)
+        if self.want_sha256:
+            check = WithSha256(check)
         self.feed = OrderedFeed(fd, ranges, check) if check is not None else None
         todo: list[Task] = []
         for start, length in ranges:
@@ -254,7 +269,13 @@ class FileJob:
     def _complete(self, sent: FileInfo | None, got: int) -> None:
         self.progress.add(got)
         check = self.check or (strongest_check(sent) if sent is not None else None)
-        if check is not None and not self.repo.verifies_downloads:
+        if self.repo.verifies_downloads:
+            check = None  # download_file checked it as the bytes arrived
+        if self.want_sha256:
+            tee = WithSha256(DigestCheck(check, self.info.path) if check is not None else None)
+            check_file(self.final, tee)  # one read: the store's check and the cache's digest
+            self.sha256 = tee.sha256.hexdigest()
+        elif check is not None:
             verify_file(self.final, check, self.info.path)
         self.progress.file_done()
 
@@ -321,8 +342,10 @@ class FileJob:
             self.feed.finish()  # most of the file was checked while the ranges landed
         os.close(self.fd)
         self.fd = None
-        if self.reused and not (self.feed and isinstance(self.feed.check, DigestCheck)):
+        if self.reused and not (self.feed and proves_bytes(self.feed.check)):
             self._recheck_ranges(self.record)  # no checksum proves them: reused bytes again
+        if self.feed is not None and isinstance(self.feed.check, WithSha256):
+            self.sha256 = self.feed.check.sha256.hexdigest()
         os.replace(self.part, self.final)
         self.record.complete = True
         self.record.save(force=True)

@@ -227,3 +227,33 @@ def test_a_store_that_verifies_its_own_downloads_is_not_read_twice(
     download(SelfChecking(str(source), checksums=forms), tmp_path / "store-checks")
     assert "sub/small.txt" not in passes
     assert tree_digest(tmp_path / "store-checks") == tree_digest(source)
+
+
+@pytest.mark.parametrize("store_checks", ["sha256", "md5", "nothing", "itself"])
+def test_sha256_of_every_file_is_taken_in_the_checking_pass(
+    source, tmp_path, small_ranges, counting, store_checks
+):
+    """The cache names blobs by SHA-256: the engine hands the digests over, whatever the
+    store's own checksum is, for ranged, whole and empty files alike."""
+    import hashlib
+
+    forms = None  # CountingStore's default: sha256 of every file
+    if store_checks == "md5":
+        forms = {
+            p: "md5:" + hashlib.md5((source / p).read_bytes()).hexdigest()
+            for p in ("big.bin", "sub/small.txt", "empty")
+        }
+    elif store_checks in ("nothing", "itself"):
+        forms = {}
+
+    class Store(counting):  # type: ignore[misc,valid-type]
+        verifies_downloads = store_checks == "itself"
+
+    digests: dict[str, str] = {}
+    download(Store(str(source), checksums=forms), tmp_path / "out", sha256=digests)
+    assert digests == tree_digest(source)
+
+    single: dict[str, str] = {}
+    (tmp_path / "one").mkdir()
+    download(Store(str(source / "big.bin"), checksums=forms), tmp_path / "one", sha256=single)
+    assert single == {"big.bin": tree_digest(source)["big.bin"]}
