@@ -112,7 +112,7 @@ def test_ranged_reads_at_the_edges(store, federate_home):
 
 
 #: stores whose ranged reads reach the engine as the bytes stream in, not as one buffer
-STREAMING = {"s3", "gcs", "http", "local", "presigned"}
+STREAMING = {"s3", "gcs", "http", "local", "presigned", "azure"}
 
 
 def test_a_large_range_streams_into_the_engine_in_pieces(store, federate_home):
