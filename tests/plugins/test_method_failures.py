@@ -12,8 +12,10 @@ import importlib
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import federate
+from federate.cli import cli
 from federate.errors import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.testing.trees import tree_digest
 
@@ -210,6 +212,16 @@ def test_a_transient_error_of_a_plugin_repo_is_still_retried(
     assert tree_digest(dst) == tree_digest(store)
 
 
+def test_the_cli_prints_the_plugins_failure_on_one_line(faults, store):
+    faults["search_registered_models"] = [TypeError("unexpected keyword 'page_token'")]
+    res = CliRunner().invoke(cli, ["--registry-uri", f"faulty://{store}", "models", "list"])
+    assert res.exit_code == 1, res.output
+    assert res.stderr.splitlines() == [
+        f"federate: error: {BLAME}Registry.search_registered_models: TypeError: unexpected "
+        f"keyword 'page_token'{ADVICE} [INTERNAL_ERROR]"
+    ]
+
+
 def test_register_into_a_plugin_store_that_fails_names_the_plugin(
     faults, store, tmp_path, monkeypatch
 ):
@@ -225,3 +237,12 @@ def test_register_into_a_plugin_store_that_fails_names_the_plugin(
     with pytest.raises(FederateError, match="has no versions"):
         federate.resolve("models:/m/latest")
     assert federate.register(store, "m").version == 2
+
+
+def test_with_federate_debug_the_cli_shows_the_plugins_traceback(faults, store, monkeypatch):
+    monkeypatch.setenv("FEDERATE_DEBUG", "1")
+    faults["list"] = [KeyError("x")]
+    res = CliRunner().invoke(cli, ["ls", f"faulty://{store}"])
+    assert isinstance(res.exception, FederateError)
+    assert str(res.exception).startswith(f"{BLAME}ArtifactRepository.list: KeyError")
+    assert isinstance(res.exception.__cause__, KeyError)
