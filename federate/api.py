@@ -3,6 +3,8 @@
 Each call parses the URI, picks the registry (see :mod:`federate.config`), asks it
 which version the URI means and where its files are, and hands that location to the
 repository plugin for its scheme. Registries are opened once per process and reused.
+A third-party plugin's object failing with anything but a FederateError surfaces as one
+PluginError naming its package and method (:mod:`federate.plugins.blame`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from federate.errors import (
     FederateError,
     redact,
 )
+from federate.plugins.blame import names_failing_plugins
 from federate.plugins.manager import get_plugin_host
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
@@ -61,6 +64,7 @@ def _registry_for(ref: ModelRef, registry_uri: str | None) -> Registry:
     return _open_registry(registry_config(registry_uri, ref.profile))
 
 
+@names_failing_plugins
 def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
     """The model version a models:/ URI means, with its storage location."""
     ref = parse_uri(uri)
@@ -72,6 +76,7 @@ def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
     return _registry_for(ref, registry_uri).resolve(ref)
 
 
+@names_failing_plugins
 def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
     """The prompt version a prompts:/ URI means (``prompts:/name/3``, ``prompts:/name@prod``)."""
     ref = parse_uri(uri)
@@ -96,6 +101,7 @@ def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepositor
     return get_plugin_host().open_repo(location, credentials, refresh)
 
 
+@names_failing_plugins
 def download(
     uri: str,
     dst: str | os.PathLike[str] | None = None,
@@ -168,6 +174,7 @@ def _cached_version(ref: ModelRef, registry_uri: str | None, progress: ProgressA
     return snap
 
 
+@names_failing_plugins
 def list_artifacts(
     uri: str, path: str | None = None, registry_uri: str | None = None
 ) -> list[FileInfo]:
@@ -185,6 +192,7 @@ def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
 
+@names_failing_plugins
 def register(
     src: str | os.PathLike[str],
     name: str,

@@ -82,6 +82,15 @@ def redact(uri: str) -> str:
     return f"{head}{authority}{parts.path}{query}"
 
 
+def describe(err: BaseException) -> str:
+    """A one-line reason fit for a message: FederateErrors as they are, others by type,
+    with anything URL-like stripped of its query string."""
+    if isinstance(err, FederateError):
+        return err.message
+    words = [redact(w) if "://" in w else w for w in str(err).split()]
+    return f"{type(err).__name__}: {' '.join(words)}" if words else type(err).__name__
+
+
 def from_os_error(err: OSError, action: str, path: object) -> FederateError:
     """A FederateError for a failed local file operation, saying what and where."""
     reason = err.strerror or str(err)

@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from federate.errors import FederateError
+from federate.errors import FederateError, PluginError, describe
+from federate.plugins.blame import plugin_failure
 
 
 class FederateGroup(click.Group):
@@ -30,20 +31,31 @@ class FederateGroup(click.Group):
         except click.exceptions.Exit as err:
             sys.exit(err.exit_code)
         except FederateError as err:
-            click.echo(f"federate: error: {err.message} [{err.error_code}]", err=True)
-            sys.exit(1)
+            _fail(err)
         except KeyboardInterrupt:
             click.echo("federate: interrupted", err=True)
             sys.exit(130)
         except Exception as err:
+            # commands calling a registry's methods directly: a plugin's bug names it too
+            failure = plugin_failure(err)
+            if failure is not None:
+                failure.__cause__ = err
+                _fail(failure)
             if os.environ.get("FEDERATE_DEBUG"):
                 raise
             click.echo(
-                f"federate: internal error: {type(err).__name__}: {err} "
-                "(set FEDERATE_DEBUG=1 for a traceback)",
+                f"federate: internal error: {describe(err)} (set FEDERATE_DEBUG=1 for a traceback)",
                 err=True,
             )
             sys.exit(2)
+
+
+def _fail(err: FederateError) -> NoReturn:
+    """One line and exit 1; with FEDERATE_DEBUG, a plugin's failure shows its traceback."""
+    if os.environ.get("FEDERATE_DEBUG") and isinstance(err, PluginError) and err.__cause__:
+        raise err
+    click.echo(f"federate: error: {err.message} [{err.error_code}]", err=True)
+    sys.exit(1)
 
 
 def registry_uri_of(ctx: click.Context) -> str | None:

@@ -28,6 +28,7 @@ import pluggy
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, redact
 from federate.plugins import hookspecs
+from federate.plugins.blame import remember
 from federate.plugins.types import CREDENTIALS_ROUTE, RegistryPlugin, RepoPlugin
 from federate.plugins.validation import (
     api_problem,
@@ -343,13 +344,16 @@ class PluginHost:
 
 def _call_factory(info: PluginInfo, factory: Any, *args: Any) -> Any:
     try:
-        return factory(*args)
+        made = factory(*args)
     except FederateError:
         raise
     except Exception as err:
         raise PluginError(
             f"federate plugin {info.label} failed: {type(err).__name__}: {err}"
         ) from err
+    if info.origin != "built-in":
+        remember(made, info)  # so a later failure of its methods can name the package
+    return made
 
 
 _host: PluginHost | None = None

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError, redact
+from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError, describe
 from federate.transfer.settings import TransferSettings
 
 if TYPE_CHECKING:
@@ -30,15 +30,6 @@ def backoff_delay(settings: TransferSettings, retry: int) -> float:
 def wait_or_cancel(cancel: threading.Event, seconds: float) -> None:
     if cancel.wait(seconds):
         raise Cancelled
-
-
-def describe(err: BaseException) -> str:
-    """A one-line reason fit for a message: FederateErrors as they are, others by type,
-    with anything URL-like stripped of its query string."""
-    if isinstance(err, FederateError):
-        return err.message
-    words = [redact(w) if "://" in w else w for w in str(err).split()]
-    return f"{type(err).__name__}: {' '.join(words)}" if words else type(err).__name__
 
 
 def out_of_retries(what: str, attempts: int, err: BaseException) -> FederateError:
