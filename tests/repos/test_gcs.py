@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import socket
@@ -506,3 +507,40 @@ def test_an_unreachable_store_is_temporarily_unavailable(monkeypatch):
     repo.retry_timeout_s = 0.3
     with raises_federate_error(TEMPORARILY_UNAVAILABLE, "gs://bucket/p", "try again"):
         repo.stat("x")
+
+
+# -- ranged reads (files from FEDERATE_MULTIPART_THRESHOLD up) ---------------------------------
+
+BIG = {"weights.bin": os.urandom(5 * (1 << 20) + 3)}  # 6 ranges of 1 MiB with small_ranges
+
+
+def test_ranged_files_damaged_on_the_wire_fail_the_crc32c_check(
+    store_gcs, federate_home, fault_proxy, monkeypatch, tmp_path, small_ranges
+):
+    put_tree(store_gcs, BIG)
+    proxy = fault_proxy(store_gcs.env["STORAGE_EMULATOR_HOST"])
+    proxy.corrupt = lambda path: "alt=media" in path
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    with raises_federate_error(INTERNAL_ERROR, "weights.bin", "crc32c checksum mismatch"):
+        federate.download(store_gcs.root, tmp_path / "dl" / "out")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_ranged_reads_renew_a_refused_token_once(store_gcs, guarded, tmp_path, small_ranges):
+    put_tree(store_gcs, BIG)
+    refresh = Refresher("fresh-token")
+    repo = repo_at(store_gcs, credentials=token("stale-token"), refresh=refresh)
+    transfer.download(repo, tmp_path / "out")
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == BIG["weights.bin"]
+    assert refresh.calls == 1
+    assert set(object_tokens(guarded)[1:]) == {"fresh-token"}
+
+
+def test_a_ranged_read_of_an_overloaded_store_is_temporarily_unavailable(store_gcs, guarded):
+    put_tree(store_gcs, BIG)
+    repo = repo_at(store_gcs, credentials=token("fresh-token"))
+    repo.list()  # the listing pins the generation the ranged read asks for
+    guarded.accepted_tokens = set()
+    guarded.refusal_status = 503
+    with raises_federate_error(TEMPORARILY_UNAVAILABLE, store_gcs.uri("weights.bin")):
+        repo.read_range_into("weights.bin", 0, 10, io.BytesIO())
