@@ -450,37 +450,44 @@ class GcsArtifactRepository(ArtifactRepository):
         if length <= 0:
             return
         key, generation = self._key(path), self._generation(path)
-
-        def run(client: Client) -> Any:
-            from google.api_core import exceptions as api
-
-            blob = client.bucket(self.bucket_name).blob(key)
-            url = blob._get_download_url(client, if_generation_match=generation)
-            answer = client._http.get(
-                url,
-                headers={"Range": f"bytes={start}-{start + length - 1}"},
-                stream=True,
-                timeout=self.read_timeout_s,
-            )
-            if answer.status_code == 416:  # starts at or past the end
-                answer.close()
-                return None
-            if answer.status_code == 206 or (answer.status_code == 200 and start == 0):
-                return answer
-            try:
-                message = server_message(answer) or answer.reason or f"HTTP {answer.status_code}"
-                if answer.status_code == 200:  # the whole object: not the bytes asked for
-                    message = f"the server ignored the range {start}-{start + length - 1}"
-                raise api.from_http_status(answer.status_code, message, response=answer)
-            finally:
-                answer.close()
-
-        answer = self._call("read", path, run)
+        answer = self._call(
+            "read", path, lambda client: self._media(client, key, generation, start, length)
+        )
         if answer is None:
             return
+        self._stream(answer, path, sink)
+
+    def _media(
+        self, client: Client, key: str, generation: int | None, start: int, length: int | None
+    ) -> Any:
+        """The streaming answer to a GET of the object's bytes (from ``start``, ``length``
+        of them; None: all), pinned to ``generation``; None when ``start`` is past the end.
+        Refusals and other statuses raise as api_core exceptions, like the SDK's."""
+        from google.api_core import exceptions as api
+
+        blob = client.bucket(self.bucket_name).blob(key)
+        url = blob._get_download_url(client, if_generation_match=generation)
+        headers = {"Range": f"bytes={start}-{start + length - 1}"} if length is not None else {}
+        answer = client._http.get(url, headers=headers, stream=True, timeout=self.read_timeout_s)
+        if answer.status_code == 416:  # starts at or past the end
+            answer.close()
+            return None
+        if answer.status_code in ((200, 206) if start == 0 else (206,)):
+            return answer
+        try:
+            message = server_message(answer) or answer.reason or f"HTTP {answer.status_code}"
+            if answer.status_code == 200:  # the whole object: not the bytes asked for
+                message = f"the server ignored the range asked for (from byte {start})"
+            raise api.from_http_status(answer.status_code, message, response=answer)
+        finally:
+            answer.close()
+
+    def _stream(self, answer: Any, path: str, out: Any) -> None:
+        """Write the answer's body to ``out`` a MiB at a time (the bytes as stored: no
+        gzip decoding, which is what the object's CRC32C covers); then close it."""
         try:
             for piece in answer.raw.stream(STREAM_BLOCK, decode_content=False):
-                sink.write(piece)
+                out.write(piece)
         except Exception as err:
             if not is_broken_read(err):
                 raise
@@ -495,21 +502,14 @@ class GcsArtifactRepository(ArtifactRepository):
         known = self._seen.get(path.strip("/")) or self.object_info(path)
         key = self._key(path)
 
-        def run(client: Client) -> str:
-            blob = client.bucket(self.bucket_name).blob(key)
+        try:
+            answer = self._call(
+                "download", path, lambda client: self._media(client, key, known.generation, 0, None)
+            )
             with open(local_path, "wb") as out:
                 sink = Crc32cSink(out)
-                blob.download_to_file(
-                    sink,
-                    raw_download=True,
-                    checksum=None,  # verified below against the listed CRC32C
-                    if_generation_match=known.generation,
-                    retry=self._retry(),
-                )
-            return sink.crc32c()
-
-        try:
-            got = self._call("download", path, run)
+                self._stream(answer, path, sink)
+            got = sink.crc32c()
             if known.crc32c is not None and got != known.crc32c:
                 raise self._corrupt(path, known, got)
         except BaseException:
