@@ -451,14 +451,25 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         if start < 0 or length <= 0:
             yield self.read_range(path, start, length)
             return
-        from azure.core.exceptions import AzureError, HttpResponseError
+        pieces = self._streamed(self.location.key(path), start, length)
+        if pieces is None:
+            yield self.read_range(path, start, length)
+        else:
+            yield from pieces
 
-        key = self.location.key(path)
+    def _streamed(self, key: str, start: int, length: int | None) -> Iterator[bytes] | None:
+        """The blob's bytes (``length`` of them from ``start``; None: all) as they stream
+        in, through the SDK's generated ``download`` operation; None where this SDK
+        version does not have it."""
+        from azure.core.exceptions import HttpResponseError
 
         def run(container: ContainerClient) -> Iterator[bytes] | None:
             operation = _streaming_download(container.get_blob_client(key))
             if operation is None:
                 return None
+            if length is None:
+                whole: Iterator[bytes] = operation()
+                return whole
             try:
                 pieces: Iterator[bytes] = operation(range=f"bytes={start}-{start + length - 1}")
             except HttpResponseError as err:
@@ -468,9 +479,14 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             return pieces
 
         pieces = self._call("read", key, run)
-        if pieces is None:
-            yield self.read_range(path, start, length)
-            return
+        return None if pieces is None else self._unbroken(key, pieces)
+
+    def _unbroken(self, key: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """``pieces``, with a body that breaks off ending in TEMPORARILY_UNAVAILABLE (the
+        engine asks again for what is missing) and the connection closed if not read to
+        the end."""
+        from azure.core.exceptions import AzureError
+
         finished = False
         try:
             yield from pieces
@@ -485,7 +501,23 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                 _close_stream(pieces)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
+        """Streamed to the file as it arrives (``download_blob`` would hold a blob of up
+        to 32 MiB whole in memory, per worker)."""
         key = self.location.key(path)
+        pieces = self._streamed(key, 0, None)
+        if pieces is not None:
+            try:
+                with open(local_path, "wb") as out:  # a retry starts the file over
+                    for piece in pieces:
+                        out.write(piece)
+            except OSError as err:  # the local side: a full disk, an unwritable path
+                where = f"download {self.location.display(key)}: local file"
+                raise from_os_error(err, where, err.filename or local_path) from err
+            finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()
+            return
 
         def run(container: ContainerClient) -> None:
             downloader = container.get_blob_client(key).download_blob(
