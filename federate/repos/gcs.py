@@ -136,6 +136,11 @@ def _widen_pool(session: Any) -> None:
         session.mount(prefix, HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE))
 
 
+def _can_get_media(client: Any, blob: Any) -> bool:
+    """Whether this SDK version has what federate's own media GET uses (private)."""
+    return callable(getattr(blob, "_get_download_url", None)) and hasattr(client, "_http")
+
+
 def _never(err: BaseException) -> bool:
     return False
 
@@ -449,23 +454,49 @@ class GcsArtifactRepository(ArtifactRepository):
         """
         if length <= 0:
             return
-        key, generation = self._key(path), self._generation(path)
-        answer = self._call(
-            "read", path, lambda client: self._media(client, key, generation, start, length)
-        )
-        if answer is None:
-            return
-        self._stream(answer, path, sink)
+        self._fetch("read", path, self._generation(path), start, length, sink)
+
+    def _fetch(
+        self, action: str, path: str, generation: int | None, start: int, n: int | None, out: Any
+    ) -> None:
+        """Write the object's bytes (``n`` from ``start``; None: all) to ``out``.
+
+        Through :meth:`_media` where this SDK version has what it needs (a private
+        method and attribute); else through the SDK's own media download."""
+
+        key = self._key(path)
+
+        def run(client: Client) -> Any:
+            from google.api_core.exceptions import RequestRangeNotSatisfiable
+
+            blob = client.bucket(self.bucket_name).blob(key)
+            if _can_get_media(client, blob):
+                return self._media(client, blob, generation, start, n)
+            end = None if n is None else start + n - 1
+            with contextlib.suppress(RequestRangeNotSatisfiable):  # starts past the end
+                blob.download_to_file(
+                    out,
+                    start=start,
+                    end=end,
+                    raw_download=True,
+                    checksum=None,  # checked by the caller or the engine
+                    if_generation_match=generation,
+                    retry=None,  # retries are the engine's
+                )
+            return None
+
+        answer = self._call(action, path, run)
+        if answer is not None:
+            self._stream(answer, path, out)
 
     def _media(
-        self, client: Client, key: str, generation: int | None, start: int, length: int | None
+        self, client: Client, blob: Any, generation: int | None, start: int, length: int | None
     ) -> Any:
         """The streaming answer to a GET of the object's bytes (from ``start``, ``length``
         of them; None: all), pinned to ``generation``; None when ``start`` is past the end.
         Refusals and other statuses raise as api_core exceptions, like the SDK's."""
         from google.api_core import exceptions as api
 
-        blob = client.bucket(self.bucket_name).blob(key)
         url = blob._get_download_url(client, if_generation_match=generation)
         headers = {"Range": f"bytes={start}-{start + length - 1}"} if length is not None else {}
         answer = client._http.get(url, headers=headers, stream=True, timeout=self.read_timeout_s)
@@ -500,15 +531,10 @@ class GcsArtifactRepository(ArtifactRepository):
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
         known = self._seen.get(path.strip("/")) or self.object_info(path)
-        key = self._key(path)
-
         try:
-            answer = self._call(
-                "download", path, lambda client: self._media(client, key, known.generation, 0, None)
-            )
             with open(local_path, "wb") as out:
                 sink = Crc32cSink(out)
-                self._stream(answer, path, sink)
+                self._fetch("download", path, known.generation, 0, None, sink)
             got = sink.crc32c()
             if known.crc32c is not None and got != known.crc32c:
                 raise self._corrupt(path, known, got)

@@ -544,3 +544,17 @@ def test_a_ranged_read_of_an_overloaded_store_is_temporarily_unavailable(store_g
     guarded.refusal_status = 503
     with raises_federate_error(TEMPORARILY_UNAVAILABLE, store_gcs.uri("weights.bin")):
         repo.read_range_into("weights.bin", 0, 10, io.BytesIO())
+
+
+def test_an_sdk_without_the_private_parts_federate_uses_still_downloads(
+    store_gcs, federate_home, monkeypatch, tmp_path, small_ranges
+):
+    """federate reads media with its own GET to the URL the SDK builds (private parts of
+    the SDK); an SDK version without them is read through its own media download."""
+    from federate.repos import gcs
+
+    put_tree(store_gcs, {**TREE, **BIG})
+    monkeypatch.setattr(gcs, "_can_get_media", lambda client, blob: False)
+    federate.download(store_gcs.root, tmp_path / "out")
+    expected = {p: hashlib.sha256(d).hexdigest() for p, d in {**TREE, **BIG}.items()}
+    assert tree_digest(tmp_path / "out") == expected
