@@ -15,7 +15,7 @@ import builtins
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCredentials
@@ -457,7 +457,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         else:
             yield from pieces
 
-    def _streamed(self, key: str, start: int, length: int | None) -> Iterator[bytes] | None:
+    def _streamed(self, key: str, start: int, length: int | None) -> Generator[bytes] | None:
         """The blob's bytes (``length`` of them from ``start``; None: all) as they stream
         in, through the SDK's generated ``download`` operation; None where this SDK
         version does not have it."""
@@ -481,7 +481,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         pieces = self._call("read", key, run)
         return None if pieces is None else self._unbroken(key, pieces)
 
-    def _unbroken(self, key: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    def _unbroken(self, key: str, pieces: Iterator[bytes]) -> Generator[bytes]:
         """``pieces``, with a body that breaks off ending in TEMPORARILY_UNAVAILABLE (the
         engine asks again for what is missing) and the connection closed if not read to
         the end."""
@@ -514,9 +514,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                 where = f"download {self.location.display(key)}: local file"
                 raise from_os_error(err, where, err.filename or local_path) from err
             finally:
-                close = getattr(pieces, "close", None)
-                if close is not None:
-                    close()
+                pieces.close()  # a generator (see _unbroken): closes the connection if cut
             return
 
         def run(container: ContainerClient) -> None:

@@ -515,17 +515,24 @@ class GcsArtifactRepository(ArtifactRepository):
 
     def _stream(self, answer: Any, path: str, out: Any) -> None:
         """Write the answer's body to ``out`` a MiB at a time (the bytes as stored: no
-        gzip decoding, which is what the object's CRC32C covers); then close it."""
+        gzip decoding, which is what the object's CRC32C covers); then close it. Only
+        reading counts as the store breaking off: a failing write (a full disk) is the
+        local side's and is raised as it is."""
+        pieces = answer.raw.stream(STREAM_BLOCK, decode_content=False)
         try:
-            for piece in answer.raw.stream(STREAM_BLOCK, decode_content=False):
+            while True:
+                try:
+                    piece = next(pieces, None)
+                except Exception as err:
+                    if not is_broken_read(err):
+                        raise
+                    raise FederateError(
+                        f"Reading {self.location(path)} broke off ({type(err).__name__})",
+                        TEMPORARILY_UNAVAILABLE,
+                    ) from None
+                if piece is None:
+                    return
                 out.write(piece)
-        except Exception as err:
-            if not is_broken_read(err):
-                raise
-            raise FederateError(
-                f"Reading {self.location(path)} broke off ({type(err).__name__})",
-                TEMPORARILY_UNAVAILABLE,
-            ) from None
         finally:
             answer.close()
 

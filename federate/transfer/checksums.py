@@ -215,8 +215,3 @@ def check_file(path: str | os.PathLike[str], check: ContentCheck) -> None:
     with open(path, "rb", buffering=0) as f:
         feed_file(f, check)
     check.verify()
-
-
-def verify_file(path: str | os.PathLike[str], expected: Checksum, what: str) -> None:
-    """Raise if the file's digest differs from what the store reported."""
-    check_file(path, DigestCheck(expected, what))

@@ -152,9 +152,9 @@ def _run(
         parents = set(dirs) | {rel.parent for _, rel in files}
         for rel in sorted(parents, key=lambda p: len(p.parts)):
             os.makedirs(staging.tree / rel, exist_ok=True)
+        want = sha256 is not None
         for info, rel in files:
             target = staging.tree / rel
-            want = sha256 is not None
             jobs.append(FileJob(repo, info, target, staging, settings, cancel, progress, want))
         _fetch_all(repo, jobs, settings, cancel)
         if not staging.still_ours():

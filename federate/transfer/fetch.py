@@ -31,7 +31,6 @@ from federate.transfer.checksums import (
     check_file,
     proves_bytes,
     strongest_check,
-    verify_file,
 )
 from federate.transfer.ordered import OrderedFeed
 from federate.transfer.progress import Progress
@@ -268,15 +267,16 @@ class FileJob:
 
     def _complete(self, sent: FileInfo | None, got: int) -> None:
         self.progress.add(got)
-        check = self.check or (strongest_check(sent) if sent is not None else None)
-        if self.repo.verifies_downloads:
-            check = None  # download_file checked it as the bytes arrived
+        expected = self.check or (strongest_check(sent) if sent is not None else None)
+        check: ContentCheck | None = None
+        if expected is not None and not self.repo.verifies_downloads:  # else checked already
+            check = DigestCheck(expected, self.info.path)
         if self.want_sha256:
-            tee = WithSha256(DigestCheck(check, self.info.path) if check is not None else None)
-            check_file(self.final, tee)  # one read: the store's check and the cache's digest
-            self.sha256 = tee.sha256.hexdigest()
-        elif check is not None:
-            verify_file(self.final, check, self.info.path)
+            check = WithSha256(check)  # one read: the store's check and the cache's digest
+        if check is not None:
+            check_file(self.final, check)
+        if isinstance(check, WithSha256):
+            self.sha256 = check.sha256.hexdigest()
         self.progress.file_done()
 
     def _check_same_version(self, sent: FileInfo) -> None:

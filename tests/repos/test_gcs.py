@@ -558,3 +558,22 @@ def test_an_sdk_without_the_private_parts_federate_uses_still_downloads(
     federate.download(store_gcs.root, tmp_path / "out")
     expected = {p: hashlib.sha256(d).hexdigest() for p, d in {**TREE, **BIG}.items()}
     assert tree_digest(tmp_path / "out") == expected
+
+
+def test_a_local_write_failure_is_not_taken_for_the_store_breaking_off(store_gcs):
+    """A full disk while a range streams in is the local side's error, not a transient
+    one of the store's: retrying would not help, and the message must say so."""
+    import errno
+
+    put_tree(store_gcs, BIG)
+    repo = repo_at(store_gcs)
+    repo.list()
+
+    class FullDisk:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        repo.read_range_into("weights.bin", 0, 3 << 20, FullDisk())
+    assert caught.value.errno == errno.ENOSPC
+    assert not repo.is_transient_error(caught.value)

@@ -214,8 +214,10 @@ def test_a_store_that_verifies_its_own_downloads_is_not_read_twice(
     small = (source / "sub" / "small.txt").read_bytes()
     forms = {"sub/small.txt": "md5:" + hashlib.md5(small).hexdigest()}
     passes = []
-    original = fetch.verify_file
-    monkeypatch.setattr(fetch, "verify_file", lambda *a: (passes.append(a[2]), original(*a)))
+    original = fetch.check_file
+    monkeypatch.setattr(
+        fetch, "check_file", lambda path, check: (passes.append(check.what), original(path, check))
+    )
 
     download(counting(str(source), checksums=forms), tmp_path / "engine-checks")
     assert "sub/small.txt" in passes
