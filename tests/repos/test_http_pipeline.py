@@ -280,7 +280,10 @@ def test_a_proxied_origin_goes_through_the_proxy(http_server, tmp_path, monkeypa
     got = list(download_pipelined(HttpTransport(), items))
     assert [item for item, _ in got] == items
     assert_fetched(got)
-    assert len(http_server.access_log) == 6
+    # each file through the proxy once (a GCS client another test left behind may send
+    # its background bucket lookup through this proxy too: it is not ours to count)
+    through = sorted(a.path for a in http_server.access_log if a.path.lstrip("/") in names)
+    assert through == [f"/{n}" for n in names]
 
 
 def test_without_httptools_every_file_takes_one_request(http_server, tmp_path, monkeypatch):
