@@ -82,13 +82,18 @@ def redact(uri: str) -> str:
     return f"{head}{authority}{parts.path}{query}"
 
 
+def redact_urls(text: str) -> str:
+    """``text`` on one line, every URL-like word passed through :func:`redact`."""
+    return " ".join(redact(w) if "://" in w else w for w in text.split())
+
+
 def describe(err: BaseException) -> str:
     """A one-line reason fit for a message: FederateErrors as they are, others by type,
     with anything URL-like stripped of its query string."""
     if isinstance(err, FederateError):
         return err.message
-    words = [redact(w) if "://" in w else w for w in str(err).split()]
-    return f"{type(err).__name__}: {' '.join(words)}" if words else type(err).__name__
+    said = redact_urls(str(err))
+    return f"{type(err).__name__}: {said}" if said else type(err).__name__
 
 
 def from_os_error(err: OSError, action: str, path: object) -> FederateError:

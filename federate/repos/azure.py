@@ -14,6 +14,7 @@ import base64
 import builtins
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +31,7 @@ from federate.errors import (
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
+    redact_urls,
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
@@ -291,6 +293,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         where = loc.display(key)
         status = getattr(err, "status_code", None)
         code = getattr(err, "error_code", None) or ""
+        code = str(getattr(code, "value", code))  # the service's word, not the enum's name
         if code == "ContainerNotFound":
             return FederateError(
                 f"Azure container {loc.container!r} does not exist in storage account "
@@ -321,8 +324,14 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                 TEMPORARILY_UNAVAILABLE,
             )
         if isinstance(err, HttpResponseError):
+            # the service's own first line says what was wrong (a container name too short)
+            said = (getattr(err, "message", None) or "").strip().splitlines()[:1]
+            # a query string echoed back (a SAS signature) never reaches the message
+            shown = re.sub(r"\?\S*=\S*", "?<redacted>", redact_urls(said[0])) if said else ""
+            why = f": {shown}" if shown and shown != code else ""
             return FederateError(
-                f"Azure Blob Storage answered {status} {code} to {action} {where}", BAD_REQUEST
+                f"Azure Blob Storage answered {status} {code} to {action} {where}{why}",
+                BAD_REQUEST,
             )
         return FederateError(f"Could not {action} {where}: {type(err).__name__}", INTERNAL_ERROR)
 

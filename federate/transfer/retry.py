@@ -32,10 +32,18 @@ def wait_or_cancel(cancel: threading.Event, seconds: float) -> None:
         raise Cancelled
 
 
-def out_of_retries(what: str, attempts: int, err: BaseException) -> FederateError:
+def out_of_retries(
+    what: str, attempts: int, err: BaseException, started: bool = True
+) -> FederateError:
+    """The error once the retry budget is spent; ``started``: files were being fetched
+    (their finished parts are kept for the next run), else nothing was fetched yet."""
+    after = (
+        "the partial download is kept and a new run resumes it"
+        if started
+        else "nothing was downloaded"
+    )
     return FederateError(
-        f"{what}: still failing after {attempts} attempts ({describe(err)}); the partial "
-        "download is kept and a new run resumes it",
+        f"{what}: still failing after {attempts} attempts ({describe(err)}); {after}",
         TEMPORARILY_UNAVAILABLE,
     )
 
@@ -43,7 +51,8 @@ def out_of_retries(what: str, attempts: int, err: BaseException) -> FederateErro
 def with_retries(
     repo: ArtifactRepository, settings: TransferSettings, what: str, call: Callable[[], T]
 ) -> T:
-    """``call()``, retried with backoff while the repository calls its failure transient."""
+    """``call()`` (a listing or lookup before any file is fetched), retried with backoff
+    while the repository calls its failure transient."""
     attempt = 1
     while True:
         try:
@@ -52,6 +61,6 @@ def with_retries(
             if not repo.is_transient_error(err):
                 raise
             if attempt >= settings.max_attempts:
-                raise out_of_retries(what, attempt, err) from err
+                raise out_of_retries(what, attempt, err, started=False) from err
         time.sleep(backoff_delay(settings, attempt))
         attempt += 1

@@ -393,6 +393,19 @@ def test_scoped_credentials_of_another_cloud_are_refused(store_azure, federate_h
         repo(store_azure.root, creds)
 
 
+def test_a_request_the_service_refuses_says_what_the_service_said(
+    store_azure, federate_home, azurite_blob, tmp_path
+):
+    """A container name of one letter is too short (3 to 63): the message carries the
+    service's reason, not only its error code (and the code as the service spells it)."""
+    location = f"wasbs://c@{DEV_ACCOUNT}.blob.core.windows.net/m"
+    with raises_federate_error(
+        "BAD_REQUEST", "400 OutOfRangeInput", "resource name length is not within"
+    ):
+        federate.download(location, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_wrong_connection_string_key_is_permission_denied_naming_the_source(
     store_azure, federate_home, azurite_blob, monkeypatch
 ):

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from federate.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from federate.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 from federate.testing.errors import raises_federate_error
 from federate.testing.trees import tree_digest
 from federate.transfer import TransferSettings, download
@@ -259,3 +259,19 @@ def test_sha256_of_every_file_is_taken_in_the_checking_pass(
     (tmp_path / "one").mkdir()
     download(Store(str(source / "big.bin"), checksums=forms), tmp_path / "one", sha256=single)
     assert single == {"big.bin": tree_digest(source)["big.bin"]}
+
+
+def test_a_store_unreachable_while_listing_says_nothing_was_downloaded(
+    source, tmp_path, small_ranges, counting, monkeypatch
+):
+    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "2")
+
+    class Unreachable(counting):  # type: ignore[misc,valid-type]
+        def list(self, path="", recursive=False):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    with raises_federate_error(
+        TEMPORARILY_UNAVAILABLE, "Listing the source", "2 attempts", "nothing was downloaded"
+    ):
+        download(Unreachable(str(source)), tmp_path / "out")
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out").exists()
