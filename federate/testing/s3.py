@@ -192,7 +192,10 @@ def _setup_identities(server: MotoS3) -> MotoS3:
                 "Statement": [
                     {
                         "Effect": "Allow",
-                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        # AWS authorizes ListObjectsV2 as s3:ListBucket; newer moto 5.2
+                        # checks the operation's own name: grant both, so the role reads
+                        # the same on every moto release
+                        "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
                         "Resource": "*",
                     }
                 ],
