@@ -18,7 +18,11 @@ rows, a webhook's stored secret among them. :func:`redact_text` finds these in t
 - webhook secrets as the registry stores them, ``'plain:...'`` and ``'fernet:...'``
   literals (SQLAlchemy's parameter and row reprs);
 - strings registered with :func:`register_secret` (the path and query of webhook URLs,
-  which often are the credential: ``https://hooks.slack.com/services/T/B/XXXX``).
+  which often are the credential: ``https://hooks.slack.com/services/T/B/XXXX``);
+- in SQLAlchemy's echo of a statement on the ``webhooks`` table, the path and query of
+  every http(s) URL in its parameters and rows (the echo's parameter and row records
+  follow their statement's in the same thread; rows fetched after another statement ran
+  in between are not recognised).
 
 :func:`install` wraps the process's log record factory (``logging.setLogRecordFactory``,
 chaining the one already there), so every record of the loggers in :data:`LOGGERS` is
@@ -31,8 +35,8 @@ anyway) and a few regular expression scans. Records that hold nothing secret kee
 ``msg`` and ``args``. federate installs it when its plugin host, a registry database
 engine or the webhook dispatcher starts; calling it again is cheap and does nothing.
 
-SQLAlchemy's echo keeps its statements and parameters, except the stored webhook secret
-values: federate does not pass ``hide_parameters=True``, which would blank every
+SQLAlchemy's echo keeps its statements and parameters, except the stored webhook secrets
+and webhook URLs: federate does not pass ``hide_parameters=True``, which would blank every
 parameter and with them the echo's use for debugging.
 """
 
@@ -87,6 +91,11 @@ _HEADER = re.compile(
 )
 # how the registry stores a webhook secret (federate.webhooks.secrets), in reprs
 _STORED = re.compile(r"(['\"])(?:plain|fernet):(?:\\.|(?!\1).)*\1")
+
+_WEB_URL = re.compile(r"(https?://[^/?#\s'\"]+)[/?#][^\s'\"]*", re.IGNORECASE)
+_ECHO = "sqlalchemy.engine"
+_ECHO_FOLLOWERS = ("[", "Col ", "Row ")  # parameters, column names and rows of a statement
+_echo = threading.local()
 
 _MIN_REGISTERED = 6
 _MAX_REGISTERED = 1024
@@ -162,12 +171,24 @@ def redact_record(record: logging.LogRecord) -> None:
     except Exception:  # bad arguments: logging would print them raw in its error report
         text, failed = f"{record.msg} {record.args!r}", True
     shown = redact_text(text)
+    if record.name.startswith(_ECHO):
+        shown = _hide_webhook_urls(shown)
     if failed or shown != text:
         record.msg, record.args = shown, ()
     if record.exc_info and not record.exc_text:
         record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
     if record.stack_info:
         record.stack_info = redact_text(record.stack_info)
+
+
+def _hide_webhook_urls(text: str) -> str:
+    """In SQLAlchemy's echo of a statement on the webhooks table, URLs show only their origin."""
+    if not text.startswith(_ECHO_FOLLOWERS):
+        _echo.webhooks = "webhooks" in text  # a statement: remember which table it touches
+        return text
+    if getattr(_echo, "webhooks", False) and "://" in text:
+        return _WEB_URL.sub(rf"\1/{REDACTED}", text)
+    return text
 
 
 def _redacting(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:

@@ -35,6 +35,7 @@ import heapq
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -84,7 +85,7 @@ class Delivery:
     """One event for one webhook: the body is fixed, headers are made per attempt."""
 
     webhook_id: str
-    url: str
+    url: str = field(repr=False)  # its path and query may be the receiver's credential
     event: str
     delivery_id: str
     body: bytes = field(repr=False)
@@ -94,11 +95,20 @@ class Delivery:
         register_secret(*url_secrets(self.url))
 
     def describe(self) -> str:
-        """For logs: which delivery, to where (no query string, no password)."""
+        """For logs: which delivery, to which origin (the URL's path and query may be
+        its credential, the password is)."""
         return (
             f"{self.event} delivery {self.delivery_id} for webhook {self.webhook_id} "
-            f"to {redact(self.url)}"
+            f"to {redact(origin(self.url))}"
         )
+
+
+def origin(url: str) -> str:
+    """``scheme://[userinfo@]host[:port]`` of ``url``."""
+    scheme, _, rest = url.partition("://")
+    userinfo, where = split_userinfo(rest)
+    host = re.split(r"[/?#]", where, maxsplit=1)[0]
+    return f"{scheme}://{userinfo + '@' if userinfo is not None else ''}{host}"
 
 
 @dataclass(frozen=True)
