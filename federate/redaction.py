@@ -42,6 +42,7 @@ parameter and with them the echo's use for debugging.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -66,38 +67,58 @@ LOGGERS = (
 )
 REDACTED = "<redacted>"
 
-_LOGGER_NAME = re.compile(rf"(?:{'|'.join(map(re.escape, LOGGERS))})(?:$|[._])")
+_LOGGER_NAME = rf"(?:{'|'.join(map(re.escape, LOGGERS))})(?:$|[._])"
 # The "@" that ends a URL's user-info is followed by a host, a port, then the path/query.
-_AFTER_USERINFO = re.compile(r"(?:\[[^\]/?#@\s]*\]|[^/?#@:\[\]\s]*)(?::\d*)?(?=[/?#'\"]|\s|$)")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
+_AFTER_USERINFO = r"(?:\[[^\]/?#@\s]*\]|[^/?#@:\[\]\s]*)(?::\d*)?(?=[/?#'\"]|\s|$)"
+_URL = r"[A-Za-z][A-Za-z0-9+.\-]*://\S+"
 _SECRET_WORD = (
     r"signature|token|secret|passw|credential|auth|api[-_]?key|(?:access|account|private)[-_]?key"
 )
+# a header or field name that says secret (X-Amz-Security-Token); a query parameter's
+# also may be short (sig, key)
+_SECRET_FIELD = rf"(?i).*(?:{_SECRET_WORD}|cookie)"
+_SECRET_NAME = rf"(?i)(?:sig|code|key|sas|pwd)$|.*(?:{_SECRET_WORD}|cookie)"
+# words one of the secrets below comes with: text holding none is left as it is
+# (substring tests: a regular expression alternation costs ten times more)
+_HINTS = (
+    "sig",
+    "code",
+    "key",
+    "sas",
+    "pwd",
+    "token",
+    "secret",
+    "passw",
+    "credential",
+    "auth",
+    "cookie",
+    "plain:",
+    "fernet:",
+)
 # name=value: the value ends at whitespace, a separator or a quote
-_PAIR = re.compile(
-    rf"(?i)(?<![\w.-])((?:sig|code|key|sas|pwd|[\w.-]*(?:{_SECRET_WORD})[\w.-]*)=)"
-    r"([^\s&,;'\"<>]+)"
-)
+_PAIR = r"(?<![\w.-])([\w.-]+)=([^\s&,;'\"<>]+)"
 # 'Name': 'value' / "Name": b"value" in reprs of dicts (botocore's request, SDK headers)
-_FIELD = re.compile(
-    rf"(?i)(['\"])([\w.-]*(?:{_SECRET_WORD}|cookie)[\w.-]*)\1(\s*:\s*b?)(['\"])"
-    r"((?:\\.|(?!\4).)*)\4"
-)
+_FIELD = r"(['\"])([\w.-]+)\1(\s*:\s*b?)(['\"])((?:\\.|(?!\4).)*)\4"
 # Name: value, to the end of the line (header dumps; botocore's canonical request, whose
 # "Signature:" puts the value on the next line)
-_HEADER = re.compile(
-    rf"(?i)(?<![\w'\"-])([\w-]*(?:{_SECRET_WORD}|cookie)[\w-]*[ \t]*:[ \t]*\n?[ \t]*)"
-    r"(?![\s'\"]|<redacted>)([^\n]+)"
-)
+_HEADER = r"(?<![\w'\"-])([\w-]+)([ \t]*:[ \t]*\n?[ \t]*)(?![\s'\"]|<redacted>)([^\n]+)"
 # how the registry stores a webhook secret (federate.webhooks.secrets), in reprs
-_STORED = re.compile(r"(['\"])(?:plain|fernet):(?:\\.|(?!\1).)*\1")
+_STORED = r"(['\"])(?:plain|fernet):(?:\\.|(?!\1).)*\1"
 
-_WEB_URL = re.compile(r"(https?://[^/?#\s'\"]+)[/?#][^\s'\"]*", re.IGNORECASE)
+_WEB_URL = r"(?i)(https?://[^/?#\s'\"]+)[/?#][^\s'\"]*"
 _ECHO = "sqlalchemy.engine"
 _ECHO_FOLLOWERS = ("[", "Col ", "Row ")  # parameters, column names and rows of a statement
 _echo = threading.local()
 
 _MIN_REGISTERED = 6
+
+
+@functools.cache
+def _re(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled on first use: ``import federate`` compiles none of them."""
+    return re.compile(pattern)
+
+
 _MAX_REGISTERED = 1024
 _registered: dict[str, None] = {}  # insertion-ordered: the oldest go first when full
 _registered_lock = threading.Lock()
@@ -119,7 +140,7 @@ def split_userinfo(rest: str) -> tuple[str | None, str]:
         if at < 0:
             return None, rest
         user = rest[:at].split(":", 1)[0]
-        if not any(c in user for c in "/?#") and _AFTER_USERINFO.match(rest, at + 1):
+        if not any(c in user for c in "/?#") and _re(_AFTER_USERINFO).match(rest, at + 1):
             return rest[:at], rest[at + 1 :]
 
 
@@ -132,20 +153,42 @@ def _hide_password(match: re.Match[str]) -> str:
     return f"{head}://{userinfo.split(':', 1)[0]}:***@{where}"
 
 
+def _pair(match: re.Match[str]) -> str:
+    if _re(_SECRET_NAME).match(match[1]):
+        return f"{match[1]}={REDACTED}"
+    return match[0]
+
+
+def _field(match: re.Match[str]) -> str:
+    quote, name, colon, value_quote = match[1], match[2], match[3], match[4]
+    if _re(_SECRET_FIELD).match(name):
+        return f"{quote}{name}{quote}{colon}{value_quote}{REDACTED}{value_quote}"
+    return match[0]
+
+
+def _header(match: re.Match[str]) -> str:
+    if _re(_SECRET_FIELD).match(match[1]):
+        return f"{match[1]}{match[2]}{REDACTED}"
+    return match[0]
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret this module knows how to find replaced (see above)."""
     if _registered:
         for secret in tuple(_registered):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-    if "://" in text:
-        text = _URL.sub(_hide_password, text)
+    if "@" in text and "://" in text:
+        text = _re(_URL).sub(_hide_password, text)
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _HINTS):
+        return text
     if "=" in text:
-        text = _PAIR.sub(rf"\1{REDACTED}", text)
+        text = _re(_PAIR).sub(_pair, text)
     if ":" in text:
-        text = _FIELD.sub(rf"\1\2\1\3\4{REDACTED}\4", text)
-        text = _HEADER.sub(rf"\1{REDACTED}", text)
-        text = _STORED.sub(rf"\1{REDACTED}\1", text)
+        text = _re(_FIELD).sub(_field, text)
+        text = _re(_HEADER).sub(_header, text)
+        text = _re(_STORED).sub(rf"\1{REDACTED}\1", text)
     return text
 
 
@@ -187,14 +230,16 @@ def _hide_webhook_urls(text: str) -> str:
         _echo.webhooks = "webhooks" in text  # a statement: remember which table it touches
         return text
     if getattr(_echo, "webhooks", False) and "://" in text:
-        return _WEB_URL.sub(rf"\1/{REDACTED}", text)
+        return _re(_WEB_URL).sub(rf"\1/{REDACTED}", text)
     return text
 
 
 def _redacting(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if not getattr(record, "_federate_redacted", False) and _LOGGER_NAME.match(record.name):
+        if not getattr(record, "_federate_redacted", False) and _re(_LOGGER_NAME).match(
+            record.name
+        ):
             redact_record(record)
             record._federate_redacted = True
         return record
