@@ -33,7 +33,7 @@ created when its level is enabled, so logging that is off costs nothing; an enab
 of those loggers costs formatting its message once (which the first handler would do
 anyway) and a few regular expression scans. Records that hold nothing secret keep their
 ``msg`` and ``args``. federate installs it when its plugin host, a registry database
-engine or the webhook dispatcher starts; calling it again is cheap and does nothing.
+engine is created or a webhook delivery is made; calling it again is cheap and does nothing.
 
 SQLAlchemy's echo keeps its statements and parameters, except the stored webhook secrets
 and webhook URLs: federate does not pass ``hide_parameters=True``, which would blank every
@@ -61,6 +61,7 @@ LOGGERS = (
     "azure",
     "google",
     "sqlalchemy",
+    "alembic",
     "httpx",
     "httpcore",
     "msal",
