@@ -26,7 +26,12 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+    redact,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,6 +57,14 @@ class RegistryConfig:
     profile: str | None = None
     source: str = "default"
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        # the URI may hold a password, a profile's table a plugin's token: neither is shown
+        return (
+            f"RegistryConfig(uri={redact(self.uri)!r}, artifact_root="
+            f"{redact(self.artifact_root)!r}, profile={self.profile!r}, source={self.source!r}, "
+            f"options={sorted(self.options)!r})"
+        )
 
 
 def federate_home() -> Path:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import errno
+import re
 from urllib.parse import urlsplit
+
+from federate.redaction import redact_text, split_userinfo
 
 INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
@@ -58,41 +61,67 @@ class PluginError(FederateError):
         super().__init__(message, INTERNAL_ERROR)
 
 
-def redact(uri: str) -> str:
-    """A storage URI fit for messages and logs: no password, query string or fragment.
+# "scheme://": what makes a word a URL. Database URLs ("postgresql+psycopg://") included.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
+_OPENERS = {"'": "'", '"': '"', "(": ")", "<": ">", "[": "]"}
 
-    Presigned URLs and SAS URLs carry their secret in the query string; database URLs
-    carry a password in the user-info part.
+
+def redact(uri: str) -> str:
+    """A storage or database URI fit for messages, files and logs: the password, query
+    string and fragment replaced (``user:***@host``, ``?<redacted>``), the rest as written.
+
+    Presigned and SAS URLs carry their secret in the query string; database URLs carry a
+    password in the user-info part, where generated passwords may hold ``/ ? # @`` that
+    were not percent-encoded: the password is still hidden whole (see
+    :func:`federate.redaction.split_userinfo`).
     """
+    match = _SCHEME.match(uri)
+    if match is None:
+        head, userinfo, rest = "", None, uri  # a path, or "scheme:path"
+    else:
+        head = match.group()
+        userinfo, rest = split_userinfo(uri[match.end() :])
     try:
-        parts = urlsplit(uri)
+        parts = urlsplit(f"x://{rest}" if head else rest)
     except ValueError:
         return "<unparseable URI>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    if netloc == parts.netloc and not parts.query and not parts.fragment:
+    if userinfo is None and not parts.query and not parts.fragment:
         return uri  # nothing secret: keep it exactly as written (sqlite:////abs/path)
-    # rebuilt by hand: urlunsplit drops the empty authority of "scheme:////path"
-    head = f"{parts.scheme}:" if parts.scheme else ""
-    authority = f"//{netloc}" if uri[len(head) :].startswith("//") else ""
+    shown = ""
+    if userinfo is not None:
+        user, has_password, _ = userinfo.partition(":")
+        shown = f"{user}:***@" if has_password else f"{user}@"
+    where = f"{parts.netloc}{parts.path}" if head else parts.path
+    if not head and parts.scheme:
+        where = f"{parts.scheme}:{where}"
     query = "?<redacted>" if parts.query else ""
-    return f"{head}{authority}{parts.path}{query}"
+    return f"{head}{shown}{where}{query}"
 
 
 def redact_urls(text: str) -> str:
-    """``text`` on one line, every URL-like word passed through :func:`redact`."""
-    return " ".join(redact(w) if "://" in w else w for w in text.split())
+    """``text`` on one line, every URL in it passed through :func:`redact` (quotes or
+    brackets around a URL are kept)."""
+    return _URL_IN_TEXT.sub(_redact_match, " ".join(text.split()))
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    url = match.group()
+    before = match.string[match.start() - 1] if match.start() else ""
+    closer = _OPENERS.get(before)
+    if closer and closer in url:
+        cut = url.rindex(closer)
+        return redact(url[:cut]) + url[cut:]
+    return redact(url)
 
 
 def describe(err: BaseException) -> str:
     """A one-line reason fit for a message: FederateErrors as they are, others by type,
-    with anything URL-like stripped of its query string."""
+    with URLs redacted and other secrets :func:`federate.redaction.redact_text` finds
+    (SQLAlchemy's ``[parameters: ...]`` with a stored webhook secret, ``token=...``)."""
     if isinstance(err, FederateError):
         return err.message
-    said = redact_urls(str(err))
+    said = redact_text(redact_urls(str(err)))
     return f"{type(err).__name__}: {said}" if said else type(err).__name__
 
 

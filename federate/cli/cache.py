@@ -8,7 +8,7 @@ import click
 
 from federate.cache import ModelCache, parse_duration
 from federate.envvars import parse_size
-from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 
 
 def _human(n: float) -> str:
@@ -31,9 +31,11 @@ def ls() -> None:
     now = time.time()
     for meta in store.entries():
         used = now - float(str(meta.get("last_used") or 0))
+        # redacted again: older snapshots may hold a password federate then failed to spot
+        registry = redact(str(meta["registry"])) if meta.get("registry") else None
         click.echo(
             f"{meta.get('name')}/{meta.get('version')}\t{_human(float(str(meta.get('bytes'))))}"
-            f"\t{meta.get('files')} files\tused {used / 86400:.1f}d ago\t{meta.get('registry')}"
+            f"\t{meta.get('files')} files\tused {used / 86400:.1f}d ago\t{registry}"
         )
     for part in store.partials():
         idle_days = float(str(part["idle"])) / 86400

@@ -3,7 +3,8 @@
 Nothing registers at import time. :func:`get_plugin_host` builds the host the first
 time a URI needs routing, reading the entry points then and only then (so ``import
 federate`` stays cheap), and keeps it for the process; :func:`reset_plugin_host` drops
-it (tests, or after installing a plugin).
+it (tests, or after installing a plugin). Building the host, and opening a registry or a
+repository, installs federate's log redaction (:mod:`federate.redaction`).
 
 Which plugins load: the built-ins of :data:`BUILTIN_PLUGINS`, then every entry point of
 group ``federate``. ``FEDERATE_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or
@@ -37,6 +38,7 @@ from federate.plugins.validation import (
     raised_where,
     signature_problem,
 )
+from federate.redaction import install as redact_logs
 
 if TYPE_CHECKING:
     from federate.config import RegistryConfig
@@ -128,6 +130,7 @@ class PluginHost:
     """A loaded set of plugins and the scheme routes they claim."""
 
     def __init__(self, *, load_entry_points: bool = True) -> None:
+        redact_logs()  # the libraries plugins drive log secrets at DEBUG (see federate.redaction)
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
@@ -325,6 +328,7 @@ class PluginHost:
         return f" Plugins that failed to load: {', '.join(broken)} (`federate plugins` says why)."
 
     def open_registry(self, config: RegistryConfig) -> Registry:
+        redact_logs()  # again: something may have replaced the log record factory since
         record, info = self.registry_plugin(config.uri)
         return _call_factory(info, record.factory, config)
 
@@ -334,6 +338,7 @@ class PluginHost:
         credentials: ScopedCredentials | None = None,
         refresh: CredentialRefresher | None = None,
     ) -> ArtifactRepository:
+        redact_logs()
         # credentials of a kind a plugin claims say how to reach the files: they win
         by_kind = (
             self.repo_routes.get(f"{CREDENTIALS_ROUTE}{credentials.kind}") if credentials else None

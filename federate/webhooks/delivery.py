@@ -21,7 +21,11 @@ Settings come from the environment when the dispatcher starts:
 ``FEDERATE_WEBHOOKS_BACKOFF_SECONDS`` (1, doubled per retry up to 60),
 ``FEDERATE_WEBHOOKS_TIMEOUT_SECONDS`` (10 per request), ``FEDERATE_WEBHOOKS_WORKERS`` (2),
 ``FEDERATE_WEBHOOKS_EXIT_TIMEOUT`` (10). Logs name the webhook, event and delivery id and
-a redacted URL; never a secret or a signature.
+a redacted URL; never a secret or a signature. A webhook URL's password, path and query
+string are often its credential (``https://hooks.slack.com/services/T/B/XXXX``,
+``?token=...``): each delivery registers them with :func:`federate.redaction.register_secret`,
+so neither federate's log lines nor those of requests and urllib3 show them, and error
+texts replace them with ``<redacted>``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import heapq
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -41,6 +46,7 @@ from urllib.parse import urlsplit
 import federate
 from federate.envvars import env_float, env_int
 from federate.errors import redact
+from federate.redaction import REDACTED, redact_text, register_secret, split_userinfo
 from federate.webhooks.signing import delivery_headers
 
 logger = logging.getLogger(__name__)
@@ -79,18 +85,30 @@ class Delivery:
     """One event for one webhook: the body is fixed, headers are made per attempt."""
 
     webhook_id: str
-    url: str
+    url: str = field(repr=False)  # its path and query may be the receiver's credential
     event: str
     delivery_id: str
     body: bytes = field(repr=False)
     secret: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        register_secret(*url_secrets(self.url))
+
     def describe(self) -> str:
-        """For logs: which delivery, to where (no query string, no password)."""
+        """For logs: which delivery, to which origin (the URL's path and query may be
+        its credential, the password is)."""
         return (
             f"{self.event} delivery {self.delivery_id} for webhook {self.webhook_id} "
-            f"to {redact(self.url)}"
+            f"to {redact(origin(self.url))}"
         )
+
+
+def origin(url: str) -> str:
+    """``scheme://[userinfo@]host[:port]`` of ``url``."""
+    scheme, _, rest = url.partition("://")
+    userinfo, where = split_userinfo(rest)
+    host = re.split(r"[/?#]", where, maxsplit=1)[0]
+    return f"{scheme}://{userinfo + '@' if userinfo is not None else ''}{host}"
 
 
 @dataclass(frozen=True)
@@ -108,17 +126,23 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _scrub(text: str, url: str) -> str:
-    """An exception message without the URL's query string or password (they may hold tokens)."""
+def url_secrets(url: str) -> list[str]:
+    """The parts of a webhook URL that may be its credential: password, path, query."""
+    userinfo, where = split_userinfo(url.partition("://")[2])
+    found = [userinfo.partition(":")[2]] if userinfo else []
     try:
-        parts = urlsplit(url)
-        secrets = [parts.query, parts.password or ""]
+        parts = urlsplit(f"x://{where}")
     except ValueError:
-        return "<unparseable URL>"
-    for piece in secrets:
-        if piece:
-            text = text.replace(piece, "<redacted>")
-    return text
+        return [*found, where]
+    return [*found, parts.path, parts.query]
+
+
+def _scrub(text: str, url: str) -> str:
+    """An exception message without the URL's password, path or query string."""
+    for piece in sorted(url_secrets(url), key=len, reverse=True):
+        if len(piece) > 1:
+            text = text.replace(piece, REDACTED)
+    return redact_text(text)
 
 
 def _error_text(err: Exception, url: str) -> str:

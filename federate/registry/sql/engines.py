@@ -26,7 +26,13 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from federate.envvars import env_float, env_int
-from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    TEMPORARILY_UNAVAILABLE,
+    FederateError,
+    redact,
+)
+from federate.redaction import install as redact_logs
 
 logger = logging.getLogger(__name__)
 
@@ -143,13 +149,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> EngineSettings:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL as messages and logs may show it: password masked."""
-    if isinstance(url, str):
-        try:
-            url = make_url(url)
-        except ArgumentError:
-            return "<unparseable database URL>"
-    return url.render_as_string(hide_password=True)
+    """The URL as messages and logs may show it: password masked (also one holding
+    unencoded ``/ ? # @``, which ``make_url`` would split), query string hidden (it may
+    carry ``password=`` for the driver)."""
+    if isinstance(url, URL):
+        url = url.render_as_string(hide_password=True)
+    return redact(url)
 
 
 def scrub(text: str, url: URL) -> str:
@@ -176,6 +181,7 @@ def create_engine(url: str, settings: EngineSettings | None = None) -> Engine:
     Nothing connects yet; :func:`connect_with_retry` makes the first connection.
     """
     settings = settings_from_env() if settings is None else settings
+    redact_logs()  # SQLAlchemy's echo logs parameters: stored webhook secrets among them
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     is_sqlite = backend == "sqlite"
