@@ -224,23 +224,30 @@ class HttpTransport:
         length: int,
         headers: Mapping[str, str] | None = None,
         size: int | None = None,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> urllib3.BaseHTTPResponse | None:
         """The checked response to a ``Range`` GET of ``length`` bytes from ``start``: its
         status, and that it holds those bytes of the pinned version (``Content-Range``,
         ``ETag``) of an object of ``size`` bytes (None: the size a HEAD or GET saw), else
-        :class:`~federate.repos.ranged_answer.WrongRange` before any byte is read."""
+        :class:`~federate.repos.ranged_answer.WrongRange` before any byte is read. None
+        when the object ends before ``start``."""
         wanted = {
             **(headers or {}),
             "Range": f"bytes={start}-{start + length - 1}",
             **self.pin(path),
         }
         resp = self.request("GET", url, wanted, stream=True)
+        if resp.status == 416:  # the range starts at or past the end: no bytes there
+            close_response(resp)
+            return None
         self.check(resp, "GET", url, path)
         try:
-            self._check_range_answer(resp, url, path, start, length, size)
+            past_end = self._check_range_answer(resp, url, path, start, length, size)
         except WrongRange:
             close_response(resp)
             raise
+        if past_end:
+            close_response(resp)
+            return None
         return resp
 
     def _check_range_answer(
@@ -251,7 +258,9 @@ class HttpTransport:
         start: int,
         length: int,
         size: int | None,
-    ) -> None:
+    ) -> bool:
+        """Raise WrongRange unless ``resp`` holds the bytes asked for; True when it says
+        there are none (a whole object that ends before ``start``)."""
         where = path or redact(url)
         size = size if size is not None else self._sizes.get(path)
         headers = resp.headers
@@ -262,6 +271,8 @@ class HttpTransport:
             # the whole object: the bytes asked for only if they are the whole object
             sent = headers.get("Content-Length") or ""
             got = int(sent) if sent.isdigit() else None
+            if got is not None and size in (None, got) and start >= got:
+                return True
             if start != 0 or got is None or got > length or size not in (None, got):
                 raise WrongRange(
                     where,
@@ -270,6 +281,7 @@ class HttpTransport:
                     "files in one request by setting FEDERATE_MULTIPART_THRESHOLD above "
                     "their size",
                 )
+        return False
 
     def open_whole(
         self, url: str, path: str, headers: Mapping[str, str] | None = None
@@ -280,9 +292,12 @@ class HttpTransport:
         self.check(resp, "GET", url, path)
         return resp
 
-    def range_body(self, resp: urllib3.BaseHTTPResponse, url: str, length: int) -> Iterator[bytes]:
-        """The body of a response :meth:`open_range` accepted."""
-        yield from self.stream(resp, "GET", url, 0, length)
+    def range_body(
+        self, resp: urllib3.BaseHTTPResponse | None, url: str, length: int
+    ) -> Iterator[bytes]:
+        """The body of a response :meth:`open_range` accepted (None: no bytes)."""
+        if resp is not None:
+            yield from self.stream(resp, "GET", url, 0, length)
 
     def save(
         self, resp: urllib3.BaseHTTPResponse, url: str, path: str, local_path: str

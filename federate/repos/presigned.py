@@ -331,7 +331,7 @@ class PresignedArtifactRepository(ArtifactRepository):
         if length <= 0:
             return
 
-        def open_range(entry: PresignedUrl) -> tuple[urllib3.BaseHTTPResponse, str]:
+        def open_range(entry: PresignedUrl) -> tuple[urllib3.BaseHTTPResponse | None, str]:
             resp = self._http.open_range(entry.url, path, start, length, entry.headers, entry.size)
             return resp, entry.url
 
