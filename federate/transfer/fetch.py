@@ -362,6 +362,8 @@ class FileJob:
             )
             try:
                 self._fetch_range(sink)
+            except Cancelled:
+                raise
             except _Superseded:
                 continue  # the file restarted: its ranges are queued again
             except WrongRange as err:
