@@ -44,6 +44,7 @@ from federate.repos.azure_location import (
     parse_azure_location,
 )
 from federate.repos.base import ArtifactRepository
+from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -123,7 +124,7 @@ def _etag(props: Any) -> str | None:
 POOL_SIZE = 64
 
 
-def _streaming_download(blob: Any) -> Callable[..., Iterator[bytes]] | None:
+def _streaming_download(blob: Any) -> Callable[..., Any] | None:
     """The generated ``download`` operation of ``blob``'s client (it returns the body as
     an iterator of pieces), or None if this SDK version does not have it where expected."""
     operation = getattr(getattr(getattr(blob, "_client", None), "blob", None), "download", None)
@@ -190,6 +191,8 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         self.source = self._pick_source()
         self._lock = threading.Lock()
         self._client: tuple[ScopedCredentials | None, ContainerClient] | None = None
+        #: blob name -> (ETag, size) a listing or stat saw: ranged reads are pinned to them
+        self._seen: dict[str, tuple[str | None, int | None]] = {}
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -393,9 +396,12 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         out = list(files.values()) + [FileInfo(d, True, None) for d in dirs if d not in files]
         return sorted(out, key=lambda f: f.path)
 
-    @staticmethod
-    def _file_info(rel: str, props: Any) -> FileInfo:
-        return FileInfo(rel, False, props.size, _checksum(props), _etag(props))
+    def _file_info(self, rel: str, props: Any) -> FileInfo:
+        """What a listing or stat says of a blob; its ETag and size are kept, to pin the
+        ranged reads of it."""
+        info = FileInfo(rel, False, props.size, _checksum(props), _etag(props))
+        self._seen[self.location.key(rel)] = (info.etag, info.file_size)
+        return info
 
     def stat(self, path: str = "") -> FileInfo:
         from azure.core.exceptions import ResourceNotFoundError
@@ -474,16 +480,42 @@ class AzureBlobArtifactRepository(ArtifactRepository):
 
         def run(container: ContainerClient) -> Iterator[bytes] | None:
             operation = _streaming_download(container.get_blob_client(key))
+            try:
+                from azure.storage.blob._generated.models import ModifiedAccessConditions
+            except ImportError:
+                operation = None  # not where this SDK version keeps it: the buffered read
             if operation is None:
                 return None
             if length is None:
                 whole: Iterator[bytes] = operation()
                 return whole
+            etag, size = self._seen.get(key, (None, None))
+            conditions = ModifiedAccessConditions(if_match=f'"{etag}"') if etag else None
             try:
-                pieces: Iterator[bytes] = operation(range=f"bytes={start}-{start + length - 1}")
+                pieces: Iterator[bytes]
+                headers: dict[str, Any]
+                pieces, headers = operation(
+                    range=f"bytes={start}-{start + length - 1}",
+                    modified_access_conditions=conditions,
+                    cls=lambda _response, body, headers: (body, headers),
+                )
             except HttpResponseError as err:
                 if err.status_code == 416:  # start at or past the end
                     return iter(())
+                if err.status_code == 412:  # If-Match: the blob is not the listed version
+                    raise FederateError(
+                        f"{self.location.display(key)} changed on the store during the "
+                        f"download (its ETag is no longer {etag}); nothing was installed, "
+                        "download again to get the new version",
+                        INTERNAL_ERROR,
+                    ) from None
+                raise
+            where = self.location.display(key)
+            try:
+                check_etag(where, headers.get("ETag"), etag)
+                check_content_range(where, headers.get("Content-Range"), start, length, size)
+            except WrongRange:
+                _close_stream(pieces)
                 raise
             return pieces
 

@@ -43,6 +43,7 @@ from federate.repos.gcs_errors import (
     is_refusal,
     server_message,
 )
+from federate.repos.ranged_answer import WrongRange, check_content_range
 
 if TYPE_CHECKING:
     from google.cloud.storage import Client
@@ -504,6 +505,11 @@ class GcsArtifactRepository(ArtifactRepository):
             answer.close()
             return None
         if answer.status_code in ((200, 206) if start == 0 else (206,)):
+            try:
+                self._check_answer(answer, blob.name, generation, start, length)
+            except WrongRange:
+                answer.close()
+                raise
             return answer
         try:
             message = server_message(answer) or answer.reason or f"HTTP {answer.status_code}"
@@ -512,6 +518,24 @@ class GcsArtifactRepository(ArtifactRepository):
             raise api.from_http_status(answer.status_code, message, response=answer)
         finally:
             answer.close()
+
+    def _check_answer(
+        self, answer: Any, key: str, generation: int | None, start: int, length: int | None
+    ) -> None:
+        """That the answer is of the generation pinned and, for a range, holds the bytes
+        asked for; else WrongRange."""
+        where = f"gs://{self.bucket_name}/{key}"
+        sent = answer.headers.get("x-goog-generation")
+        if generation is not None and sent and sent != str(generation):
+            raise WrongRange(
+                where,
+                f"the answer is of generation {sent}, the listing pinned {generation} (the "
+                "object changed during the download and the store ignored the pin)",
+            )
+        if length is not None and answer.status_code == 206:
+            seen = self._seen.get(self._rel(key))
+            size = seen.size if seen is not None else None
+            check_content_range(where, answer.headers.get("Content-Range"), start, length, size)
 
     def _stream(self, answer: Any, path: str, out: Any) -> None:
         """Write the answer's body to ``out`` a MiB at a time (the bytes as stored: no

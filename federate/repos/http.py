@@ -140,7 +140,7 @@ class HttpArtifactRepository(ArtifactRepository):
             return
         url = self._url(path)
         resp = self._http.open_range(url, path, start, length)
-        yield from self._http.range_body(resp, url, start, length)
+        yield from self._http.range_body(resp, url, length)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say (size, ETag, checksum) for the engine to

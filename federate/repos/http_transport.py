@@ -28,6 +28,7 @@ from federate.errors import (
     redact,
 )
 from federate.repos.http_pool import HttpPool
+from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
 from federate.transfer.retry import with_retries
 from federate.transfer.settings import TransferSettings, max_workers
 
@@ -151,6 +152,7 @@ class HttpTransport:
         self._pool: HttpPool | None = None
         self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}
 
     @property
     def pool(self) -> HttpPool:
@@ -210,6 +212,8 @@ class HttpTransport:
             self._etags[path] = etag
         if size is None and length is not None:
             size = int(length)
+        if size is not None:
+            self._sizes[path] = size
         return FileInfo(path, False, size, checksums_from_headers(headers), etag)
 
     def open_range(
@@ -219,16 +223,65 @@ class HttpTransport:
         start: int,
         length: int,
         headers: Mapping[str, str] | None = None,
-    ) -> urllib3.BaseHTTPResponse:
-        """The checked response to a ``Range`` GET of ``length`` bytes from ``start``."""
+        size: int | None = None,
+    ) -> urllib3.BaseHTTPResponse | None:
+        """The checked response to a ``Range`` GET of ``length`` bytes from ``start``: its
+        status, and that it holds those bytes of the pinned version (``Content-Range``,
+        ``ETag``) of an object of ``size`` bytes (None: the size a HEAD or GET saw), else
+        :class:`~federate.repos.ranged_answer.WrongRange` before any byte is read. None
+        when the object ends before ``start``."""
         wanted = {
             **(headers or {}),
             "Range": f"bytes={start}-{start + length - 1}",
             **self.pin(path),
         }
         resp = self.request("GET", url, wanted, stream=True)
+        if resp.status == 416:  # the range starts at or past the end: no bytes there
+            close_response(resp)
+            return None
         self.check(resp, "GET", url, path)
+        try:
+            past_end = self._check_range_answer(resp, url, path, start, length, size)
+        except WrongRange:
+            close_response(resp)
+            raise
+        if past_end:
+            close_response(resp)
+            return None
         return resp
+
+    def _check_range_answer(
+        self,
+        resp: urllib3.BaseHTTPResponse,
+        url: str,
+        path: str,
+        start: int,
+        length: int,
+        size: int | None,
+    ) -> bool:
+        """Raise WrongRange unless ``resp`` holds the bytes asked for; True when it says
+        there are none (a whole object that ends before ``start``)."""
+        where = path or redact(url)
+        size = size if size is not None else self._sizes.get(path)
+        headers = resp.headers
+        check_etag(where, headers.get("ETag"), self._etags.get(path))
+        if resp.status == 206:
+            check_content_range(where, headers.get("Content-Range"), start, length, size)
+        elif resp.status == 200:
+            # the whole object: the bytes asked for only if they are the whole object
+            sent = headers.get("Content-Length") or ""
+            got = int(sent) if sent.isdigit() else None
+            if got is not None and size in (None, got) and start >= got:
+                return True
+            if start != 0 or got is None or got > length or size not in (None, got):
+                raise WrongRange(
+                    where,
+                    f"asked for bytes {start}-{start + length - 1}, the server answered with "
+                    "the whole object (HTTP 200): it does not serve byte ranges. Fetch such "
+                    "files in one request by setting FEDERATE_MULTIPART_THRESHOLD above "
+                    "their size",
+                )
+        return False
 
     def open_whole(
         self, url: str, path: str, headers: Mapping[str, str] | None = None
@@ -240,11 +293,11 @@ class HttpTransport:
         return resp
 
     def range_body(
-        self, resp: urllib3.BaseHTTPResponse, url: str, start: int, length: int
+        self, resp: urllib3.BaseHTTPResponse | None, url: str, length: int
     ) -> Iterator[bytes]:
-        """The asked bytes of a ``Range`` response (cut from a 200 if Range was ignored)."""
-        skip = start if resp.status == 200 else 0
-        yield from self.stream(resp, "GET", url, skip, length)
+        """The body of a response :meth:`open_range` accepted (None: no bytes)."""
+        if resp is not None:
+            yield from self.stream(resp, "GET", url, 0, length)
 
     def save(
         self, resp: urllib3.BaseHTTPResponse, url: str, path: str, local_path: str

@@ -331,12 +331,12 @@ class PresignedArtifactRepository(ArtifactRepository):
         if length <= 0:
             return
 
-        def open_range(entry: PresignedUrl) -> tuple[urllib3.BaseHTTPResponse, str]:
-            resp = self._http.open_range(entry.url, path, start, length, entry.headers)
+        def open_range(entry: PresignedUrl) -> tuple[urllib3.BaseHTTPResponse | None, str]:
+            resp = self._http.open_range(entry.url, path, start, length, entry.headers, entry.size)
             return resp, entry.url
 
         resp, url = self._call(path, open_range)
-        yield from self._http.range_body(resp, url, start, length)
+        yield from self._http.range_body(resp, url, length)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say, for the engine to check."""

@@ -35,6 +35,7 @@ from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos import s3_client
 from federate.repos.base import CHUNK_SIZE, ArtifactRepository
+from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
 from federate.repos.s3_client import PART_CONCURRENCY, ClientSettings
 from federate.repos.s3_etag import (
     CHECKSUM_FIELDS,
@@ -115,6 +116,8 @@ class S3ArtifactRepository(ArtifactRepository):
         # file-level workers times part-level workers can exceed the connection pool;
         # beyond it urllib3 would open and discard a connection per request
         self._slots = threading.BoundedSemaphore(s3_client.MAX_POOL_CONNECTIONS)
+        #: key -> (ETag, size) a listing or HEAD saw: ranged reads are pinned to them
+        self._seen: dict[str, tuple[str | None, int | None]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class S3ArtifactRepository(ArtifactRepository):
                     continue
                 etag = obj.get("ETag", "").strip('"') or None
                 kind = "multipart" if etag_kind(etag) == "multipart" else None
+                self._seen[obj["Key"]] = (etag, obj.get("Size"))
                 files[rel] = FileInfo(rel, False, obj.get("Size"), etag=etag, etag_kind=kind)
                 if recursive:
                     parent = rel.rpartition("/")[0]
@@ -239,7 +243,9 @@ class S3ArtifactRepository(ArtifactRepository):
                     key,
                     lambda c: c.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
                 )
-                return self._file_info(path, head)
+                info = self._file_info(path, head)
+                self._seen[key] = (info.etag, info.file_size)
+                return info
             except FederateError as err:
                 if err.error_code != RESOURCE_DOES_NOT_EXIST:
                     raise
@@ -288,6 +294,7 @@ class S3ArtifactRepository(ArtifactRepository):
             yield self.read_range(path, start, length)
             return
         key = self._key(path)
+        etag, size = self._seen.get(key, (None, None))
 
         def op(client: BaseClient) -> Any:
             request = {
@@ -295,12 +302,16 @@ class S3ArtifactRepository(ArtifactRepository):
                 "Key": key,
                 "Range": f"bytes={start}-{start + length - 1}",
             }
+            if etag:
+                request["IfMatch"] = etag
             try:
-                return client.get_object(**request)["Body"]
+                response = client.get_object(**request)
             except Exception as err:
                 if s3_client.error_code(err)[0] == "InvalidRange":
                     return None  # the range starts at or past the end
                 raise
+            self._check_answer(key, response, start, length, etag, size)
+            return response["Body"]
 
         body = self._call("read", key, op)
         if body is None:
@@ -317,6 +328,25 @@ class S3ArtifactRepository(ArtifactRepository):
         finally:
             body.close()
 
+    def _check_answer(
+        self,
+        key: str,
+        response: dict[str, Any],
+        start: int,
+        length: int,
+        etag: str | None,
+        size: int | None,
+    ) -> None:
+        """That a ranged GET's answer holds the bytes asked for, of the version pinned;
+        else WrongRange (the body closed, nothing of it read)."""
+        try:
+            where = self._uri(key)
+            check_etag(where, response.get("ETag"), etag)
+            check_content_range(where, response.get("ContentRange"), start, length, size)
+        except WrongRange:
+            response["Body"].close()
+            raise
+
     def _get(
         self,
         key: str,
@@ -328,18 +358,22 @@ class S3ArtifactRepository(ArtifactRepository):
         """``consume`` the bytes ``first..last`` of an object as they stream in; a body that
         breaks off is requested again (``consume`` starts over with a fresh iterator)."""
 
+        pinned, size = self._seen.get(key, (None, None))
+        etag = etag or pinned
+
         def op(client: BaseClient) -> T:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
             kwargs["Range"] = f"bytes={first}-{last}"
             if etag:
                 kwargs["IfMatch"] = etag
             try:
-                body = client.get_object(**kwargs)["Body"]
+                response = client.get_object(**kwargs)
             except Exception as err:
                 if s3_client.error_code(err)[0] == "InvalidRange":
                     return consume(iter(()))  # the range starts at or past the end
                 raise
-            return consume(body.iter_chunks(STREAM_BLOCK))
+            self._check_answer(key, response, first, last - first + 1, etag, size)
+            return consume(response["Body"].iter_chunks(STREAM_BLOCK))
 
         for attempt in range(READ_ATTEMPTS):
             try:

@@ -7,7 +7,10 @@ forwards every request unchanged, except that it can
 
 - refuse requests whose bearer token is not among ``accepted_tokens``, answering with
   ``refusal_status`` (401, 403, 429, 503...) and a JSON error body shaped like Google's;
-- flip one byte in the body of responses whose request path matches ``corrupt``.
+- flip one byte in the body of responses whose request path matches ``corrupt``;
+- let ``on_request`` see and change each request's headers before it is forwarded (drop
+  ``If-Match`` to make a store that ignores it, shift a ``Range``), or act on the store
+  in between (replace an object mid-download).
 
 The client sees real HTTP status codes and real bytes, so the repository's own error
 mapping, credential renewal and checksum verification are what get tested.
@@ -53,6 +56,8 @@ class FaultProxy:
         self.tokens_seen: list[str | None] = []
         #: "METHOD path" of every request, in order
         self.requests: list[str] = []
+        #: ``on_request("METHOD path", headers)`` before forwarding; may change ``headers``
+        self.on_request: Callable[[str, dict[str, str]], None] | None = None
         self.refusals = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -126,6 +131,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
                 headers["Content-Length"] = str(len(body))
+                if proxy.on_request is not None:
+                    proxy.on_request(f"{self.command} {self.path}", headers)
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
                 data = answer.read()

@@ -6,7 +6,8 @@ sha-256 header, HTML directory listings with nginx ``autoindex``'s date and exac
 after each file, or bare links with ``listing_sizes=False``) and can misbehave on purpose
 through
 :class:`Faults`: drop the connection after N bytes, answer 500/503/429 K times before
-succeeding, send wrong bytes, or send slowly. Every request lands in ``access_log``, so
+succeeding, send wrong bytes, send slowly, answer a range with another range or with the
+whole file, or serve a replaced file despite ``If-Match``. Every request lands in ``access_log``, so
 a test can assert how many bytes a download really fetched. A ``gate`` may refuse
 requests before they are served (:mod:`federate.testing.presigned` checks signatures
 there).
@@ -69,7 +70,23 @@ class Faults:
     rate: int = 0
     #: serve whatever is there now even when ``If-Match`` names another ETag
     ignore_if_match: bool = False
+    #: path -> [shift, times]: answer that many ranged GETs with the bytes ``shift``
+    #: further on (or back), a 206 whose ``Content-Range`` says so: another range than asked
+    shift_range: dict[str, list[int]] = field(default_factory=dict)
+    #: paths whose ranged GETs are answered 200 with the whole file (``Range`` ignored)
+    ignore_range: set[str] = field(default_factory=set)
+    #: called with each request's :class:`Access` before it is served (a test replaces
+    #: the file there, say, to have two versions served in one download)
+    on_request: Callable[[Access], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shift_of(self, path: str) -> int:
+        with self.lock:
+            plan = self.shift_range.get(path)
+            if not plan or plan[1] <= 0:
+                return 0
+            plan[1] -= 1
+            return plan[0]
 
     def next_failure(self, path: str) -> int | None:
         with self.lock:
@@ -210,7 +227,10 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def _respond(self, path: str, body: bool, access: Access) -> None:
-            failure = server.faults.next_failure(path)
+            faults = server.faults
+            if faults.on_request is not None:
+                faults.on_request(access)
+            failure = faults.next_failure(path)
             if failure is not None:
                 return self._plain(failure, access, "injected failure")
             full = (server.directory / unquote(path).lstrip("/")).resolve()
@@ -227,6 +247,11 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
             if wanted and wanted not in ("*", etag) and not server.faults.ignore_if_match:
                 return self._plain(412, access, "precondition failed")
             span = _parse_range(self.headers.get("Range"), st.st_size)
+            if span and path in faults.ignore_range:
+                span = None
+            if span and self.command == "GET" and (shift := faults.shift_of(path)):
+                first = min(max(0, span[0] + shift), st.st_size - 1)
+                span = (first, min(st.st_size, first + span[1] - span[0]))
             start, end = span or (0, st.st_size)
             access.status = 206 if span else 200
             self.send_response(access.status)

@@ -5,25 +5,29 @@ retried whole), written straight to its final name in the staging tree: nothing 
 survives into another run (it has no record), so it needs neither a ``.incomplete``
 name nor a rename, and its size and checksum are checked where it lies. A larger file
 is preallocated as ``<name>.incomplete`` and cut into ``chunk_size`` ranges; each range
-is its own task on the shared worker pool, streams its pieces straight to their offsets
-with ``os.pwrite`` and, when a read fails transiently, asks the store again for only
-what is still missing. The task that finishes the last range verifies the file and
-renames it to its final name.
+is taken by a task on the shared worker pool, streams its pieces straight to their
+offsets with ``os.pwrite`` and, when a read fails transiently, asks the store again for
+only what is still missing. What each range has written so far goes into the resume
+record (:mod:`federate.transfer.resume`). A store answering with other bytes than asked
+(:class:`~federate.repos.ranged_answer.WrongRange`: another range, another version)
+makes the file start over, at most :data:`MAX_RESTARTS` times. The task that finishes
+the last range verifies the file and renames it to its final name.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 from federate.repos.base import ArtifactRepository
+from federate.repos.ranged_answer import WrongRange
 from federate.transfer.checksums import (
     ContentCheck,
     DigestCheck,
@@ -45,6 +49,9 @@ Task = Callable[[], None]
 #: request's overhead per file; from about here on the transfer itself dominates, and on a
 #: store capping each connection's rate, files this big are better spread over all workers
 BATCH_MAX_SIZE = 256 * 1024
+#: times a file is fetched anew after a store answered a ranged read with other bytes
+#: than asked (:class:`~federate.repos.ranged_answer.WrongRange`) before it fails
+MAX_RESTARTS = 2
 
 
 class _ShortRead(ConnectionError):
@@ -72,32 +79,52 @@ def _preallocate(fd: int, size: int) -> None:
         os.ftruncate(fd, size)
 
 
+class _Superseded(Exception):
+    """The file was restarted while this range was being read: its bytes go nowhere."""
+
+
 class RangeSink:
     """Where the bytes of one ranged read go: the file-like object handed to
     ``ArtifactRepository.read_range_into``.
 
     Each ``write`` lands at the next offset of the range (``os.pwrite``), is counted
-    for progress and into the CRC the resume record keeps. Small writes (some SDKs hand
-    over 8 KiB at a time) are gathered into one ``pwrite`` per :data:`GATHER` bytes.
-    Bytes beyond the range (a store sending more than asked) are dropped.
+    for progress and into the CRC of the range's bytes from ``start``, and the written
+    prefix (its length and CRC) goes into the resume record, so a killed run's next run
+    asks only for the rest. Small writes (some SDKs hand over 8 KiB at a time) are
+    gathered into one ``pwrite`` per :data:`GATHER` bytes. Bytes beyond the range (a
+    store sending more than asked) are dropped. ``kept``: the length and CRC of a prefix
+    an earlier run wrote. Once ``superseded`` is set (the file restarted) writes stop.
     """
 
     GATHER = 1024 * 1024
 
     def __init__(
-        self, fd: int, start: int, end: int, cancel: threading.Event, progress: Progress
+        self,
+        fd: int,
+        start: int,
+        end: int,
+        cancel: threading.Event,
+        progress: Progress,
+        record: RangeRecord | None = None,
+        superseded: threading.Event | None = None,
+        kept: tuple[int, int] = (0, 0),
     ) -> None:
         self.fd = fd
-        self.offset = start  # everything before this is written
+        self.start = start
+        self.offset = start + kept[0]  # everything before this is written
         self.end = end
-        self.crc = 0
+        self.crc = kept[1]
         self._cancel = cancel
+        self._superseded = superseded or threading.Event()
         self._progress = progress
+        self._record = record
         self._gathered = bytearray()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._cancel.is_set():
             raise Cancelled
+        if self._superseded.is_set():
+            raise _Superseded
         size = len(data)
         if self._gathered or size < self.GATHER // 16:
             self._gathered += data
@@ -110,7 +137,8 @@ class RangeSink:
     def flush(self) -> None:
         if self._gathered:
             gathered, self._gathered = self._gathered, bytearray()
-            self._put(gathered)
+            if not self._superseded.is_set():
+                self._put(gathered)
 
     def _put(self, data: bytes | bytearray | memoryview) -> None:
         piece = memoryview(data)[: self.end - self.offset]
@@ -120,6 +148,9 @@ class RangeSink:
         self.crc = zlib.crc32(piece, self.crc)
         self.offset += len(piece)
         self._progress.add(len(piece))
+        if self._record is not None:  # a dict entry, and a record file every SAVE_EVERY_S
+            self._record.mark(self.start, self.offset - self.start, self.crc)
+            self._record.save()
 
 
 class FileJob:
@@ -168,6 +199,15 @@ class FileJob:
         self.sha256: str | None = None
         self._remaining = 0
         self._lock = threading.Lock()
+        #: the ranges of a ranged file, and those no task has taken yet
+        self._ranges: list[tuple[int, int]] = []
+        self._pending: deque[tuple[int, int]] = deque()
+        #: range start -> (length, crc) of the prefix an earlier run wrote
+        self._kept: dict[int, tuple[int, int]] = {}
+        #: set when the file restarts: the reads in flight stop writing
+        self._superseded = threading.Event()
+        self._restarts = 0
+        self._retired: list[int] = []  # descriptors of files a restart replaced
 
     # -- planning ----------------------------------------------------------------------
 
@@ -189,26 +229,33 @@ class FileJob:
         assert self.size is not None
         self.fd = fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
         _preallocate(fd, self.size)
-        ranges = plan_ranges(self.size, self.settings.chunk_size)
+        self._ranges = ranges = plan_ranges(self.size, self.settings.chunk_size)
+        self.feed = self._new_feed(fd)
+        todo: list[tuple[int, int]] = []
+        for start, length in ranges:
+            kept = self.record.done.get(start) or (0, 0)
+            if not 0 < kept[0] <= length or range_crc(fd, start, kept[0]) != kept[1]:
+                self.record.drop(start)
+                todo.append((start, length))
+                continue
+            self.reused = True
+            self.progress.add(kept[0])
+            if kept[0] < length:
+                self._kept[start] = kept  # its prefix: only the rest is asked for
+                todo.append((start, length))
+            elif self.feed is not None:
+                self.feed.landed(start)
+        self._remaining = len(todo)
+        self._pending = deque(todo)
+        if not todo:
+            return [self._finish_ranged]
+        return [self._fetch_ranges] * len(todo)
+
+    def _new_feed(self, fd: int) -> OrderedFeed | None:
         check: ContentCheck | None = self.repo.content_check(self.info)
         if self.want_sha256:
             check = WithSha256(check)
-        self.feed = OrderedFeed(fd, ranges, check) if check is not None else None
-        todo: list[Task] = []
-        for start, length in ranges:
-            kept = self.record.done.get(start)
-            if kept is not None and kept[0] == length and range_crc(fd, start, length) == kept[1]:
-                self.reused = True
-                self.progress.add(length)
-                if self.feed is not None:
-                    self.feed.landed(start)
-                continue
-            self.record.drop(start)
-            todo.append(functools.partial(self._fetch_range, start, length))
-        self._remaining = len(todo)
-        if not todo:
-            return [self._finish_ranged]
-        return todo
+        return OrderedFeed(fd, self._ranges, check) if check is not None else None
 
     def _final_is_whole(self) -> bool:
         try:
@@ -298,9 +345,39 @@ class FileJob:
 
     # -- large files -------------------------------------------------------------------
 
-    def _fetch_range(self, start: int, length: int) -> None:
-        assert self.fd is not None and self.record is not None
-        sink = RangeSink(self.fd, start, start + length, self.cancel, self.progress)
+    def _fetch_ranges(self) -> None:
+        """Fetch ranges of this file until none is left to take (one task per range is
+        queued, so as many workers as ranges may share the file; after a restart the
+        tasks still running take the ranges up again)."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                start, length = self._pending.popleft()
+                fd, record, superseded = self.fd, self.record, self._superseded
+                kept = self._kept.pop(start, (0, 0))
+            assert fd is not None and record is not None
+            sink = RangeSink(
+                fd, start, start + length, self.cancel, self.progress, record, superseded, kept
+            )
+            try:
+                self._fetch_range(sink)
+            except Cancelled:
+                raise
+            except _Superseded:
+                continue  # the file restarted: its ranges are queued again
+            except WrongRange as err:
+                if superseded.is_set():
+                    continue
+                self._restart(superseded, err)
+                continue
+            except Exception:
+                if superseded.is_set():
+                    continue  # an answer about a file that is fetched anew
+                raise
+            self._landed(sink, superseded)
+
+    def _fetch_range(self, sink: RangeSink) -> None:
         attempt = 1
         while sink.offset < sink.end:
             if self.cancel.is_set():
@@ -314,27 +391,71 @@ class FileJob:
                     sink.flush()  # what arrived before a failure is kept
                 if sink.offset < sink.end:
                     raise _ShortRead(f"response ended at byte {sink.offset} of {sink.end}")
-            except Cancelled:
+            except (Cancelled, _Superseded, WrongRange):
                 raise
             except Exception as err:
                 if self.cancel.is_set():
                     raise Cancelled from err  # however the store wrapped the sink's Cancelled
+                if isinstance(err.__cause__ or err.__context__, _Superseded):
+                    raise _Superseded from err  # however the store wrapped it
                 if not (isinstance(err, _ShortRead) or self.repo.is_transient_error(err)):
                     raise
                 if attempt >= self.settings.max_attempts:
                     raise self._give_up(attempt, err) from err
                 wait_or_cancel(self.cancel, backoff_delay(self.settings, attempt))
                 attempt += 1
-        self.record.mark(start, length, sink.crc)
-        self.record.save()
+
+    def _landed(self, sink: RangeSink, superseded: threading.Event) -> None:
+        start, length = sink.start, sink.end - sink.start
+        with self._lock:
+            if superseded.is_set():
+                return  # the file restarted after these bytes arrived
+            record, feed = self.record, self.feed
+            assert record is not None
+            record.mark(start, length, sink.crc)
+        record.save()
         self.staging.heartbeat()
-        if self.feed is not None:
-            self.feed.landed(start)
+        if feed is not None:
+            feed.landed(start)
         with self._lock:
             self._remaining -= 1
             last = self._remaining == 0
         if last:
             self._finish_ranged()
+
+    def _restart(self, superseded: threading.Event, err: WrongRange) -> None:
+        """Drop every byte of the file and queue all its ranges again: a store that sent
+        other bytes than asked (another range, another version) may have done so before,
+        unseen. After :data:`MAX_RESTARTS` the file fails."""
+        with self._lock:
+            if superseded.is_set():
+                return  # another range restarted the file already
+            if self._restarts >= MAX_RESTARTS:
+                raise FederateError(
+                    f"{self.info.path}: the store kept answering ranged reads with other "
+                    f"bytes than asked ({err.detail}); fetched anew {self._restarts} times, "
+                    "it changed again or the server mishandles Range requests. Nothing was "
+                    "installed; download again once the object is no longer being replaced",
+                    INTERNAL_ERROR,
+                ) from err
+            self._restarts += 1
+            superseded.set()  # the reads in flight stop at their next write
+            self._superseded = threading.Event()
+            assert self.fd is not None and self.record is not None and self.size is not None
+            # a new file: writes still under way land in the old one, which stays open
+            # (its descriptor cannot be reused under them) until the job closes
+            self._retired.append(self.fd)
+            self.part.unlink(missing_ok=True)
+            self.fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
+            _preallocate(self.fd, self.size)
+            old, self.record = self.record, self.record.fresh()
+            old.retire()
+            self.feed = self._new_feed(self.fd)
+            self._kept.clear()
+            self._pending = deque(self._ranges)
+            self._remaining = len(self._ranges)
+            self.reused = False
+        self.record.save(force=True)
 
     def _finish_ranged(self) -> None:
         assert self.fd is not None and self.record is not None
@@ -382,3 +503,6 @@ class FileJob:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = None
+        while self._retired:
+            with contextlib.suppress(OSError):
+                os.close(self._retired.pop())

@@ -1,9 +1,13 @@
-"""The record of a partial file's finished ranges, and what a later run may reuse of it.
+"""The record of a partial file's written ranges, and what a later run may reuse of it.
 
 A record is JSON written atomically (temporary file, rename). It names the source version
 (path, size, ETag, checksum) and the writer's token, and carries a digest of its own body
-so a torn or foreign record is recognised. Each range carries the CRC-32 of its bytes,
-and a later run reuses a range only if the bytes on disk still have that CRC.
+so a torn or foreign record is recognised. Each range carries the length of its prefix
+written so far (the whole range once finished) and the CRC-32 of those bytes; a later run
+reuses a prefix only if the bytes on disk still have that CRC, and asks for the rest.
+Ranges in flight update their entry as their bytes land (the CRC is taken then anyway)
+and the record is written at most every :data:`SAVE_EVERY_S`, so a run killed at any
+moment loses at most that much of its transfer.
 
 Neither the data nor the record is fsynced. A killed process loses nothing that it wrote
 (the page cache keeps it); only a crash of the machine can leave a record claiming bytes
@@ -42,7 +46,8 @@ def _seal(body: dict[str, object]) -> str:
 
 
 class RangeRecord:
-    """Finished ranges of one file: ``start -> (length, crc32)``; thread-safe."""
+    """Written ranges of one file: ``start -> (length of the prefix written, its crc32)``,
+    the length being the range's once finished; thread-safe."""
 
     def __init__(self, path: Path, identity: dict[str, object] | None, token: str, chunk: int):
         self.path = path
@@ -76,6 +81,15 @@ class RangeRecord:
                 self.done[item[0]] = (item[1], item[2])
         self.complete = body.get("complete") is True
 
+    def fresh(self) -> RangeRecord:
+        """An empty record of the same file, source and writer (the file starts over)."""
+        return RangeRecord(self.path, self.identity, self.token, self.chunk)
+
+    def retire(self) -> None:
+        """Never write this record again (a :meth:`fresh` one replaced it)."""
+        with self._lock:
+            self.identity = None
+
     def mark(self, start: int, length: int, crc: int) -> None:
         with self._lock:
             self.done[start] = (length, crc)
@@ -85,11 +99,11 @@ class RangeRecord:
             self.done.pop(start, None)
 
     def save(self, force: bool = False) -> None:
-        """Record what is finished (at most every SAVE_EVERY_S unless ``force``)."""
-        if self.identity is None:
-            return  # never resumable: do not pay for records
+        """Record what is written (at most every SAVE_EVERY_S unless ``force``)."""
         now = time.monotonic()
         with self._lock:
+            if self.identity is None:
+                return  # never resumable (or retired): do not pay for records
             if not force and now - self._last_save < SAVE_EVERY_S:
                 return
             self._last_save = now

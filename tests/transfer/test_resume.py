@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -35,12 +36,17 @@ def big(
     return http_server
 
 
-def finished_ranges(parent: Path) -> int:
-    total = 0
+def recorded_ranges(parent: Path) -> list[tuple[int, int, int]]:
+    """``(start, bytes written, crc)`` of every range the records under ``parent`` hold."""
+    found: list[tuple[int, int, int]] = []
     for record in parent.glob(".*.partial/records/*.json"):
         with contextlib.suppress(ValueError, KeyError, OSError):  # mid-rename
-            total += len(json.loads(record.read_text())["ranges"])
-    return total
+            found += [tuple(r) for r in json.loads(record.read_text())["ranges"]]
+    return found
+
+
+def finished_ranges(parent: Path, chunk: int = 512 * 1024, size: int = SIZE) -> int:
+    return sum(n == min(chunk, size - s) for s, n, _ in recorded_ranges(parent))
 
 
 def start_download(url: str, dst: Path) -> subprocess.Popen[bytes]:
@@ -72,11 +78,13 @@ def test_an_interrupted_download_resumes_with_what_is_missing(big, federate_home
     recorded = interrupt_midway(big, url, dst, sig)
     assert recorded >= 1 and not dst.exists()
     assert list(tmp_path.glob(".out.*.partial/tree/weights.bin.incomplete"))
+    kept = sum(n for _, n, _ in recorded_ranges(tmp_path))
     first = big.bytes_sent("/model/weights.bin")
     federate.download(url, dst)
     second = big.bytes_sent("/model/weights.bin") - first
     assert (dst / "weights.bin").read_bytes() == (big.directory / "model/weights.bin").read_bytes()
-    assert 0 < second <= SIZE - recorded * 512 * 1024
+    assert second == SIZE - kept  # every byte recorded was reused, nothing else
+    assert kept >= recorded * 512 * 1024
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
 
 
@@ -134,3 +142,88 @@ def test_bytes_a_machine_crash_lost_are_fetched_again(big, federate_home, tmp_pa
     second = big.bytes_sent("/model/weights.bin") - first
     assert (dst / "weights.bin").read_bytes() == (big.directory / "model/weights.bin").read_bytes()
     assert length <= second <= SIZE - (recorded - 1) * 512 * 1024
+
+
+BIG = 48 * MiB
+
+
+@pytest.fixture
+def big48(
+    http_server: FileServer, federate_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> FileServer:
+    """A 48 MiB file: 6 ranges of the default 8 MiB, all in flight at once."""
+    monkeypatch.setenv("FEDERATE_MAX_WORKERS", "8")
+    (http_server.directory / "model").mkdir()
+    (http_server.directory / "model" / "weights.bin").write_bytes(os.urandom(BIG))
+    return http_server
+
+
+def on_disk(dst: Path) -> int:
+    """Bytes the download into ``dst`` has written: each 8 MiB range fills its blocks in
+    order from its start, and a block of random bytes is never all zeros."""
+    parts = list(dst.parent.glob(f".{dst.name}.*.partial/tree/weights.bin.incomplete"))
+    if not parts:
+        return 0
+    data, block, total = parts[0].read_bytes(), 64 * 1024, 0
+    zero = bytes(block)
+    for start in range(0, len(data), 8 * MiB):
+        for offset in range(start, min(start + 8 * MiB, len(data)), block):
+            if data[offset : offset + block] == zero[: len(data[offset : offset + block])]:
+                break
+            total += min(block, len(data) - offset)
+    return total
+
+
+def kill_after(url: str, dst: Path, landed: int) -> subprocess.Popen[bytes]:
+    """SIGKILL a download once ``landed`` bytes are on disk."""
+    proc = start_download(url, dst)
+    deadline = time.monotonic() + 60
+    while on_disk(dst) < landed:
+        assert proc.poll() is None, "the download finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=20)
+    return proc
+
+
+def killed(server: FileServer, url: str, dst: Path, landed: int) -> list[tuple[int, int, int]]:
+    """The records a download killed after ``landed`` bytes left."""
+    kill_after(url, dst, landed)
+    server.faults.rate = 0
+    server.wait_idle()
+    return recorded_ranges(dst.parent)
+
+
+def test_a_kill_with_every_range_in_flight_keeps_what_each_range_wrote(big48, tmp_path):
+    """Killed a third of the way through, no 8 MiB range finished: the rerun asks only
+    for what each range had not written yet."""
+    url, dst = big48.url("model/"), tmp_path / "out"
+    big48.faults.rate = MiB  # per response: 6 ranges, 6 MiB/s
+    ranges = killed(big48, url, dst, BIG // 3)
+    assert len(ranges) == 6 and all(0 < n < 8 * MiB for _, n, _ in ranges), ranges
+    kept = sum(n for _, n, _ in ranges)
+    first = big48.bytes_sent("/model/weights.bin")
+    federate.download(url, dst)
+    second = big48.bytes_sent("/model/weights.bin") - first
+    source = (big48.directory / "model/weights.bin").read_bytes()
+    assert (dst / "weights.bin").read_bytes() == source
+    assert second == BIG - kept
+    assert second < 0.8 * BIG
+
+
+def test_a_kill_at_any_moment_loses_only_the_last_moment(big48, tmp_path):
+    url = big48.url("model/")
+    source = (big48.directory / "model/weights.bin").read_bytes()
+    for attempt in range(3):
+        dst = tmp_path / f"out{attempt}"
+        big48.faults.rate = 2 * MiB  # per response: 12 MiB/s
+        at = random.randrange(12 * MiB, 40 * MiB)
+        kept = sum(n for _, n, _ in killed(big48, url, dst, at))
+        # the record is at most SAVE_EVERY_S (0.5 s, 6 MiB here) behind the disk
+        assert kept >= at - 8 * MiB, (at, kept)
+        first = big48.bytes_sent("/model/weights.bin")
+        federate.download(url, dst)
+        second = big48.bytes_sent("/model/weights.bin") - first
+        assert (dst / "weights.bin").read_bytes() == source, at
+        assert second == BIG - kept, at
