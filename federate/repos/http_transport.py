@@ -28,7 +28,7 @@ from federate.errors import (
     redact,
 )
 from federate.repos.http_pool import HttpPool
-from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
+from federate.repos.ranged_answer import RangesIgnored, WrongRange, check_content_range, check_etag
 from federate.transfer.retry import with_retries
 from federate.transfer.settings import TransferSettings, max_workers
 
@@ -274,12 +274,10 @@ class HttpTransport:
             if got is not None and size in (None, got) and start >= got:
                 return True
             if start != 0 or got is None or got > length or size not in (None, got):
-                raise WrongRange(
+                raise RangesIgnored(
                     where,
                     f"asked for bytes {start}-{start + length - 1}, the server answered with "
-                    "the whole object (HTTP 200): it does not serve byte ranges. Fetch such "
-                    "files in one request by setting FEDERATE_MULTIPART_THRESHOLD above "
-                    "their size",
+                    "the whole object (HTTP 200): it does not serve byte ranges",
                 )
         return False
 

@@ -27,6 +27,11 @@ class WrongRange(FederateError):
         self.detail = detail
 
 
+class RangesIgnored(WrongRange):
+    """A ranged read was answered with the whole object (HTTP 200): the server does not
+    serve byte ranges. The engine fetches the file again as one read from its start."""
+
+
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
     """``bytes 0-99/1234`` -> ``(0, 99, 1234)`` (total None for ``*``); None if malformed."""
     match = _CONTENT_RANGE.match(value or "")

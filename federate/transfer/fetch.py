@@ -27,7 +27,7 @@ from pathlib import Path
 from federate.entities import FileInfo
 from federate.errors import INTERNAL_ERROR, FederateError
 from federate.repos.base import ArtifactRepository
-from federate.repos.ranged_answer import WrongRange
+from federate.repos.ranged_answer import RangesIgnored, WrongRange
 from federate.transfer.checksums import (
     ContentCheck,
     DigestCheck,
@@ -450,8 +450,11 @@ class FileJob:
             _preallocate(self.fd, self.size)
             old, self.record = self.record, self.record.fresh()
             old.retire()
-            self.feed = self._new_feed(self.fd)
             self._kept.clear()
+            if isinstance(err, RangesIgnored):
+                # the server sends whole objects only: one read of the file from its start
+                self._ranges = [(0, self.size)]
+            self.feed = self._new_feed(self.fd)
             self._pending = deque(self._ranges)
             self._remaining = len(self._ranges)
             self.reused = False
