@@ -18,6 +18,7 @@ from pathlib import Path
 
 from federate import transfer
 from federate.cache import ModelCache, Record, Snapshot, SnapshotChanged, offline
+from federate.cache.placing import link_mode
 from federate.config import RegistryConfig, federate_home, registry_config
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
@@ -141,6 +142,7 @@ def download(
         target = None if dst is None else Path(dst).expanduser().absolute()
         if target is not None:
             check_destination(target, overwrite)  # before any fetching
+            link_mode()  # a mistyped FEDERATE_CACHE_LINK too
         for _ in range(_SERVE_ATTEMPTS):
             try:
                 return _serve_version(ref, registry_uri, progress, target, overwrite)
@@ -209,14 +211,18 @@ def _serve_version(
         if record is not None:
             return serve(record)
     with cache.lock(snap):
-        record = cache.intact(snap)  # another process may have fetched it meanwhile
-        if record is None:
+        if cache.intact(snap) is None:
             damaged = snap.record() is not None
             cache.discard(snap)  # what a crash, prune or damage left, bad blobs with it
             if cache_only:
                 raise cache.missing_offline(snap, ref, damaged)
-            record = _fill(cache, snap, registry, mv, config.uri, progress)
-        return serve(record)
+            # served before the lock is released, so nothing removes it meanwhile
+            return serve(_fill(cache, snap, registry, mv, config.uri, progress))
+    with cache.reading(snap):  # another process filled it while we waited: read it
+        record = cache.intact(snap)  # with the other readers, not one at a time
+        if record is not None:
+            return serve(record)
+    raise SnapshotChanged(snap.path)  # removed again in between: the caller tries again
 
 
 def _fill(
