@@ -14,6 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from federate.transfer.staging import read_json
 
@@ -36,8 +37,7 @@ class SnapshotChanged(Exception):
     again (internal; never reaches a caller of :func:`federate.download`)."""
 
 
-@dataclass(frozen=True)
-class CachedFile:
+class CachedFile(NamedTuple):
     """One file of a snapshot as it was when cached."""
 
     size: int
@@ -69,17 +69,10 @@ class Record:
         tree, dirs, created = meta.get("tree"), meta.get("dirs"), meta.get("created")
         if not isinstance(tree, dict) or not isinstance(dirs, list):
             return None  # written by an older federate, or not by federate: fetch again
-        files: dict[str, CachedFile] = {}
-        for rel, entry in tree.items():
-            if not (
-                isinstance(entry, list)
-                and len(entry) == 3
-                and isinstance(entry[0], int)
-                and isinstance(entry[1], int)
-                and isinstance(entry[2], str)
-            ):
-                return None
-            files[rel] = CachedFile(entry[0], entry[1], entry[2])
+        try:  # a record of the wrong shape reads as absent; wrong types never match a stat
+            files = {str(rel): CachedFile(*entry) for rel, entry in tree.items()}
+        except TypeError:
+            return None
         if not all(isinstance(d, str) for d in dirs):
             return None
         return cls(files, tuple(dirs), float(created) if isinstance(created, (int, float)) else 0.0)
@@ -113,14 +106,22 @@ class Snapshot:
 
     def changed(self, record: Record) -> list[str]:
         """The files that are missing or no longer have their recorded size and time."""
-        base = str(self.path)
-        out = []
-        for rel, want in record.files.items():
-            try:
-                st = os.stat(os.path.join(base, rel))
-            except OSError:
-                out.append(rel)
-                continue
-            if not want.matches(st):
-                out.append(rel)
-        return out
+        if os.stat not in os.supports_dir_fd:  # Windows
+            base = f"{self.path}{os.sep}"
+            return [rel for rel, want in record.files.items() if not _same(base + rel, want)]
+        try:
+            top = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return list(record.files)
+        try:  # relative to the open directory: no path joining, no lookup from the root
+            return [rel for rel, want in record.files.items() if not _same(rel, want, top)]
+        finally:
+            os.close(top)
+
+
+def _same(path: str, want: CachedFile, dir_fd: int | None = None) -> bool:
+    try:
+        st = os.stat(path, dir_fd=dir_fd)
+    except OSError:
+        return False
+    return st.st_size == want.size and st.st_mtime_ns == want.mtime_ns
