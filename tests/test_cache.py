@@ -379,3 +379,19 @@ def test_a_destination_that_cannot_take_the_files_is_refused_before_fetching(
         with raises_federate_error("PERMISSION_DENIED", f"{locked} is not writable"):
             federate.download("models:/m/1", locked / "dst")
         assert remote_model.access_log == []
+
+
+def test_a_read_only_cache_still_serves_offline(remote_model, tmp_path, monkeypatch):
+    federate.download("models:/m@champion", tmp_path / "a")
+    cache = _cache_root()
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(cache), str(cache)]).returncode
+    if mounted != 0:
+        pytest.skip("needs a read-only bind mount (root in a container that allows mount)")
+    try:
+        with pytest.raises(OSError):
+            (cache / "probe").write_bytes(b"")  # read-only indeed, even for root
+        monkeypatch.setenv("FEDERATE_OFFLINE", "1")
+        got = federate.download("models:/m@champion", tmp_path / "b")
+        assert tree_digest(got) == tree_digest(remote_model.directory / "m1")
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
