@@ -17,13 +17,15 @@ import uuid
 from pathlib import Path
 
 from federate import transfer
-from federate.cache import ModelCache, Snapshot, offline
+from federate.cache import ModelCache, Record, Snapshot, SnapshotChanged, offline
+from federate.cache.placing import link_mode
 from federate.config import RegistryConfig, federate_home, registry_config
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
     FederateError,
     redact,
 )
@@ -31,6 +33,7 @@ from federate.plugins.blame import names_failing_plugins
 from federate.plugins.manager import get_plugin_host
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
+from federate.transfer.engine import check_destination, source_name
 from federate.transfer.progress import ProgressArg
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
@@ -110,15 +113,21 @@ def download(
     overwrite: bool = False,
     progress: ProgressArg = True,
 ) -> str:
-    """Fetch the files a URI names into ``dst`` and return the local path.
+    """Fetch the files a URI names into the directory ``dst`` and return the local path.
 
     ``uri`` is a models:/ URI or a plain storage URI (``file://...``, a path, or any
-    scheme a repository plugin handles). A registry version is fetched once into the
-    cache (``$FEDERATE_HOME/cache``, see :mod:`federate.cache`) and served from there:
-    without ``dst`` the cached snapshot's path is returned (do not modify it), with
-    ``dst`` its files are linked or copied there. ``FEDERATE_OFFLINE=1`` serves only
-    from the cache. A storage URI without ``dst`` goes to
-    ``$FEDERATE_HOME/downloads/<hash>``.
+    scheme a repository plugin handles). ``dst`` is always a directory, as in MLflow: a
+    source that is a single file lands at ``dst/<its name>`` and that file's path is
+    returned. A missing or empty ``dst`` is filled; a non-empty one is refused unless
+    ``overwrite`` (a single file: only that file is replaced). Both are checked before
+    anything is fetched.
+
+    A registry version is fetched once into the cache (``$FEDERATE_HOME/cache``, see
+    :mod:`federate.cache`) and served from there: without ``dst`` the cached snapshot's
+    path is returned (read it, do not modify it), with ``dst`` its files are copied
+    there (reflinks where the filesystem can; ``FEDERATE_CACHE_LINK=hardlink`` for hard
+    links). ``FEDERATE_OFFLINE=1`` serves only from the cache. A storage URI without
+    ``dst`` goes to ``$FEDERATE_HOME/downloads/<hash>``.
 
     ``progress``: True shows a bar when stderr is a terminal, False shows nothing, a
     callable receives :class:`federate.transfer.progress.ProgressEvent` updates.
@@ -130,14 +139,28 @@ def download(
                 f"{uri!r} is a prompt URI; prompts have no files, use federate.load_prompt()",
                 INVALID_PARAMETER_VALUE,
             )
-        snap = _cached_version(ref, registry_uri, progress)
-        if dst is None:
-            return str(snap.path)
-        return ModelCache().materialize(snap, Path(dst), overwrite)
+        target = None if dst is None else Path(dst).expanduser().absolute()
+        if target is not None:
+            check_destination(target, overwrite)  # before any fetching
+            link_mode()  # a mistyped FEDERATE_CACHE_LINK too
+        for _ in range(_SERVE_ATTEMPTS):
+            try:
+                return _serve_version(ref, registry_uri, progress, target, overwrite)
+            except SnapshotChanged:
+                continue  # edited while being copied: checked, repaired, copied again
+        raise FederateError(
+            f"The cached copy of {uri} kept changing while being copied into {target}; "
+            "nothing was written there. Is something writing into the cache "
+            f"({ModelCache().root})?",
+            TEMPORARILY_UNAVAILABLE,
+        )
     if dst is None:
         dst = federate_home() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16]
         if offline() and dst.is_dir():
-            return str(dst)
+            single = dst / source_name(uri)
+            return str(single if os.listdir(dst) == [single.name] and single.is_file() else dst)
+        if dst.is_file():
+            dst.unlink()  # a single file as an older federate left it: now dst/<name>
         overwrite = True
     if offline():
         raise FederateError(
@@ -149,29 +172,78 @@ def download(
     return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
 
 
-def _cached_version(ref: ModelRef, registry_uri: str | None, progress: ProgressArg) -> Snapshot:
-    """The cache snapshot of the version ``ref`` means, fetched first if missing."""
+#: how often a download serves a snapshot that changes under it before giving up
+_SERVE_ATTEMPTS = 3
+
+
+def _serve_version(
+    ref: ModelRef,
+    registry_uri: str | None,
+    progress: ProgressArg,
+    target: Path | None,
+    overwrite: bool,
+) -> str:
+    """Serve the version ``ref`` means from the cache: the snapshot's path, or its files
+    copied to ``target``; fetched first if missing, incomplete or damaged.
+
+    Whatever is served is checked and used under the version's lock, shared while it
+    is only read, so prune or a repair never removes it meanwhile (see
+    :mod:`federate.cache`)."""
     config = registry_config(registry_uri, ref.profile)
     cache = ModelCache()
-    if offline():
+    cache_only = offline()
+    if cache_only:
         snap = cache.recall(config.uri, ref)
+    else:
+        registry = _open_registry(config)
+        mv = registry.resolve(ref)
+        cache.remember(config.uri, ref, mv.name, mv.version)
+        snap = cache.snapshot(config.uri, mv.name, mv.version)
+
+    def serve(record: Record) -> str:
         cache.touch(snap)
-        return snap
-    registry = _open_registry(config)
-    mv = registry.resolve(ref)
-    cache.remember(config.uri, ref, mv.name, mv.version)
-    snap = cache.snapshot(config.uri, mv.name, mv.version)
-    if not snap.exists():
-        with cache.lock(snap):
-            if not snap.exists():  # another process may have fetched it while we waited
-                repo = _repo_for_version(registry, mv)
-                snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
-                # overwrite: a fill that crashed before its metadata was written is replaced
-                sha256: dict[str, str] = {}  # blob names, taken while the bytes land
-                transfer.download(repo, snap.path, overwrite=True, progress=progress, sha256=sha256)
-                cache.adopt(snap, config.uri, repo.root, sha256)
-    cache.touch(snap)
-    return snap
+        if target is None:
+            return str(snap.path)
+        return cache.materialize(snap, record, target, overwrite)
+
+    with cache.reading(snap):
+        record = cache.intact(snap)  # one stat per file
+        if record is not None:
+            return serve(record)
+    with cache.lock(snap):
+        if cache.intact(snap) is None:
+            damaged = snap.record() is not None
+            cache.discard(snap)  # what a crash, prune or damage left, bad blobs with it
+            if cache_only:
+                raise cache.missing_offline(snap, ref, damaged)
+            # served before the lock is released, so nothing removes it meanwhile
+            return serve(_fill(cache, snap, registry, mv, config.uri, progress))
+    with cache.reading(snap):  # another process filled it while we waited: read it
+        record = cache.intact(snap)  # with the other readers, not one at a time
+        if record is not None:
+            return serve(record)
+    raise SnapshotChanged(snap.path)  # removed again in between: the caller tries again
+
+
+def _fill(
+    cache: ModelCache,
+    snap: Snapshot,
+    registry: Registry,
+    mv: ModelVersion,
+    registry_uri: str,
+    progress: ProgressArg,
+) -> Record:
+    """Download the version into the cache (the caller holds its lock)."""
+    repo = _repo_for_version(registry, mv)
+    snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
+    sha256: dict[str, str] = {}  # blob names, taken while the bytes land
+    try:
+        transfer.download(repo, snap.path, overwrite=True, progress=progress, sha256=sha256)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            snap.path.rmdir()  # nothing came: leave no empty version behind
+        raise
+    return cache.adopt(snap, registry_uri, repo.root, sha256)
 
 
 @names_failing_plugins

@@ -79,8 +79,8 @@ def test_plain_storage_uris_bypass_the_registry(federate_home, model_tree, tmp_p
     federate.download(model_tree.as_uri(), dst)
     assert tree_digest(dst) == tree_digest(model_tree)
     assert {f.path for f in federate.list_artifacts(str(model_tree))} >= {"MLmodel", "data"}
-    single = federate.download(str(model_tree / "MLmodel"), tmp_path)
-    assert Path(single) == tmp_path / "MLmodel"
+    single = federate.download(str(model_tree / "MLmodel"), tmp_path / "one")
+    assert Path(single) == tmp_path / "one" / "MLmodel"
     assert Path(single).read_bytes() == (model_tree / "MLmodel").read_bytes()
 
 
@@ -234,3 +234,47 @@ def test_registries_sharing_an_artifact_root_never_mix_files(federate_home, mode
     assert tree_digest(federate.download("models:/m/1", tmp_path / "a")) == tree_digest(model_tree)
     got = federate.download("models:/m/1", tmp_path / "b", registry_uri=other)
     assert tree_digest(got) == tree_digest(lone)
+
+
+def test_a_single_file_lands_inside_dst_whatever_names_it(
+    federate_home, model_tree, tmp_path, http_server, monkeypatch
+):
+    """As MLflow's download_artifacts does: dst is a directory, the file goes in it."""
+    from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS
+    from federate.testing.errors import raises_federate_error
+
+    src = model_tree / "MLmodel"
+    (http_server.directory / "model.bin").write_bytes(b"weights" * 1000)
+    url = http_server.url("model.bin")
+    for n, uri in enumerate([str(src), src.as_uri(), url]):
+        dst = tmp_path / f"d{n}"
+        got = Path(federate.download(uri, dst))
+        assert got == dst / got.name and got.name in ("MLmodel", "model.bin")
+        assert os.listdir(dst) == [got.name]
+        with raises_federate_error(RESOURCE_ALREADY_EXISTS, str(got), "overwrite"):
+            federate.download(uri, dst)
+        assert federate.download(uri, dst, overwrite=True) == str(got)
+        assert os.listdir(dst) == [got.name]
+    assert (tmp_path / "d2" / "model.bin").read_bytes() == b"weights" * 1000
+    (tmp_path / "d0" / "other.txt").write_text("kept")  # the file joins what is there
+    federate.download(url, tmp_path / "d0")
+    assert sorted(os.listdir(tmp_path / "d0")) == ["MLmodel", "model.bin", "other.txt"]
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "is a file"):
+        federate.download(url, tmp_path / "d0" / "MLmodel")
+
+    auto = Path(federate.download(url))  # no dst: a directory of its own under downloads/
+    assert auto.name == "model.bin" and auto.parent.parent == federate_home / "downloads"
+    with monkeypatch.context() as offline:
+        offline.setenv("FEDERATE_OFFLINE", "1")
+        assert federate.download(url) == str(auto)
+
+    # a registry version of one file: the same layout, from the cache
+    reg = federate.get_registry()
+    reg.create_registered_model("one")
+    reg.create_model_version("one", source=url)  # the version *is* the file
+    out = federate.download("models:/one/1", tmp_path / "v1")
+    assert out == str(tmp_path / "v1") and os.listdir(out) == ["model.bin"]
+    federate.register(src, "registered")  # uploaded into a version directory
+    out = federate.download("models:/registered/1", tmp_path / "v2")
+    assert os.listdir(out) == ["MLmodel"]
+    assert os.listdir(federate.download("models:/one/1")) == ["model.bin"]

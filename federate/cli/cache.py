@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
 
 import click
 
 from federate.cache import ModelCache, parse_duration
+from federate.cli.common import print_json
 from federate.envvars import parse_size
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 
@@ -78,3 +81,26 @@ def prune(older_than: str | None, max_size: str | None) -> None:
     for removed in store.prune(age, limit):
         click.echo(f"removed {removed}")
     click.echo(f"total {_human(store.size())} in {store.root}")
+
+
+@cache.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(as_json: bool) -> None:
+    """Read and hash every cached file; remove what is damaged.
+
+    Downloads check each cached file's size and time (cheap); this also finds changes
+    that keep both. Every blob is hashed against its name and every version's files
+    against the digests recorded when they were cached. A damaged version is removed,
+    so the next download fetches it again. Exit status 1 when damage was found."""
+    report = ModelCache().verify()
+    if as_json:
+        print_json(dataclasses.asdict(report))
+    else:
+        for damage in report.damaged:
+            click.echo(f"damaged {damage.what}: {damage.file} ({damage.reason}); removed")
+        click.echo(
+            f"checked {report.versions} versions ({report.files} files) and {report.blobs} "
+            f"blobs: {len(report.damaged) or 'nothing'} damaged"
+        )
+    if report.damaged:
+        sys.exit(1)

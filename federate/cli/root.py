@@ -38,7 +38,10 @@ def cli(registry_uri: str | None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
 @click.pass_context
 def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool) -> None:
-    """Download the files of URI (models:/... or a storage URI) into DST; print the path."""
+    """Download the files of URI (models:/... or a storage URI) into the directory DST.
+
+    A single-file source lands at DST/<name>. Prints the path: DST, or that file's path
+    (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads)."""
     path = federate.download(
         uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite, progress=not quiet
     )

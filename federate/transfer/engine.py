@@ -5,8 +5,11 @@ beside the destination (:mod:`federate.transfer.staging`) and only a complete, v
 result is renamed into place, so a reader of ``dst`` sees the old content or the new,
 never a mix or a partial file.
 
-Destination rules: a missing or empty ``dst`` is filled; a non-empty ``dst`` is refused
-with RESOURCE_ALREADY_EXISTS unless ``overwrite=True``, which replaces it whole.
+Destination rules: ``dst`` is a directory. A missing or empty one is filled; a
+non-empty one is refused with RESOURCE_ALREADY_EXISTS unless ``overwrite=True``, which
+replaces it whole. A source that is one file lands at ``dst/<name>`` (refused if that
+exists, unless ``overwrite``). A destination that cannot be created or written is
+refused before anything is fetched.
 
 When a download fails, its staging directory is removed, except when it was interrupted
 (Ctrl-C) or the store stayed unreachable through the retry budget: then it is kept and
@@ -15,6 +18,7 @@ the next run for the same source and destination fetches only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -25,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from federate.entities import FileInfo
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
     RESOURCE_ALREADY_EXISTS,
     TEMPORARILY_UNAVAILABLE,
     FederateError,
@@ -67,13 +72,45 @@ def _not_empty(dst: Path) -> FederateError:
 
 
 def check_destination(dst: Path, overwrite: bool) -> None:
-    """Refuse a file where a directory goes, and a non-empty one unless ``overwrite``."""
-    if dst.exists() and not dst.is_dir():
-        raise FederateError(
-            f"Destination {dst} is a file, but the source is a directory", INVALID_PARAMETER_VALUE
-        )
+    """Refuse a file where the directory goes, a non-empty one unless ``overwrite``, and
+    one that cannot be created or written: checks to make before fetching anything."""
+    check_directory(dst)
     if not overwrite and _is_nonempty_dir(dst):
         raise _not_empty(dst)
+
+
+def check_directory(dst: Path) -> None:
+    """Refuse a ``dst`` that is a file or cannot be created or written, whatever the
+    source is (a single file lands inside ``dst``)."""
+    if dst.exists() and not dst.is_dir():
+        raise FederateError(
+            f"Destination {dst} is a file; the destination is a directory (a single file "
+            "source lands inside it)",
+            INVALID_PARAMETER_VALUE,
+        )
+    _check_creatable(dst)
+
+
+def _check_creatable(dst: Path) -> None:
+    """The nearest existing directory above ``dst`` must be one, and writable: the
+    download is assembled beside ``dst`` and renamed into place."""
+    above = dst.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise FederateError(
+            f"Cannot download into {dst}: {above} is a file, not a directory",
+            INVALID_PARAMETER_VALUE,
+        )
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise FederateError(
+            f"Cannot download into {dst}: {above} is not writable", PERMISSION_DENIED
+        )
+
+
+def source_name(root: str) -> str:
+    """The name a single-file source gets in the destination directory."""
+    return PurePosixPath(root.rstrip("/").split("?", 1)[0]).name or "artifact"
 
 
 def _exists_error(target: Path) -> FederateError:
@@ -94,14 +131,15 @@ def download(
 ) -> str:
     """Copy everything under the repository's root into ``dst``; return the local path.
 
-    A repository rooted at a single file yields that file: at ``dst`` itself, or at
-    ``dst/<name>`` when ``dst`` is an existing directory. ``progress``: see
+    A repository rooted at a single file yields that file at ``dst/<name>``, and its
+    path is returned. ``progress``: see
     :mod:`federate.transfer.progress`. ``sha256``: a dict to fill with the SHA-256 (hex)
     of the files, by path relative to ``dst`` (a single file: by its name), taken in the
     same pass that checks the bytes; files a resumed run found finished are left out.
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
+    check_directory(dst)  # before the first request
     # list first: a model is a directory nearly always, and a listing with entries proves
     # it is one (as MLflow decides); only an empty listing needs a stat (a single file, an
     # empty directory, or nothing). Most stores need two requests to stat a directory.
@@ -109,13 +147,20 @@ def download(
     if not listing:
         root = with_retries(repo, settings, "Looking up the source", lambda: repo.stat(""))
         if not root.is_dir:
-            name = PurePosixPath(repo.root.rstrip("/").split("?", 1)[0]).name or "artifact"
-            target = dst / name if dst.is_dir() else dst
+            name = source_name(repo.root)
+            target = dst / name  # dst may hold other files
             if target.exists() and not overwrite:
                 raise _exists_error(target)
             single = FileInfo("", False, root.file_size, root.checksum, root.etag)
             one = [(single, PurePosixPath(name))]
-            _run(repo, target, one, [], settings, progress, overwrite, sha256)
+            made = not dst.exists()
+            try:
+                _run(repo, target, one, [], settings, progress, overwrite, sha256)
+            except BaseException:
+                if made:
+                    with contextlib.suppress(OSError):
+                        dst.rmdir()  # only if empty: a kept partial download stays
+                raise
             return str(target)
     check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []

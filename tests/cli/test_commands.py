@@ -151,3 +151,12 @@ def test_console_script_and_python_m_work_in_a_fresh_process(federate_home, mode
     out = subprocess.run([exe, "resolve", "models:/m/1/2"], env=env, capture_output=True, text=True)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "too many path segments" in out.stderr
+
+
+def test_download_of_a_single_file_prints_where_it_landed(run, model_tree, tmp_path):
+    res = run("download", str(model_tree / "MLmodel"), str(tmp_path / "dst"))
+    assert res.exit_code == 0, res.output
+    assert res.stdout == f"{tmp_path / 'dst' / 'MLmodel'}\n"
+    assert (tmp_path / "dst" / "MLmodel").read_bytes() == (model_tree / "MLmodel").read_bytes()
+    res = run("download", "--help")
+    assert "A single-file source lands at DST/<name>" in res.stdout

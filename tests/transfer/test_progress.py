@@ -98,9 +98,9 @@ def test_memory_stays_bounded_for_a_large_file(http_server, federate_home, tmp_p
         "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    dst = tmp_path / "big.bin"
+    dst = tmp_path / "out" / "big.bin"  # a single file lands inside the destination
     out = subprocess.run(
-        [sys.executable, "-c", code, http_server.url("big.bin"), str(dst)],
+        [sys.executable, "-c", code, http_server.url("big.bin"), str(dst.parent)],
         env=env,
         capture_output=True,
         timeout=120,
