@@ -194,7 +194,7 @@ class WebhookMethods(SqlRegistryCore):
         checked_events = v.check_events(events)
         webhook_id = uuid.uuid4().hex
         now = q.now_ms()
-        with self.session() as s:
+        with self.session(create=True) as s:
             s.execute(
                 insert(hooks).values(
                     id=webhook_id, creation_time=now, last_updated_time=now, **values
