@@ -162,12 +162,13 @@ class SqlRegistryCore(Registry):
                 )
 
     def _delete_alias(self, name: str, kind: str, alias: str) -> None:
+        """Remove ``alias`` if it is set. As in MLflow, an alias that is not set is no
+        error, but a model that does not exist is (RESOURCE_DOES_NOT_EXIST)."""
+        check_alias(alias)
         with self.session() as s:
             rm_id = self._lock_model(s, name, kind)
-            res = s.execute(
+            s.execute(
                 delete(q.alias_t).where(
                     q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias
                 )
             )
-            if q.affected(res) == 0:
-                raise FederateError(f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST)
