@@ -144,7 +144,6 @@ def _write_all(out: BinaryIO, data: bytes) -> None:
         view = view[out.write(view) or 0 :]
 
 
-
 def content_length(value: str, where: str) -> int:
     """A ``Content-Length`` header's byte count; anything but digits is the server's error."""
     text = value.strip()
@@ -156,6 +155,7 @@ def content_length(value: str, where: str) -> int:
             INTERNAL_ERROR,
         )
     return int(text)
+
 
 class HttpTransport:
     """Requests to one kind of http(s) store, shared by that repository's threads."""
