@@ -94,10 +94,18 @@ class ModelCache:
         known = read_json(path)
         if known is not None and known.get("version") == version and known.get("name") == name:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(
-            path, {"uri": str(ref), "name": name, "version": version, "at": time.time()}
-        )
+        try:  # the first write of every online fetch: an unusable cache fails here
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomically(
+                path, {"uri": str(ref), "name": name, "version": version, "at": time.time()}
+            )
+        except OSError as err:
+            raise FederateError(
+                f"Cannot write to the cache directory {self.root} ({err.strerror or err}); "
+                "make it writable, or set FEDERATE_HOME to a directory federate can write "
+                "(the cache is $FEDERATE_HOME/cache)",
+                INVALID_PARAMETER_VALUE,
+            ) from None
         self._note_registry(registry_uri)
 
     def recall(self, registry_uri: str, ref: ModelRef) -> Snapshot:
