@@ -77,7 +77,14 @@ def federate_home() -> Path:
 @functools.lru_cache(maxsize=16)
 def _home_paths(home_env: str | None, user_home: str | None, cwd: str | None) -> tuple[str, str]:
     home = federate_home().resolve()
-    return f"sqlite:///{home / 'registry.db'}", str(home / "artifacts")
+    return sqlite_uri(home / "registry.db"), str(home / "artifacts")
+
+
+def sqlite_uri(path: Path) -> str:
+    """The ``sqlite:///`` URI of the file at ``path``, whatever characters the path holds:
+    ``%`` and ``?`` are percent-encoded, so the URL parser takes neither for an escape or
+    the start of a query and puts the database somewhere else."""
+    return "sqlite:///" + str(path).replace("%", "%25").replace("?", "%3F")
 
 
 def _home_key() -> tuple[str | None, str | None, str | None]:

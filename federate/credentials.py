@@ -8,13 +8,13 @@ refresh callback. The values are secrets: they never appear in ``repr`` or messa
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from federate.envvars import env_float
 from federate.errors import PERMISSION_DENIED, FederateError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,18 @@ CredentialRefresher = Callable[[], "ScopedCredentials | None"]
 
 #: Renew credentials this many seconds before they expire (``FEDERATE_CREDENTIAL_REFRESH_MARGIN``).
 DEFAULT_REFRESH_MARGIN_S = 60.0
+REFRESH_MARGIN_ENV = "FEDERATE_CREDENTIAL_REFRESH_MARGIN"
+
+
+def refresh_margin() -> float:
+    """Seconds before expiry at which scoped credentials are renewed."""
+    return env_float(
+        REFRESH_MARGIN_ENV,
+        DEFAULT_REFRESH_MARGIN_S,
+        0,
+        "seconds before scoped credentials expire to renew them",
+    )
+
 
 T = TypeVar("T")
 
@@ -65,11 +77,7 @@ class CredentialKeeper:
     ) -> None:
         self._current = credentials
         self._refresh = refresh
-        self._margin_s = (
-            float(os.environ.get("FEDERATE_CREDENTIAL_REFRESH_MARGIN", DEFAULT_REFRESH_MARGIN_S))
-            if margin_s is None
-            else margin_s
-        )
+        self._margin_s = refresh_margin() if margin_s is None else margin_s
         self._lock = threading.Lock()
 
     def current(self) -> ScopedCredentials | None:

@@ -7,6 +7,7 @@ default nobody chose. Unset or blank means the default.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -18,12 +19,13 @@ D = TypeVar("D", int, float, None)
 
 MiB = 1024 * 1024
 _SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")  # longer is out of any range; int() refuses >4300
 _UNITS = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
 
 
 def parse_size(raw: str) -> int:
     """``"8388608"``, ``"8M"``, ``"8MiB"``, ``"64k"`` -> bytes (binary units)."""
-    match = _SIZE.fullmatch(raw)
+    match = _SIZE.fullmatch(raw) if len(raw) <= 40 else None
     if not match:
         raise ValueError(raw)
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
@@ -33,10 +35,14 @@ def _raw(name: str, env: Mapping[str, str] | None) -> str:
     return (os.environ if env is None else env).get(name, "").strip()
 
 
-def _refuse(name: str, kind: str, minimum: float, meaning: str, raw: str) -> FederateError:
+def _refuse(
+    name: str, kind: str, minimum: float, meaning: str, raw: str, bound: str = ">="
+) -> FederateError:
     why = f" ({meaning})" if meaning else ""
+    shown = raw if len(raw) <= 40 else f"{raw[:20]}...{raw[-10:]} ({len(raw)} characters)"
     return FederateError(
-        f"{name} must be {kind} >= {minimum:g}{why}, got {raw!r}", INVALID_PARAMETER_VALUE
+        f"{name} must be {kind} {bound} {minimum:g}{why}, got {shown!r}",
+        INVALID_PARAMETER_VALUE,
     )
 
 
@@ -47,28 +53,32 @@ def env_int(
     raw = _raw(name, env)
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
+    value = int(raw) if _INTEGER.fullmatch(raw) else minimum - 1
     if value < minimum:
         raise _refuse(name, "an integer", minimum, meaning, raw)
     return value
 
 
 def env_float(
-    name: str, default: D, minimum: float, meaning: str = "", env: Mapping[str, str] | None = None
+    name: str,
+    default: D,
+    minimum: float,
+    meaning: str = "",
+    env: Mapping[str, str] | None = None,
+    *,
+    above: bool = False,
 ) -> float | D:
-    """A number of at least ``minimum`` from ``name``, else ``default``."""
+    """A finite number of at least ``minimum`` (more than it, if ``above``: a timeout of
+    0 would never wait) from ``name``, else ``default``."""
     raw = _raw(name, env)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = float(raw) if len(raw) <= 100 else math.nan
     except ValueError:
-        value = float("nan")
-    if not value >= minimum:  # also refuses NaN
-        raise _refuse(name, "a number", minimum, meaning, raw)
+        value = math.nan
+    if not math.isfinite(value) or value < minimum or (above and value == minimum):
+        raise _refuse(name, "a number", minimum, meaning, raw, ">" if above else ">=")
     return value
 
 

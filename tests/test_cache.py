@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 import federate
 from federate.cli import cli
-from federate.errors import RESOURCE_DOES_NOT_EXIST
+from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
 from federate.testing.http import FileServer
 from federate.testing.trees import tree_digest
@@ -395,3 +396,21 @@ def test_a_read_only_cache_still_serves_offline(remote_model, tmp_path, monkeypa
         assert tree_digest(got) == tree_digest(remote_model.directory / "m1")
     finally:
         subprocess.run(["umount", str(cache)], check=True)
+
+
+def test_an_unusable_cache_directory_is_one_error_naming_it_and_federate_home(
+    remote_model, federate_home, tmp_path
+):
+    # a regular file where the cache directory goes: unwritable even for root
+    (federate_home / "cache").write_text("not a directory")
+    with raises_federate_error(
+        INVALID_PARAMETER_VALUE,
+        f"Cannot write to the cache directory {federate_home / 'cache'}",
+        "set FEDERATE_HOME",
+    ):
+        federate.download("models:/m@champion", tmp_path / "api")
+    res = run_federate("download", "models:/m/1", str(tmp_path / "cli"))
+    assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "cache directory" in res.stderr and "FEDERATE_HOME" in res.stderr
+    assert "[INVALID_PARAMETER_VALUE]" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "api").exists() and not (tmp_path / "cli").exists()

@@ -583,3 +583,17 @@ def test_same_size_rewrite_is_seen_after_clearing_the_cache(env: Env) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and same mtime
     config._toml_cache.clear()
     assert federate.get_registry_uri() == "sqlite:///b.db"
+
+
+@pytest.mark.parametrize("odd", ["with?query=1", "with%41percent", "both?%25#x"])
+def test_registry_database_stays_inside_a_federate_home_with_url_characters(
+    env: Env, monkeypatch: pytest.MonkeyPatch, odd: str
+) -> None:
+    home = env.tmp / odd
+    monkeypatch.setenv("FEDERATE_HOME", str(home))
+    registry = federate.get_registry()
+    registry.create_registered_model("kept")
+    assert (home / "registry.db").is_file()
+    # nothing escaped next to it (a truncated or unescaped path would land beside home)
+    assert sorted(p.name for p in env.tmp.iterdir()) == sorted(["home", "xdg", "cwd", odd])
+    assert federate.get_registry().get_registered_model("kept").name == "kept"

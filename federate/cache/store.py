@@ -24,7 +24,13 @@ from federate.cache.layout import (
 )
 from federate.cache.placing import copy_open, link_mode
 from federate.config import federate_home
-from federate.errors import RESOURCE_DOES_NOT_EXIST, FederateError, from_os_error, redact
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+    from_os_error,
+    redact,
+)
 from federate.transfer.checksums import fd_digest
 from federate.transfer.engine import check_destination, install_tree
 from federate.transfer.staging import read_json, write_json_atomically
@@ -59,10 +65,18 @@ class SnapshotStore:
         known = read_json(path)
         if known is not None and known.get("version") == version and known.get("name") == name:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(
-            path, {"uri": str(ref), "name": name, "version": version, "at": time.time()}
-        )
+        try:  # the first write of every online fetch: an unusable cache fails here
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomically(
+                path, {"uri": str(ref), "name": name, "version": version, "at": time.time()}
+            )
+        except OSError as err:
+            raise FederateError(
+                f"Cannot write to the cache directory {self.root} ({err.strerror or err}); "
+                "make it writable, or set FEDERATE_HOME to a directory federate can write "
+                "(the cache is $FEDERATE_HOME/cache)",
+                INVALID_PARAMETER_VALUE,
+            ) from None
         self._note_registry(registry_uri)
 
     def recall(self, registry_uri: str, ref: ModelRef) -> Snapshot:

@@ -196,8 +196,9 @@ class _Failure:
 
     def __call__(self, pos: int, problem: str, hint: str | None = None) -> NoReturn:
         hint = hint or self.grammar.accepted()
+        text = self.text if len(self.text) <= 200 else f"{self.text[:160]}...{self.text[-20:]}"
         raise FederateError(
-            f"Invalid {self.grammar.what} filter {self.text!r}: {problem} at character "
+            f"Invalid {self.grammar.what} filter {text!r}: {problem} at character "
             f"{pos + 1}. {hint}",
             INVALID_PARAMETER_VALUE,
         )
@@ -342,9 +343,15 @@ class _FilterParser:
                 f"expected an unquoted integer to compare {name} with, found {token.shown()}",
                 f"{name} compares with whole numbers: {name} >= 3.",
             )
-        value = int(token.text)
-        if abs(value) > INT64_MAX:
-            self.fail(token.pos, f"integer {token.text} is out of range for {name}")
+        digits = token.text.lstrip("-")
+        # compared as text first: int() of thousands of digits is slow, then refused
+        if len(digits) > len(str(INT64_MAX)) or abs(value := int(token.text)) > INT64_MAX:
+            shown = token.text if len(digits) <= 40 else f"of {len(digits)} digits"
+            self.fail(
+                token.pos,
+                f"integer {shown} is out of range for {name}",
+                f"{name} compares with 64-bit integers, {-INT64_MAX} to {INT64_MAX}.",
+            )
         return value
 
     def string_list(self) -> tuple[str, ...]:

@@ -75,7 +75,7 @@ class HttpArtifactRepository(ArtifactRepository):
         self._http.check(resp, "HEAD", url, path)
         if final_url(resp, url).split("?", 1)[0].endswith("/"):
             return FileInfo(path, True, None)  # a directory, or the server sent us to one
-        return self._http.info(path, resp)
+        return self._http.info(path, resp, url=url)
 
     def list(self, path: str = "", recursive: bool = False) -> list[FileInfo]:
         """Entries from the index pages. A file the index gives an exact size for and that

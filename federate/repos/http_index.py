@@ -13,6 +13,8 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin
 
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
+
 # "23-Nov-2026 11:11    16384" (nginx) or "2026-11-23 11:11  612" (Apache), then nothing
 _DATE_SIZE = re.compile(
     r"(?:\d{1,2}-[A-Za-z]{3}-\d{4}|\d{4}-\d{2}-\d{2})\s+\d{1,2}:\d{2}(?::\d{2})?\s+(\d+)\s*$"
@@ -68,6 +70,12 @@ def parse_index(page: str, base: str) -> list[tuple[str, bool, int | None]]:
         rest = target[len(base) :]
         is_dir = rest.endswith("/")
         name = unquote(rest.rstrip("/"))
+        if "\x00" in name:
+            raise FederateError(
+                f"The directory index at {redact(base)} lists an entry whose name holds a NUL "
+                f"character ({name!r}); names of files to download cannot contain one",
+                INVALID_PARAMETER_VALUE,
+            )
         if name and "/" not in name and name not in (".", ".."):
             entries[name] = (is_dir, None if is_dir else _listed_size(after))
     return [(name, d, size) for name, (d, size) in sorted(entries.items())]

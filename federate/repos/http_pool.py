@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from federate.envvars import env_float
+
 if TYPE_CHECKING:
     import urllib3
 
@@ -32,10 +34,19 @@ _MAX_REDIRECTS = 5
 _MAX_ORIGINS = 32  # hosts whose pools are looked up once (presigned URLs may span several)
 
 
+HTTP_TIMEOUT_ENV = "FEDERATE_HTTP_TIMEOUT"
+DEFAULT_HTTP_TIMEOUT_S = 60.0
+
+
 def http_timeout() -> tuple[float, float]:
     """(connect, read) seconds."""
-    raw = os.environ.get("FEDERATE_HTTP_TIMEOUT", "").strip()
-    read = float(raw) if raw else 60.0
+    read = env_float(
+        HTTP_TIMEOUT_ENV,
+        DEFAULT_HTTP_TIMEOUT_S,
+        0,
+        "seconds to wait for an HTTP store to answer",
+        above=True,
+    )
     return (min(10.0, read), read)
 
 

@@ -145,6 +145,19 @@ def _write_all(out: BinaryIO, data: bytes) -> None:
         view = view[out.write(view) or 0 :]
 
 
+def content_length(value: str, where: str) -> int:
+    """A ``Content-Length`` header's byte count; anything but digits is the server's error."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise FederateError(
+            f"The server sent Content-Length: {shown!r} for {where}; "
+            "it must be a number of bytes (digits only)",
+            INTERNAL_ERROR,
+        )
+    return int(text)
+
+
 class HttpTransport:
     """Requests to one kind of http(s) store, shared by that repository's threads."""
 
@@ -198,12 +211,20 @@ class HttpTransport:
         etag = self._etags.get(path)
         return {"If-Match": etag} if etag and not etag.startswith("W/") else {}
 
-    def info(self, path: str, resp: urllib3.BaseHTTPResponse, size: int | None = None) -> FileInfo:
-        """What a HEAD or a GET says about the file's current version (``size`` when the
-        caller knows better than ``Content-Length``)."""
-        return self.info_from_headers(path, resp.headers, size)
+    def info(
+        self,
+        path: str,
+        resp: urllib3.BaseHTTPResponse,
+        size: int | None = None,
+        url: str | None = None,
+    ) -> FileInfo:
+        """What a HEAD or a GET of ``url`` says about the file's current version (``size``
+        when the caller knows better than ``Content-Length``)."""
+        return self.info_from_headers(path, resp.headers, size, url)
 
-    def info_from_headers(self, path: str, headers: Any, size: int | None = None) -> FileInfo:
+    def info_from_headers(
+        self, path: str, headers: Any, size: int | None = None, url: str | None = None
+    ) -> FileInfo:
         """:meth:`info` from the response headers alone (any mapping whose ``get`` ignores
         the case of names); the ETag is remembered for :meth:`pin`."""
         length = headers.get("Content-Length")
@@ -211,7 +232,7 @@ class HttpTransport:
         if etag:
             self._etags[path] = etag
         if size is None and length is not None:
-            size = int(length)
+            size = content_length(length, redact(url) if url else path or "the file")
         if size is not None:
             self._sizes[path] = size
         return FileInfo(path, False, size, checksums_from_headers(headers), etag)

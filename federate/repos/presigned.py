@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -48,10 +47,10 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from federate.credentials import (
-    DEFAULT_REFRESH_MARGIN_S,
     CredentialKeeper,
     CredentialRefresher,
     ScopedCredentials,
+    refresh_margin,
 )
 from federate.entities import FileInfo
 from federate.errors import (
@@ -178,9 +177,7 @@ def _content_range_total(value: str | None) -> int | None:
 def _margin(credentials: ScopedCredentials) -> float:
     """The renewal margin, at most half the URLs' lifetime: URLs that live less than the
     configured margin would otherwise be renewed before every single request."""
-    configured = float(
-        os.environ.get("FEDERATE_CREDENTIAL_REFRESH_MARGIN", DEFAULT_REFRESH_MARGIN_S)
-    )
+    configured = refresh_margin()
     if credentials.expires_at is None:
         return configured
     return max(0.0, min(configured, (credentials.expires_at - time.time()) / 2))

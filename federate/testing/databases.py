@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from federate.config import RegistryConfig
-from federate.registry.sql.db import dispose_engines
+from federate.registry.sql.db import dispose_engines, prepare
 from federate.registry.sql.models import Base
 from federate.registry.sql.store import SqlRegistry
 
@@ -204,5 +204,6 @@ def database_uri(database: Database, tmp_path: Path) -> Iterator[str]:
 def registry(database_uri: str, tmp_path: Path) -> Iterator[SqlRegistry]:
     """An empty SqlRegistry on each database in turn, at the current schema head."""
     config = RegistryConfig(uri=database_uri, artifact_root=str(tmp_path / "artifacts"))
+    prepare(database_uri, create=True)  # a new SQLite file is otherwise made by a first write
     yield SqlRegistry(config)
     dispose_engines()

@@ -13,6 +13,7 @@ from federate.registry.sql.db import SCHEMA_HEAD
 
 def test_current_check_upgrade_on_an_empty_database(tmp_path, federate_home):
     url = f"sqlite:///{tmp_path / 'r.db'}"
+    sqlite3.connect(tmp_path / "r.db").close()  # an empty file: a database with no tables
     run = CliRunner().invoke
     assert run(cli, ["db", "current", url]).stdout == "none\n"
     res = run(cli, ["db", "check", url])
@@ -43,3 +44,13 @@ def test_upgrade_refuses_a_database_from_a_newer_release(tmp_path, federate_home
     assert "revision ffff, which this federate does not know" in res.stderr
     assert f"stops at {SCHEMA_HEAD}" in res.stderr and "Traceback" not in res.stderr
     assert run(cli, ["db", "current", url]).stdout == "ffff\n"  # untouched
+
+
+def test_current_and_check_refuse_a_sqlite_file_that_does_not_exist(tmp_path, federate_home):
+    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    for command in ("current", "check"):
+        res = CliRunner().invoke(cli, ["db", command, url])
+        assert res.exit_code == 1 and res.stderr.count("\n") == 1
+        assert f"No registry database at {tmp_path / 'typo.db'}" in res.stderr
+        assert "[RESOURCE_DOES_NOT_EXIST]" in res.stderr
+    assert not (tmp_path / "typo.db").exists()

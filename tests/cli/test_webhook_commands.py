@@ -103,6 +103,7 @@ def test_bad_input_gets_one_line_errors(run):
         "NOPE_UNSET",
     )
     assert res.exit_code == 2 and "NOPE_UNSET is not set" in res.stderr
+    assert run("models", "create", "m").exit_code == 0  # the registry database exists
     res = run("webhooks", "delete", "0123", "--yes")
     assert res.exit_code == 1 and "Webhook '0123' does not exist" in res.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federate.errors import INVALID_PARAMETER_VALUE
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError
 from federate.registry.filters import (
     MODEL_VERSIONS,
     PROMPTS,
@@ -17,6 +17,7 @@ from federate.registry.filters import (
     parse_filter,
     parse_order_by,
 )
+from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
 
 
@@ -204,3 +205,24 @@ def test_a_filter_may_hold_ten_thousand_values():
     assert len(comparison.value) == 10_000
     with raises_federate_error(INVALID_PARAMETER_VALUE, "10001 values, more than 10000"):
         parse_filter(f"run_id IN ({values}) AND name = 'm'", MODEL_VERSIONS)
+
+
+def test_an_integer_of_thousands_of_digits_is_out_of_range_in_a_short_message():
+    text = "version_number = " + "9" * 5000
+    with pytest.raises(FederateError) as caught:
+        parse_filter(text, MODEL_VERSIONS)
+    message = str(caught.value)
+    assert caught.value.error_code == INVALID_PARAMETER_VALUE
+    assert "integer of 5000 digits is out of range for version_number at character 18" in message
+    assert "64-bit integers, -9223372036854775807 to 9223372036854775807" in message
+    assert len(message) < 600
+
+
+def test_the_cli_refuses_a_huge_filter_integer_in_one_line(federate_home, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "MLmodel").write_text("x")
+    assert run_federate("register", str(tmp_path / "m"), "iris").returncode == 0
+    res = run_federate("models", "list", "--filter", "creation_timestamp > " + "9" * 5000)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "[INVALID_PARAMETER_VALUE]" in res.stderr
+    assert "integer of 5000 digits is out of range for creation_timestamp" in res.stderr

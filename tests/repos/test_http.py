@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import federate
-from federate.errors import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+from federate.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+)
+from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
 from federate.testing.http import FileServer
 
@@ -139,3 +147,82 @@ def test_refusals_are_permission_denied_and_a_plain_400_is_not(served, tmp_path)
         federate.download(url, tmp_path / "a.json")
     with raises_federate_error(INTERNAL_ERROR, "HTTP 400"):  # no expired-signature body
         federate.download(url, tmp_path / "b.json")
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    """Answers every HEAD and GET with the status, headers and body scripted for its path."""
+
+    protocol_version = "HTTP/1.1"
+    routes: dict[str, tuple[list[tuple[str, str]], bytes]] = {}
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _answer(self, with_body: bool) -> None:
+        headers, body = self.routes.get(self.path.split("?")[0], ([("Content-Length", "0")], b""))
+        self.send_response(200 if self.path.split("?")[0] in self.routes else 404)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._answer(False)
+
+    def do_GET(self) -> None:
+        self._answer(True)
+
+
+@pytest.fixture
+def scripted_server():
+    """A server on 127.0.0.1 whose answers a test writes by hand: ``start(routes)`` -> URL."""
+    servers = []
+
+    def start(routes: dict[str, tuple[list[tuple[str, str]], bytes]]) -> str:
+        handler = type("Handler", (_Scripted,), {"routes": routes})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", "12abc", " "])
+def test_a_head_with_a_content_length_that_is_not_a_number_is_one_error(
+    scripted_server, federate_home, tmp_path, length
+):
+    base = scripted_server({"/f.bin": ([("Content-Length", length)], b"")})
+    url = f"{base}/f.bin?sig=s3cret"
+    with raises_federate_error(
+        INTERNAL_ERROR, f"Content-Length: {length.strip()!r}", "/f.bin", "a number of bytes"
+    ):
+        federate.download(url, tmp_path / "api")
+    res = run_federate("download", url, str(tmp_path / "cli"))
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "Content-Length" in res.stderr
+    assert "s3cret" not in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "api").exists() and not (tmp_path / "cli").exists()
+
+
+def test_an_index_entry_with_a_nul_is_one_error_and_nothing_is_written(
+    scripted_server, federate_home, tmp_path
+):
+    page = b'<a href="ok.bin">ok.bin</a> <a href="x%00y.bin">x</a>'
+    base = scripted_server(
+        {
+            "/d/": ([("Content-Type", "text/html"), ("Content-Length", str(len(page)))], page),
+            "/d/ok.bin": ([("Content-Length", "2")], b"ok"),
+        }
+    )
+    with raises_federate_error(INVALID_PARAMETER_VALUE, f"index at {base}/d/", "NUL"):
+        federate.download(f"{base}/d/", tmp_path / "api")
+    res = run_federate("download", f"{base}/d/", str(tmp_path / "cli"))
+    assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "NUL character ('x\\x00y.bin')" in res.stderr
+    assert not (tmp_path / "api").exists() and not (tmp_path / "cli").exists()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from federate.errors import INVALID_PARAMETER_VALUE
 from federate.repos.http_index import parse_index
+from federate.testing.errors import raises_federate_error
 
 BASE = "http://host/models/m/"
 
@@ -44,3 +46,14 @@ def test_apache_rounded_sizes_are_unknown_exact_ones_kept():
 
 def test_an_index_without_sizes_lists_names_only():
     assert parse_index(PLAIN, BASE) == [("d", True, None), ("x.bin", False, None)]
+
+
+def test_an_entry_with_a_nul_in_its_name_is_an_error_naming_the_index():
+    for page, shown in (
+        ('<a href="ok.bin">ok</a> <a href="bad%00name.bin">bad</a>', "'bad\\x00name.bin'"),
+        ('<a href="ok.bin">ok</a> <a href="bad\x00raw.bin">bad</a>', "'bad\\x00raw.bin'"),
+    ):
+        with raises_federate_error(
+            INVALID_PARAMETER_VALUE, f"The directory index at {BASE} lists", shown, "NUL"
+        ):
+            parse_index(page, BASE)

@@ -8,6 +8,7 @@ instead of colliding.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +19,7 @@ from federate.entities import READY, ModelVersion, RegisteredModel
 from federate.errors import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.registry.base import Registry, as_version, check_alias, check_name
 from federate.registry.sql import queries as q
-from federate.registry.sql.db import SessionFactory, engine_for
+from federate.registry.sql.db import SessionFactory, engine_for, prepare
 from federate.registry.sql.models import MODEL
 
 # create_model_version's statements, built once so each call only binds values
@@ -43,8 +44,10 @@ class SqlRegistryCore(Registry):
 
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
-        self.engine = engine_for(config.uri)
-        self.session = SessionFactory(self.engine)
+        # a SQLite file that is not there yet is created by the first call that adds
+        # something (create=True below), never by a read
+        self.engine = engine_for(config.uri, create=False)
+        self.session = SessionFactory(self.engine, functools.partial(prepare, config.uri))
 
     def _lock_model(self, s: Any, name: str, kind: str = MODEL) -> int:
         """Touch the model's row (taking its write lock) and return its id."""
@@ -71,7 +74,7 @@ class SqlRegistryCore(Registry):
     ) -> RegisteredModel:
         check_name(name, "prompt" if kind != MODEL else "registered model")
         now = q.now_ms()
-        with self.session() as s:
+        with self.session(create=True) as s:
             if s.execute(q.MODEL_ID, {"name": name}).first() is not None:
                 raise FederateError(
                     f"Registered model or prompt {name!r} already exists", RESOURCE_ALREADY_EXISTS
@@ -159,12 +162,13 @@ class SqlRegistryCore(Registry):
                 )
 
     def _delete_alias(self, name: str, kind: str, alias: str) -> None:
+        """Remove ``alias`` if it is set. As in MLflow, an alias that is not set is no
+        error, but a model that does not exist is (RESOURCE_DOES_NOT_EXIST)."""
+        check_alias(alias)
         with self.session() as s:
             rm_id = self._lock_model(s, name, kind)
-            res = s.execute(
+            s.execute(
                 delete(q.alias_t).where(
                     q.alias_t.c.registered_model_id == rm_id, q.alias_t.c.alias == alias
                 )
             )
-            if q.affected(res) == 0:
-                raise FederateError(f"{name!r} has no alias {alias!r}", RESOURCE_DOES_NOT_EXIST)

@@ -18,13 +18,19 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from federate.errors import INTERNAL_ERROR, FederateError
+from federate.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    FederateError,
+)
 from federate.registry.sql.engines import (
     READ_ONLY,
     SQLITE_LOWER,
     connect_with_retry,
     create_engine,
     display_url,
+    sqlite_file,
 )
 from federate.registry.sql.sessions import SessionFactory, database_error
 
@@ -37,6 +43,8 @@ __all__ = [
     "dispose_engines",
     "engine_for",
     "ensure_schema",
+    "no_database",
+    "prepare",
     "schema_state",
     "upgrade",
     "upgrade_url",
@@ -61,20 +69,66 @@ def migrations_dir() -> Path:
     raise FederateError("federate's migration scripts are missing from the installation")
 
 
-def engine_for(url: str) -> Engine:
-    """The process-wide engine for ``url``, created and schema-checked on first use."""
+def engine_for(url: str, create: bool = True) -> Engine:
+    """The process-wide engine for ``url``, its schema checked on first use (an empty
+    database gets it). A SQLite file that does not exist yet is created only with
+    ``create``; without it the engine comes back unprepared, and :func:`prepare` (which
+    every registry transaction calls) refuses to read a database that is not there."""
     engine = _engines.get(url)
     if engine is not None and url in _ready:
         return engine
     with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = create_engine(url)
-            _engines[url] = engine
-        if url not in _ready:
-            ensure_schema(engine)
-            _ready.add(url)
+        engine = _engine(url)
+        if url not in _ready and (create or _existing(engine)):
+            _prepare(url, engine, create)
     return engine
+
+
+def prepare(url: str, create: bool = False) -> None:
+    """Make ``url``'s database ready for a transaction: its schema checked, and a missing
+    SQLite file created if ``create`` (the calls that add a model, a prompt or a webhook),
+    else refused: a mistyped path must not turn into a new, empty registry."""
+    if url in _ready:
+        return
+    with _lock:
+        if url not in _ready:
+            _prepare(url, _engine(url), create)
+
+
+def _engine(url: str) -> Engine:
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = create_engine(url)
+    return engine
+
+
+def _existing(engine: Engine) -> bool:
+    path = sqlite_file(engine.url)
+    return path is None or path.exists()
+
+
+def _prepare(url: str, engine: Engine, create: bool) -> None:
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
+        if not create:
+            raise no_database(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FederateError(
+                f"Cannot create the registry database {path}: {err.strerror or err}",
+                INVALID_PARAMETER_VALUE,
+            ) from None
+    ensure_schema(engine)
+    _ready.add(url)
+
+
+def no_database(path: Path) -> FederateError:
+    return FederateError(
+        f"No registry database at {path}; check the registry URI (or FEDERATE_HOME), "
+        "or register a model to create it",
+        RESOURCE_DOES_NOT_EXIST,
+    )
 
 
 def dispose_engines() -> None:
@@ -170,6 +224,9 @@ def alembic_config(engine: Engine | None = None):  # type: ignore[no-untyped-def
 def schema_state(url: str) -> tuple[str | None, str]:
     """(current revision or None, head revision) of the database at ``url``, changing nothing."""
     engine = create_engine(url)
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
+        raise no_database(path)
     try:
         with connect_with_retry(engine, **{READ_ONLY: True}) as conn:
             return current_revision(conn), SCHEMA_HEAD
@@ -188,6 +245,9 @@ def upgrade_url(url: str) -> tuple[str | None, str]:
     from filelock import FileLock
 
     engine = create_engine(url)
+    path = sqlite_file(engine.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(_lock_path(engine), timeout=300):
             with connect_with_retry(engine) as conn:

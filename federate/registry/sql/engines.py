@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy import event, pool
@@ -164,29 +165,81 @@ def scrub(text: str, url: URL) -> str:
     return text
 
 
+# SQLAlchemy 2.1 percent-decodes a URL's database part (so a path can hold "?" as %3F);
+# 2.0 keeps it as written. Decoded here too, so a URI means one file on every version.
+_DECODES_DATABASE = make_url("sqlite:///%3F").database == "?"
+
+
 def parse_url(url: str) -> URL:
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError as err:
         raise FederateError(
             f"Not a database URL: {display_url(url)!r}. Use e.g. sqlite:///path/registry.db, "
             "postgresql+psycopg://host/db or mysql+pymysql://user@host/db",
             INVALID_PARAMETER_VALUE,
         ) from err
+    if not _DECODES_DATABASE and parsed.database and "%" in parsed.database:
+        parsed = parsed.set(database=unquote(parsed.database))
+    return parsed
+
+
+def check_registry_url(url: URL) -> None:
+    """Refuse a URL that would keep the registry somewhere nobody meant: an in-memory
+    SQLite database (gone, registrations and all, when the process ends, and a different
+    one per pooled connection), or a server URL without a database name (the schema would
+    land in whatever database the server or the default socket picks)."""
+    shown = display_url(url)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if url.host:
+            raise FederateError(
+                f"The registry URI {shown!r} puts {url.host!r} where a server's name goes; "
+                f"a SQLite file takes three slashes: sqlite:///{url.host} (relative) or "
+                "sqlite:////absolute/path/registry.db",
+                INVALID_PARAMETER_VALUE,
+            )
+        if (
+            database in ("", ":memory:")
+            or database.startswith("file::memory:")
+            or url.query.get("mode") == "memory"
+        ):
+            raise FederateError(
+                f"The registry URI {url.drivername}:///{database} names an in-memory SQLite "
+                "database, which loses every registration when the process ends; name a "
+                "file: sqlite:////absolute/path/registry.db or sqlite:///relative/path.db",
+                INVALID_PARAMETER_VALUE,
+            )
+    elif not url.database:
+        raise FederateError(
+            f"The registry URI {shown!r} names no database; name one after the host: "
+            f"{url.drivername}://user@host[:port]/DATABASE",
+            INVALID_PARAMETER_VALUE,
+        )
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL keeps its database in; None for other databases and for
+    ``file:`` URIs (SQLite parses those itself)."""
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    if url.database.startswith("file:"):
+        return None
+    return Path(url.database).expanduser()
 
 
 def create_engine(url: str, settings: EngineSettings | None = None) -> Engine:
     """A new engine for ``url`` with ``settings`` (default: from the environment).
 
-    Nothing connects yet; :func:`connect_with_retry` makes the first connection.
+    Nothing connects yet (so no SQLite file is created): :func:`connect_with_retry` makes
+    the first connection.
     """
     settings = settings_from_env() if settings is None else settings
     redact_logs()  # SQLAlchemy's echo logs parameters: stored webhook secrets among them
     parsed = parse_url(url)
+    check_registry_url(parsed)
     backend = parsed.get_backend_name()
     is_sqlite = backend == "sqlite"
-    if is_sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"pool_pre_ping": not is_sqlite, "echo": settings.echo}
     if settings.poolclass:
         kwargs["poolclass"] = POOL_CLASSES[settings.poolclass]

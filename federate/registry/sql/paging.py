@@ -107,7 +107,7 @@ def _decode(token: str, digest: str) -> list[Any]:
         raise _invalid(token, "it is not a page token this registry issued")
     try:
         body = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (UnicodeError, binascii.Error, ValueError):
+    except (UnicodeError, binascii.Error, ValueError, RecursionError):  # nested [[[[...
         raise _invalid(token, "it is not a page token this registry issued") from None
     if not isinstance(body, dict) or set(body) != {"search", "after"}:
         raise _invalid(token, "it is not a page token this registry issued")

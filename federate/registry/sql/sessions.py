@@ -9,7 +9,7 @@ request (RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or report a bug
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -113,12 +113,17 @@ class SessionFactory:
     """Managed ORM sessions: commit on success, roll back on error, errors mapped by
     :func:`database_error`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, prepare: Callable[[bool], None] | None = None) -> None:
+        """``prepare(create)`` runs before each transaction: it makes the database ready
+        (see :func:`federate.registry.sql.db.prepare`), creating it only if ``create``."""
         self.engine = engine
         self._maker = sessionmaker(bind=engine, expire_on_commit=False)
+        self._prepare = prepare
 
     @contextmanager
-    def __call__(self) -> Iterator[Session]:
+    def __call__(self, create: bool = False) -> Iterator[Session]:
+        if self._prepare is not None:
+            self._prepare(create)
         with self._maker() as session:
             try:
                 yield session
@@ -131,9 +136,11 @@ class SessionFactory:
                 raise database_error(err, self.engine.url) from err
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, create: bool = False) -> Iterator[Connection]:
         """A Core connection in a transaction, committed on success: the fast path for
         writes that need no ORM objects (creating a version). Same error mapping."""
+        if self._prepare is not None:
+            self._prepare(create)
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -145,6 +152,8 @@ class SessionFactory:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only Core connection: the fast path for resolution."""
+        if self._prepare is not None:
+            self._prepare(False)
         try:
             with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
                 yield conn

@@ -12,7 +12,6 @@ unnoticed here.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from federate.entities import (
     WebhookEvent,
     WebhookTestResult,
 )
+from federate.envvars import env_float
 from federate.errors import RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.registry.sql import queries as q
 from federate.registry.sql.core import SqlRegistryCore
@@ -56,10 +56,9 @@ _ACTIVE_SUBSCRIPTIONS = (
 
 
 def _refresh_seconds() -> float:
-    try:
-        return max(float(os.environ.get("FEDERATE_WEBHOOKS_REFRESH_SECONDS", "5")), 0.0)
-    except ValueError:
-        return 5.0
+    return env_float(
+        "FEDERATE_WEBHOOKS_REFRESH_SECONDS", 5.0, 0, "seconds between reloads of the webhooks"
+    )
 
 
 @dataclass(frozen=True)
@@ -135,6 +134,7 @@ class WebhookMethods(SqlRegistryCore):
 
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
+        _refresh_seconds()  # a bad value fails here, not after a write has committed
         self._subscriptions = subscriptions_for(self.engine)
 
     # -- emitting ------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class WebhookMethods(SqlRegistryCore):
         checked_events = v.check_events(events)
         webhook_id = uuid.uuid4().hex
         now = q.now_ms()
-        with self.session() as s:
+        with self.session(create=True) as s:
             s.execute(
                 insert(hooks).values(
                     id=webhook_id, creation_time=now, last_updated_time=now, **values

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
 from federate.registry.sql import db, engines
+from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
 
 SECRET = "s3cr3t-pw"
@@ -257,3 +258,40 @@ def test_database_that_comes_up_during_the_retries_is_used(monkeypatch, caplog):
     finally:
         stop.set()
         proxy.join(5)
+
+
+IN_MEMORY = ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///file::memory:?uri=true"]
+NO_DATABASE = [
+    ("postgresql://", "postgresql://user@host[:port]/DATABASE"),
+    ("postgresql+psycopg://127.0.0.1/", "postgresql+psycopg://user@host[:port]/DATABASE"),
+    ("mysql+pymysql://root@127.0.0.1/", "mysql+pymysql://user@host[:port]/DATABASE"),
+]
+
+
+@pytest.mark.parametrize("url", IN_MEMORY)
+def test_an_in_memory_sqlite_registry_is_refused(url):
+    with raises_federate_error(
+        INVALID_PARAMETER_VALUE, "in-memory SQLite database", "sqlite:////absolute/path"
+    ):
+        db.engine_for(url)
+
+
+def test_a_sqlite_uri_with_two_slashes_names_the_three_slash_form():
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "three slashes: sqlite:///reg.db"):
+        db.engine_for("sqlite://reg.db")
+
+
+@pytest.mark.parametrize(("url", "form"), NO_DATABASE)
+def test_a_server_url_without_a_database_name_is_refused(url, form):
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "names no database", form):
+        db.engine_for(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "postgresql://"])
+def test_register_on_a_url_that_would_lose_it_fails_in_one_line(tmp_path, federate_home, url):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "MLmodel").write_text("x")
+    res = run_federate("--registry-uri", url, "register", str(tmp_path / "model"), "iris")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "[INVALID_PARAMETER_VALUE]" in res.stderr
+    assert res.stderr.startswith("federate: error: The registry URI ")

@@ -75,8 +75,9 @@ def test_prompt_alias_resolves_moves_and_goes(prompt):
     prompt.delete_prompt_alias("greet", "prod")
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'greet'", "'prod'"):
         prompt.load_prompt("prompts:/greet@prod")
-    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'prod'"):
-        prompt.delete_prompt_alias("greet", "prod")
+    prompt.delete_prompt_alias("greet", "prod")  # not set any more: no error, as in MLflow
+    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'ghost'"):
+        prompt.delete_prompt_alias("ghost", "prod")
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'greet'", "version 7"):
         prompt.set_prompt_alias("greet", "prod", 7)
 

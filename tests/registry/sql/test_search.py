@@ -425,3 +425,26 @@ def test_filter_values_reach_the_database_as_parameters(populated):
     for statement, parameters in searches:
         assert "marker" not in statement
         assert marker in repr(parameters)
+
+
+def test_a_deeply_nested_page_token_is_invalid_not_a_recursion_error(ordered):
+    real = ordered.search_registered_models(max_results=2).token
+    digest = json.loads(base64.urlsafe_b64decode(real))["search"]
+    nested = "[" * 3000 + "]" * 3000
+    for body in (nested, f'{{"search":"{digest}","after":{nested}}}'):
+        token = base64.urlsafe_b64encode(body.encode()).decode()
+        for search in (ordered.search_registered_models, ordered.search_model_versions):
+            with raises_federate_error(
+                INVALID_PARAMETER_VALUE, "Invalid page token", "not a page token this registry"
+            ):
+                search(max_results=2, page_token=token)
+
+
+def test_a_filter_integer_of_thousands_of_digits_names_the_64_bit_range(populated):
+    for digits in ("9" * 5000, "-" + "9" * 5000, "9223372036854775808"):
+        with raises_federate_error(
+            INVALID_PARAMETER_VALUE,
+            "is out of range for version_number",
+            "64-bit integers, -9223372036854775807 to 9223372036854775807",
+        ):
+            populated.search_model_versions(f"version_number > {digits}")

@@ -682,8 +682,22 @@ def test_delete_alias(registry):
         resolve(registry, "models:/m@champion")
     assert registry.get_model_version("m", 1).aliases == ()
     assert registry.get_registered_model("m").aliases == {}
-    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'champion'"):
-        registry.delete_registered_model_alias("m", "champion")
+
+
+def test_deleting_an_alias_that_is_not_set_succeeds_like_mlflow(registry):
+    model_with_versions(registry, "m", 2)
+    registry.set_registered_model_alias("m", "champion", 2)
+    registry.delete_registered_model_alias("m", "challenger")  # never set: no error
+    registry.delete_registered_model_alias("m", "challenger")
+    assert registry.get_registered_model("m").aliases == {"champion": 2}
+    registry.delete_registered_model_alias("m", "champion")
+    registry.delete_registered_model_alias("m", "champion")  # already gone: no error
+    assert registry.get_registered_model("m").aliases == {}
+    # the model itself must exist, as in MLflow
+    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'ghost'"):
+        registry.delete_registered_model_alias("ghost", "champion")
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "Invalid alias 'a b'"):
+        registry.delete_registered_model_alias("m", "a b")
 
 
 def test_missing_alias_names_model_and_alias(registry):

@@ -369,8 +369,8 @@ def test_a_rolled_back_write_sends_nothing(registry, webhook_receiver, webhook_d
         registry.create_model_version("nope", "s3://b/1")
     with raises_federate_error("RESOURCE_ALREADY_EXISTS", "'m' already exists"):
         registry.create_registered_model("m")
-    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "no alias 'ghost'"):
-        registry.delete_registered_model_alias("m", "ghost")
+    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "'ghost'"):
+        registry.delete_registered_model_alias("ghost", "champion")
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "version 9"):
         registry.set_model_version_tag("m", 9, "k", "v")
     assert webhook_dispatcher.flush(10)
