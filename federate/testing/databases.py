@@ -5,8 +5,12 @@ MariaDB/MySQL on 127.0.0.1 (when they answer a short connect probe; otherwise th
 parameter is skipped, saying why). ``FEDERATE_TEST_DB_URIS`` (comma separated SQLAlchemy
 URLs; ``sqlite`` alone means "a fresh file per test") replaces the list, and then a
 database that does not answer fails its tests instead of skipping them (CI sets it, so a
-database that is down cannot pass unnoticed). :func:`fresh_database_uri` hands a test an
-empty database: server databases are wiped (every federate table and
+database that is down cannot pass unnoticed). The database a server URL names is only
+the door in: each run creates a database of its own on that server
+(``federate_test_<pid>_<random>``), works there, and drops it when the run ends, so a test
+never touches tables it did not create and concurrent runs on one server (two checkouts,
+CI beside a developer) cannot wipe each other's. :func:`fresh_database_uri` hands a test
+an empty database: the run's database is wiped (every federate table and
 ``alembic_version`` dropped), so federate re-creates the schema through its migrations.
 
 Use it from a conftest, which makes the fixtures and the clean-up hook its own::
@@ -18,8 +22,10 @@ Use it from a conftest, which makes the fixtures and the clean-up hook its own::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,32 +164,101 @@ def reset_database(uri: str) -> None:
     dispose_engines()
 
 
-def drop_all_federate_tables() -> None:
-    """Leave the server databases as we found them: without federate tables (call it
-    from ``pytest_sessionfinish``)."""
+#: server URL given -> URL of the database this run created there
+_run_databases: dict[str, str] = {}
+RUN_DATABASE_PREFIX = "federate_test_"
+
+
+def _quoted(engine: sa.Engine, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote_identifier(name)
+
+
+def run_database_uri(server_uri: str) -> str:
+    """The URL of a database this run created on ``server_uri``'s server (created on first
+    use; :func:`drop_run_databases` drops it). Databases an earlier run on this machine
+    left behind (its process is gone: killed before it could clean up) are dropped first."""
+    uri = _run_databases.get(server_uri)
+    if uri is not None:
+        return uri
+    name = f"{RUN_DATABASE_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    door = sa.create_engine(server_uri, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with door.connect() as conn:
+            _drop_orphans(conn)
+            conn.exec_driver_sql(f"CREATE DATABASE {_quoted(door, name)}")
+    finally:
+        door.dispose()
+    uri = make_url(server_uri).set(database=name).render_as_string(hide_password=False)
+    _run_databases[server_uri] = uri
+    return uri
+
+
+def _drop_orphans(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        listed = "SELECT datname FROM pg_database"
+    else:
+        listed = "SHOW DATABASES"
+    for (name,) in conn.exec_driver_sql(listed).fetchall():
+        if not name.startswith(RUN_DATABASE_PREFIX):
+            continue
+        pid = name[len(RUN_DATABASE_PREFIX) :].split("_", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(Exception):
+                _drop(conn, name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop(conn: sa.Connection, name: str) -> None:
+    quoted = conn.dialect.identifier_preparer.quote_identifier(name)
+    if conn.dialect.name == "postgresql":  # connections a test leaked must not keep it
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    else:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+
+
+def drop_run_databases() -> None:
+    """Drop the databases this run created (idempotent; ``pytest_sessionfinish``)."""
     dispose_engines()
-    for uri, engine in list(_admin_engines.items()):
-        try:
-            drop_federate_tables(uri)
-        finally:
-            engine.dispose()
+    for engine in _admin_engines.values():
+        engine.dispose()
     _admin_engines.clear()
     _reflected.clear()
+    for server_uri in list(_run_databases):
+        run_uri = _run_databases.pop(server_uri)
+        door = sa.create_engine(
+            server_uri, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+        try:
+            with door.connect() as conn:
+                _drop(conn, str(make_url(run_uri).database))
+        finally:
+            door.dispose()
 
 
 def fresh_database_uri(database: Database, tmp_path: Path) -> str:
-    """The URL of an empty database on ``database`` (failing the test if it is down)."""
+    """The URL of an empty database on ``database`` (failing the test if it is down): a
+    new SQLite file, or the run's own database on a server, wiped."""
     if database.unreachable:
         pytest.fail(database.unreachable, pytrace=False)
     if database.uri is None:
         return f"sqlite:///{tmp_path / 'registry.db'}"
-    reset_database(database.uri)
-    return database.uri
+    uri = run_database_uri(database.uri)
+    reset_database(uri)
+    return uri
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Drop the federate tables the run left in the server databases."""
-    drop_all_federate_tables()
+    """Drop the databases the run created on the servers."""
+    drop_run_databases()
 
 
 @pytest.fixture(params=database_params())

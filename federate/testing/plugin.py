@@ -7,6 +7,7 @@ registry URI), so each test starts as a new process would.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,11 @@ def sqlite_registry(federate_home: Path):  # type: ignore[no-untyped-def]
     import federate
 
     return federate.get_registry()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the server databases the run created (:mod:`federate.testing.databases`), if
+    it used any: a test may call ``fresh_database_uri`` without its conftest's hook."""
+    databases = sys.modules.get("federate.testing.databases")
+    if databases is not None:
+        databases.drop_run_databases()
