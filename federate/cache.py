@@ -40,6 +40,7 @@ from federate.config import federate_home
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError, redact
 from federate.transfer.checksums import fd_digest
 from federate.transfer.engine import check_destination, install_tree
+from federate.transfer.paths import path_under
 from federate.transfer.staging import abandoned, last_activity, read_json, write_json_atomically
 from federate.uri import ModelRef
 
@@ -81,7 +82,8 @@ class ModelCache:
 
     def snapshot(self, registry_uri: str, name: str, version: int) -> Snapshot:
         rid = registry_id(registry_uri)
-        return Snapshot(self.root / "snapshots" / rid / name / str(version), rid, name, version)
+        path = path_under(self.root / "snapshots", rid, name, str(version))
+        return Snapshot(path, rid, name, version)
 
     def _ref_path(self, registry_uri: str, ref: ModelRef) -> Path:
         key = hashlib.sha256(str(ref).encode()).hexdigest()[:16]
