@@ -33,6 +33,7 @@ from federate.plugins.blame import names_failing_plugins
 from federate.plugins.manager import get_plugin_host
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
+from federate.repos.local_tree import check_regular_file, walk
 from federate.transfer.engine import check_destination, source_name
 from federate.transfer.progress import ProgressArg
 from federate.uri import ModelRef, is_registry_uri, parse_uri
@@ -277,7 +278,9 @@ def register(
 
     The model is created if it does not exist. The version is invisible to ``latest``
     until every file is stored; if copying fails, the version is removed again (its
-    number is not reused) and nothing is left in the store.
+    number is not reused) and nothing is left in the store. ``src`` is read as a download
+    from a local directory reads it (:mod:`federate.repos.local_tree`): symbolic links
+    inside it are followed; a link leaving it, a device, FIFO or socket is refused.
     """
     source = Path(src).expanduser()
     if not source.exists():
@@ -287,6 +290,13 @@ def register(
     check_name(name)
     if alias is not None:
         check_alias(alias)
+    # the same rule a download from a local directory follows, checked before anything is
+    # created: links inside ``src`` are followed, links leaving it, devices, FIFOs and
+    # sockets refused, so the stored version is what a download of ``src`` gives
+    if source.is_dir():
+        walk(source)
+    else:
+        check_regular_file(source)
     registry = get_registry(registry_uri)
     try:
         registry.create_registered_model(name)

@@ -9,10 +9,13 @@ model literally named ``m@a``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+from federate.names import check_alias, check_name, check_text
 
 REGISTRY_SCHEMES = ("models", "prompts")
 LATEST = "latest"
@@ -133,6 +136,8 @@ def parse_uri(uri: str) -> ModelRef:
                 f"as {_enc(char)}",
             )
     profile = _unquote(uri, scheme, parts.netloc) or None
+    if profile is not None:
+        _check(uri, scheme, check_text, profile, "registry profile")
     path = parts.path
     if not path.startswith("/") or len(path) <= 1:
         raise _invalid(uri, scheme, "the path is empty")
@@ -164,12 +169,14 @@ def parse_uri(uri: str) -> ModelRef:
         _check_name(uri, scheme, name)
         if not alias.strip():
             raise _invalid(uri, scheme, "the alias after '@' is empty")
+        _check(uri, scheme, check_alias, alias, lookup=True)
         return ModelRef(scheme, name=name, alias=alias, profile=profile)
     if scheme == "prompts":
         raise _invalid(uri, scheme, "a prompt URI needs a /version or an @alias")
     model_id = _unquote(uri, scheme, only)
     if not model_id.strip():
         raise _invalid(uri, scheme, "the model id is empty")
+    _check(uri, scheme, check_text, model_id, "model id")
     return ModelRef(scheme, model_id=model_id, profile=profile)
 
 
@@ -186,3 +193,13 @@ def _unquote(uri: str, scheme: str, part: str) -> str:
 def _check_name(uri: str, scheme: str, name: str) -> None:
     if not name.strip():
         raise _invalid(uri, scheme, "the name is empty")
+    what = "prompt" if scheme == "prompts" else "registered model"
+    _check(uri, scheme, check_name, name, what, lookup=True)
+
+
+def _check(uri: str, scheme: str, check: Callable[..., str], *args: Any, **kw: Any) -> None:
+    """Run one of :mod:`federate.names`' checks; its refusal becomes this URI's."""
+    try:
+        check(*args, **kw)
+    except FederateError as err:
+        raise _invalid(uri, scheme, err.message.rstrip(".")) from None

@@ -33,6 +33,7 @@ from federate.errors import (
 )
 from federate.transfer.checksums import fd_digest
 from federate.transfer.engine import check_destination, install_tree
+from federate.transfer.paths import path_under
 from federate.transfer.staging import read_json, write_json_atomically
 from federate.uri import ModelRef
 
@@ -48,7 +49,8 @@ class SnapshotStore:
 
     def snapshot(self, registry_uri: str, name: str, version: int) -> Snapshot:
         rid = registry_id(registry_uri)
-        return Snapshot(self.root / "snapshots" / rid / name / str(version), rid, name, version)
+        path = path_under(self.root / "snapshots", rid, name, str(version))
+        return Snapshot(path, rid, name, version)
 
     @property
     def blobs(self) -> Path:

@@ -12,7 +12,6 @@ FederateError(NOT_IMPLEMENTED) until overridden.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -35,11 +34,10 @@ from federate.errors import (
     RESOURCE_DOES_NOT_EXIST,
     FederateError,
 )
+from federate.names import check_alias, check_name
 from federate.uri import STAGES, ModelRef, canonical_stage, parse_uri
 
-_ALIAS = re.compile(r"[\w\-]{1,255}")
-_VERSION_LIKE_ALIAS = re.compile(r"v\d+", re.IGNORECASE)
-
+__all__ = ["MAX_VERSION", "Registry", "as_version", "check_alias", "check_name", "check_stage"]
 
 #: The largest version number: registries keep versions in a 32-bit signed integer column.
 MAX_VERSION = 2**31 - 1
@@ -74,44 +72,6 @@ def check_stage(stage: str) -> str:
             INVALID_PARAMETER_VALUE,
         )
     return canonical
-
-
-def check_name(name: str, what: str = "registered model") -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise FederateError(f"A {what} name must be a non-empty string", INVALID_PARAMETER_VALUE)
-    if name != name.strip():
-        # MySQL/MariaDB compare with PAD SPACE, where 'iris ' and 'iris' are the same name
-        raise FederateError(
-            f"Invalid {what} name {name!r}: it may not begin or end with whitespace",
-            INVALID_PARAMETER_VALUE,
-        )
-    bad = [c for c in ("/", "@") if c in name]
-    if bad:
-        raise FederateError(
-            f"Invalid {what} name {name!r}: it may not contain {' or '.join(map(repr, bad))}, "
-            "which URIs use as separators",
-            INVALID_PARAMETER_VALUE,
-        )
-    if len(name) > 256:
-        raise FederateError(
-            f"Invalid {what} name: longer than 256 characters", INVALID_PARAMETER_VALUE
-        )
-    return name
-
-
-def check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
-        raise FederateError(
-            f"Invalid alias {alias!r}: use 1-255 letters, digits, '_' or '-'",
-            INVALID_PARAMETER_VALUE,
-        )
-    if alias.lower() == "latest" or _VERSION_LIKE_ALIAS.fullmatch(alias):
-        raise FederateError(
-            f"Invalid alias {alias!r}: 'latest' and version-like names (v1, V2...) are "
-            "reserved because URIs would be ambiguous",
-            INVALID_PARAMETER_VALUE,
-        )
-    return alias
 
 
 class Registry(ABC):

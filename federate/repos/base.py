@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import errno
-import os
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ from typing import ClassVar, Protocol
 from federate.credentials import CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
 from federate.errors import NOT_IMPLEMENTED, TEMPORARILY_UNAVAILABLE, FederateError, redact
+from federate.repos.local_tree import walk
 from federate.transfer.checksums import ContentCheck, digest_check
 
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -187,13 +187,14 @@ class ArtifactRepository(ABC):
         raise self._read_only("upload_file")
 
     def upload_dir(self, local_dir: str, path: str = "") -> None:
-        """Upload every file under ``local_dir`` to ``path``, keeping relative layout."""
-        base = Path(local_dir)
-        for dirpath, _dirs, files in os.walk(base):
-            for fname in files:
-                full = Path(dirpath) / fname
-                rel = full.relative_to(base).as_posix()
-                self.upload_file(str(full), f"{path}/{rel}" if path else rel)
+        """Upload every file under ``local_dir`` to ``path``, keeping relative layout.
+
+        ``local_dir`` is read by the rule downloads from a local directory follow
+        (:mod:`federate.repos.local_tree`): links inside it are followed, links leaving it
+        and devices, FIFOs and sockets are refused before anything is uploaded."""
+        files = [entry for entry in walk(Path(local_dir)) if not entry.is_dir]
+        for entry in files:
+            self.upload_file(entry.path, f"{path}/{entry.rel}" if path else entry.rel)
 
     def delete(self, path: str = "") -> None:
         raise self._read_only("delete")

@@ -26,7 +26,7 @@ from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
-from federate.repos.http_index import parse_index
+from federate.repos.http_index import IndexWalk, parse_index
 from federate.repos.http_pipeline import Wanted, download_pipelined
 from federate.repos.http_pool import final_url
 from federate.repos.http_transport import (
@@ -85,9 +85,16 @@ class HttpArtifactRepository(ArtifactRepository):
         out: list[FileInfo] = []
         unsized: list[str] = []
         level = [path.strip("/")]
+        walk = IndexWalk(self._url(path, directory=True))
+        depth = 0
         while level:  # breadth first, the index pages of one level fetched in parallel
+            walk.level(depth, level[0])
+            depth += 1
             below: list[str] = []
-            for current, entries in zip(level, in_parallel(self._index, level), strict=True):
+            for current, (page, entries) in zip(
+                level, in_parallel(self._index, level), strict=True
+            ):
+                walk.page(current, page, len(entries))
                 for name, is_dir, size in entries:
                     rel = f"{current}/{name}" if current else name
                     if is_dir:
@@ -102,19 +109,21 @@ class HttpArtifactRepository(ArtifactRepository):
         out.sort(key=lambda f: f.path)
         return out
 
-    def _index(self, path: str) -> builtins.list[tuple[str, bool, int | None]]:
+    def _index(self, path: str) -> tuple[str, builtins.list[tuple[str, bool, int | None]]]:
+        """The URL the index page of ``path`` came from (after redirects), and its entries."""
         url = self._url(path, directory=True)
         resp = self._http.request("GET", url, stream=True)
         if resp.status == 404:
             close_response(resp)
-            return []
+            return url, []
         self._http.check(resp, "GET", url, path)
+        page = final_url(resp, url)
         kind = resp.headers.get("Content-Type", "")
         if "html" not in kind:
             # a file (some servers ignore the trailing slash) or no listings: nothing to
             # list, and its body, possibly gigabytes, is not read
             close_response(resp)
-            return []
+            return page, []
         body = resp.read(_MAX_INDEX + 1, decode_content=True)
         if len(body) <= _MAX_INDEX:
             resp.release_conn()
@@ -127,10 +136,10 @@ class HttpArtifactRepository(ArtifactRepository):
             )
         charset = kind.partition("charset=")[2].split(";", 1)[0].strip() or "utf-8"
         try:
-            page = body.decode(charset, errors="replace")
+            text = body.decode(charset, errors="replace")
         except LookupError:
-            page = body.decode("utf-8", errors="replace")
-        return parse_index(page, url.split("?", 1)[0])
+            text = body.decode("utf-8", errors="replace")
+        return page, parse_index(text, url.split("?", 1)[0])
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         return b"".join(self.iter_range(path, start, length))

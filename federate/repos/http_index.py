@@ -5,6 +5,10 @@ Each link below the directory is an entry; a trailing ``/`` makes it a directory
 size is kept, so a small file needs no ``HEAD`` of its own before it is fetched (the
 ``GET``'s ``Content-Length`` must then agree with it). Rounded sizes (``16K``) and
 indexes without sizes give ``None``: the repository asks the server instead.
+
+A recursive listing reads one page per directory: :class:`IndexWalk` bounds it
+(:mod:`federate.repos.listing`) and refuses an index that leads back to a page already
+read (a directory link redirecting to its parent), which would otherwise be listed forever.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
+from federate.repos.listing import ListingBudget
 
 # "23-Nov-2026 11:11    16384" (nginx) or "2026-11-23 11:11  612" (Apache), then nothing
 _DATE_SIZE = re.compile(
@@ -79,3 +84,28 @@ def parse_index(page: str, base: str) -> list[tuple[str, bool, int | None]]:
         if name and "/" not in name and name not in (".", ".."):
             entries[name] = (is_dir, None if is_dir else _listed_size(after))
     return [(name, d, size) for name, (d, size) in sorted(entries.items())]
+
+
+class IndexWalk:
+    """The index pages one recursive listing has read, and what it may still read."""
+
+    def __init__(self, root_url: str) -> None:
+        self.budget = ListingBudget(redact(root_url))
+        self._seen: dict[str, str] = {}  # page URL (after redirects) -> directory listed
+
+    def level(self, depth: int, first_path: str) -> None:
+        """About to read the pages of directories ``depth`` levels below the root."""
+        self.budget.enter(depth, first_path or "/")
+
+    def page(self, path: str, page_url: str, entries: int) -> None:
+        """Directory ``path`` was read from ``page_url`` and listed ``entries`` entries."""
+        key = page_url.split("?", 1)[0].split("#", 1)[0]
+        first = self._seen.setdefault(key, path)
+        if first != path:
+            raise FederateError(
+                f"The directory index at {redact(page_url)} was reached again, listing "
+                f"{path or '/'!r} after {first or '/'!r}: the index loops back on itself "
+                "(a link or redirect to a directory above), so its listing would never end",
+                INVALID_PARAMETER_VALUE,
+            )
+        self.budget.take(entries)

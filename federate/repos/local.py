@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
@@ -21,6 +23,8 @@ from federate.errors import (
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
+from federate.repos.local_tree import check_regular_file, not_regular, walk
+from federate.transfer.paths import safe_relpath
 
 _PIECE = 1024 * 1024
 
@@ -52,39 +56,22 @@ class LocalArtifactRepository(ArtifactRepository):
         self.base = local_path_of(root).absolute()
 
     def _full(self, path: str) -> Path:
-        if not path:
-            return self.base
-        full = (self.base / path).resolve() if ".." in Path(path).parts else self.base / path
-        if full != self.base and self.base not in full.parents:
-            raise FederateError(
-                f"path {path!r} leaves the repository root", INVALID_PARAMETER_VALUE
-            )
-        return full
+        """``path`` below the root; one with a '.', '..' or empty segment is refused."""
+        rel = path.strip("/")
+        return self.base / safe_relpath(rel) if rel else self.base
 
     def _missing(self, path: str) -> FederateError:
         where = self.base / path if path else self.base
         return FederateError(f"No such file or directory: {where}", RESOURCE_DOES_NOT_EXIST)
 
     def list(self, path: str = "", recursive: bool = False) -> list[FileInfo]:
+        """Entries under ``path`` by :mod:`federate.repos.local_tree`'s rule: links inside
+        the root are followed, links leaving it and devices, FIFOs and sockets refused."""
         top = self._full(path)
         if not top.is_dir():
             return []
-        out: list[FileInfo] = []
-        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
-        stack = [(top, prefix)]
-        while stack:
-            directory, rel = stack.pop()
-            try:
-                with os.scandir(directory) as entries:
-                    for entry in entries:
-                        is_dir = entry.is_dir()
-                        size = None if is_dir else entry.stat().st_size
-                        out.append(FileInfo(rel + entry.name, is_dir, size))
-                        if is_dir and recursive:
-                            stack.append((Path(entry.path), f"{rel}{entry.name}/"))
-            except OSError as err:
-                where = getattr(err, "filename", None) or directory
-                raise from_os_error(err, "list", where) from err
+        rel = path.strip("/")
+        out = [FileInfo(e.rel, e.is_dir, e.size) for e in walk(self.base, rel, recursive)]
         out.sort(key=lambda f: f.path)
         return out
 
@@ -94,13 +81,26 @@ class LocalArtifactRepository(ArtifactRepository):
             st = full.stat()
         except FileNotFoundError:
             raise self._missing(path) from None
-        if full.is_dir():
+        except OSError as err:
+            raise from_os_error(err, "read", full) from err
+        if stat.S_ISDIR(st.st_mode):
             return FileInfo(path, True, None)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_regular(full, st.st_mode)  # /dev/zero would be copied without end
         return FileInfo(path, False, st.st_size)
+
+    def _open_regular(self, path: str, buffering: int = -1) -> BinaryIO:
+        full = self._full(path)
+        f = open(full, "rb", buffering=buffering)  # noqa: SIM115 - returned to the caller
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            f.close()
+            raise not_regular(full, mode)
+        return f
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         try:
-            with open(self._full(path), "rb") as f:
+            with self._open_regular(path) as f:
                 f.seek(start)
                 return f.read(length)
         except FileNotFoundError:
@@ -111,7 +111,7 @@ class LocalArtifactRepository(ArtifactRepository):
     def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
         """A MiB at a time, so a worker never holds a whole range."""
         try:
-            with open(self._full(path), "rb", buffering=0) as f:
+            with self._open_regular(path, buffering=0) as f:
                 f.seek(start)
                 while length > 0 and (piece := f.read(min(_PIECE, length))):
                     length -= len(piece)
@@ -123,7 +123,7 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> None:
         try:
-            shutil.copyfile(self._full(path), local_path)
+            shutil.copyfile(check_regular_file(self._full(path)), local_path)
         except FileNotFoundError:
             raise self._missing(path) from None
         except OSError as err:

@@ -38,21 +38,11 @@ from federate.errors import (
 from federate.repos.base import ArtifactRepository
 from federate.transfer.batch import lane_tasks
 from federate.transfer.fetch import FileJob, Task
+from federate.transfer.paths import safe_relpath
 from federate.transfer.progress import Progress, ProgressArg
 from federate.transfer.retry import Cancelled, with_retries
 from federate.transfer.settings import TransferSettings
 from federate.transfer.staging import Staging
-
-
-def safe_relpath(path: str) -> PurePosixPath:
-    """A listing entry as a relative path that cannot escape the destination."""
-    rel = PurePosixPath(path)
-    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or not rel.parts:
-        raise FederateError(
-            f"Refusing to write {path!r}: the store listed a path outside the destination",
-            INVALID_PARAMETER_VALUE,
-        )
-    return rel
 
 
 def _is_nonempty_dir(path: Path) -> bool:
@@ -110,7 +100,9 @@ def _check_creatable(dst: Path) -> None:
 
 def source_name(root: str) -> str:
     """The name a single-file source gets in the destination directory."""
-    return PurePosixPath(root.rstrip("/").split("?", 1)[0]).name or "artifact"
+    name = root.rstrip("/").split("?", 1)[0].rpartition("/")[2] or "artifact"
+    safe_relpath(name)  # "..", say: never a name outside dst
+    return name
 
 
 def _exists_error(target: Path) -> FederateError:
@@ -164,13 +156,10 @@ def download(
             return str(target)
     check_destination(dst, overwrite)
     files: list[tuple[FileInfo, PurePosixPath]] = []
-    dirs: list[PurePosixPath] = []
-    for info in listing:
-        rel = safe_relpath(info.path)
-        if info.is_dir:
-            dirs.append(rel)
-        else:
-            files.append((info, rel))
+    for info in listing:  # files first: a refusal names the object, not a parent
+        if not info.is_dir:
+            files.append((info, safe_relpath(info.path)))
+    dirs = [safe_relpath(info.path, is_dir=True) for info in listing if info.is_dir]
     _run(repo, dst, files, dirs, settings, progress, overwrite, sha256)
     return str(dst)
 

@@ -20,7 +20,12 @@ import pytest
 import federate
 from federate import transfer
 from federate.credentials import ScopedCredentials
-from federate.errors import NOT_IMPLEMENTED, PERMISSION_DENIED, RESOURCE_DOES_NOT_EXIST
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from federate.plugins.manager import get_plugin_host
 from federate.repos.base import ArtifactRepository
 from federate.testing.errors import raises_federate_error
@@ -214,8 +219,9 @@ def test_a_failed_register_leaves_no_files_and_no_version(
     writable_store, federate_home, model_tree, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", writable_store.root)
+    # a link the copy cannot follow: refused before anything is created or stored
     (model_tree / "data" / "zz-dangling").symlink_to(tmp_path / "nowhere")
-    with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "zz-dangling"):
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "zz-dangling"):
         federate.register(model_tree, "broken")
     assert repo_for(writable_store).walk_files() == []
     assert federate.get_registry().search_model_versions("name = 'broken'") == []
