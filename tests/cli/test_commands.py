@@ -57,11 +57,12 @@ def test_errors_are_one_line_with_code_and_exit_1(run, model_tree, tmp_path):
     assert res.stderr.rstrip().endswith("[INVALID_PARAMETER_VALUE]")
     assert "Traceback" not in res.stderr
 
-    run("register", str(model_tree), "iris")
+    # a new user's first command: the embedded default registry is there, empty
     res = run("resolve", "models:/ghost/1")
     assert res.exit_code == 1
     assert "Registered model 'ghost' does not exist [RESOURCE_DOES_NOT_EXIST]" in res.stderr
 
+    run("register", str(model_tree), "iris")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     res = run("download", "models:/iris/1", str(tmp_path / "full"))

@@ -227,6 +227,34 @@ def test_a_failed_register_leaves_no_files_and_no_version(
     assert federate.get_registry().search_model_versions("name = 'broken'") == []
 
 
+def test_a_register_failing_mid_copy_is_undone(
+    writable_store, federate_home, model_tree, monkeypatch
+):
+    monkeypatch.setenv("FEDERATE_ARTIFACT_ROOT", writable_store.root)
+    federate.register(model_tree, "broken")  # version 1 stays
+    # a read error of the source after some files are stored (a disk failing: nothing
+    # produces one for real on demand, so the second upload raises it)
+    repo_type = type(repo_for(writable_store))
+    real_upload = repo_type.upload_file
+    calls = []
+
+    def failing_upload(self, local_file, artifact_path=None):
+        calls.append(artifact_path)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error", local_file)
+        return real_upload(self, local_file, artifact_path)
+
+    monkeypatch.setattr(repo_type, "upload_file", failing_upload)
+    with pytest.raises(OSError):
+        federate.register(model_tree, "broken")
+    monkeypatch.setattr(repo_type, "upload_file", real_upload)
+    assert len(calls) == 2
+    stored = {f.path.split("/")[2] for f in repo_for(writable_store).walk_files()}
+    assert stored == {"1"}  # version 2's first file was removed again
+    versions = federate.get_registry().search_model_versions("name = 'broken'")
+    assert [v.version for v in versions] == [1]
+
+
 # -- scoped credentials ----------------------------------------------------------------------
 
 

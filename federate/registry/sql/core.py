@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from federate.config import RegistryConfig
+from federate.config import RegistryConfig, default_registry_uri
 from federate.entities import READY, ModelVersion, RegisteredModel
 from federate.errors import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.registry.base import Registry, as_version, check_alias, check_name
@@ -45,9 +45,14 @@ class SqlRegistryCore(Registry):
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
         # a SQLite file that is not there yet is created by the first call that adds
-        # something (create=True below), never by a read
+        # something (create=True below), never by a read: a mistyped path must not become
+        # a new, empty registry. The embedded default under FEDERATE_HOME is the exception:
+        # nobody typed it, and a new user's first command finds an empty registry there.
         self.engine = engine_for(config.uri, create=False)
-        self.session = SessionFactory(self.engine, functools.partial(prepare, config.uri))
+        if config.source == "default" and config.uri == default_registry_uri():
+            self.session = SessionFactory(self.engine, lambda _create: prepare(config.uri, True))
+        else:
+            self.session = SessionFactory(self.engine, functools.partial(prepare, config.uri))
 
     def _lock_model(self, s: Any, name: str, kind: str = MODEL) -> int:
         """Touch the model's row (taking its write lock) and return its id."""
