@@ -8,6 +8,7 @@ refresh callback. The values are secrets: they never appear in ``repr`` or messa
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -47,11 +48,12 @@ REFRESH_MARGIN_ENV = "FEDERATE_CREDENTIAL_REFRESH_MARGIN"
 
 
 def refresh_margin() -> float:
-    """Seconds before expiry at which scoped credentials are renewed."""
+    """Seconds before expiry at which scoped credentials are renewed (negative: that long
+    after it, so only a refusal renews them; tests use it)."""
     return env_float(
         REFRESH_MARGIN_ENV,
         DEFAULT_REFRESH_MARGIN_S,
-        0,
+        -math.inf,
         "seconds before scoped credentials expire to renew them",
     )
 

@@ -40,8 +40,9 @@ def _refuse(
 ) -> FederateError:
     why = f" ({meaning})" if meaning else ""
     shown = raw if len(raw) <= 40 else f"{raw[:20]}...{raw[-10:]} ({len(raw)} characters)"
+    limit = f" {bound} {minimum:g}" if math.isfinite(minimum) else ""
     return FederateError(
-        f"{name} must be {kind} {bound} {minimum:g}{why}, got {shown!r}",
+        f"{name} must be {kind}{limit}{why}, got {shown!r}",
         INVALID_PARAMETER_VALUE,
     )
 

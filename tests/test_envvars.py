@@ -100,18 +100,18 @@ def test_a_bad_http_setting_fails_a_download_in_one_line(
     assert not (tmp_path / "api").exists() and not (tmp_path / "cli").exists()
 
 
-@pytest.mark.parametrize("raw", ["abc", "-5", "nan"])
+@pytest.mark.parametrize("raw", ["abc", "nan", "-inf"])
 def test_a_bad_credential_refresh_margin_is_refused_by_name(federate_home, monkeypatch, raw):
     monkeypatch.setenv("FEDERATE_CREDENTIAL_REFRESH_MARGIN", raw)
     with raises_federate_error(
-        INVALID_PARAMETER_VALUE, "FEDERATE_CREDENTIAL_REFRESH_MARGIN", ">= 0", repr(raw)
+        INVALID_PARAMETER_VALUE, "FEDERATE_CREDENTIAL_REFRESH_MARGIN", "a number", repr(raw)
     ):
         CredentialKeeper(ScopedCredentials("aws_session", {"token": "t"}, time.time() + 5))
     res = run_federate(
         "ls", "gs://bucket/model", env={"FEDERATE_CREDENTIAL_REFRESH_MARGIN": raw}, timeout=60
     )
     assert res.returncode == 1 and res.stderr.count("\n") == 1
-    assert "FEDERATE_CREDENTIAL_REFRESH_MARGIN must be a number >= 0" in res.stderr
+    assert "FEDERATE_CREDENTIAL_REFRESH_MARGIN must be a number (seconds" in res.stderr
 
 
 def test_a_bad_webhook_refresh_interval_is_refused_before_any_write(tmp_path, monkeypatch):
