@@ -14,7 +14,6 @@ import base64
 import builtins
 import hashlib
 import os
-import re
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +22,6 @@ from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCr
 from federate.entities import FileInfo
 from federate.envvars import env_int
 from federate.errors import (
-    BAD_REQUEST,
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
@@ -31,10 +29,10 @@ from federate.errors import (
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
-    redact_urls,
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
+from federate.repos.azure_errors import refused, store_error
 from federate.repos.azure_location import (
     ACCESS_KEY_ENV,
     CONNECTION_STRING_ENV,
@@ -54,18 +52,6 @@ T = TypeVar("T")
 #: ScopedCredentials kinds carrying a SAS token in ``values["sas_token"]``.
 SAS_KINDS = ("azure_sas", "azure_user_delegation_sas")
 
-_AUTH_CODES = {
-    "AuthenticationFailed",
-    "AuthorizationFailure",
-    "AuthorizationPermissionMismatch",
-    "AuthorizationSourceIPMismatch",
-    "AuthorizationProtocolMismatch",
-    "AuthorizationResourceTypeMismatch",
-    "AuthorizationServiceMismatch",
-    "InsufficientAccountPermissions",
-    "InvalidAuthenticationInfo",
-}
-_BUSY_CODES = {"ServerBusy", "OperationTimedOut", "InternalError"}
 
 MiB = 1024 * 1024
 
@@ -89,13 +75,6 @@ def _sdk_missing() -> FederateError:
         "pip install 'federate[azure]'",
         INVALID_PARAMETER_VALUE,
     )
-
-
-def _refused(err: BaseException) -> bool:
-    """Whether the store refused the credentials (expired or revoked SAS, bad key)."""
-    status = getattr(err, "status_code", None)
-    code = getattr(err, "error_code", None)
-    return status in (401, 403) or code in _AUTH_CODES
 
 
 def _never(err: BaseException) -> bool:
@@ -277,7 +256,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         """``fn(container)`` with scoped credentials kept fresh and SDK errors mapped."""
         try:
             # without a way to renew, a refusal is reported as the store's own answer
-            renewable = _refused if self.refresh is not None else _never
+            renewable = refused if self.refresh is not None else _never
             return self._keeper.call(lambda creds: fn(self._container(creds)), renewable)
         except FederateError:
             raise
@@ -290,53 +269,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             raise self._error(err, action, key) from None
 
     def _error(self, err: Exception, action: str, key: str) -> FederateError:
-        from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
-
-        loc = self.location
-        where = loc.display(key)
-        status = getattr(err, "status_code", None)
-        code = getattr(err, "error_code", None) or ""
-        code = str(getattr(code, "value", code))  # the service's word, not the enum's name
-        if code == "ContainerNotFound":
-            return FederateError(
-                f"Azure container {loc.container!r} does not exist in storage account "
-                f"{loc.account!r} (while trying to {action} {where})",
-                RESOURCE_DOES_NOT_EXIST,
-            )
-        if status == 404 or code in ("BlobNotFound", "ResourceNotFound"):
-            return FederateError(f"No such Azure blob: {where}", RESOURCE_DOES_NOT_EXIST)
-        if isinstance(err, ClientAuthenticationError) or _refused(err):
-            reason = f" ({code})" if code else ""
-            return FederateError(
-                f"Azure Blob Storage refused to {action} {where}{reason} using "
-                f"{self.credential_source}. Check that the credentials belong to account "
-                f"{loc.account!r}, have not expired and grant access to container "
-                f"{loc.container!r}.",
-                PERMISSION_DENIED,
-            )
-        if (
-            (isinstance(err, AzureError) and not isinstance(err, HttpResponseError))
-            or status == 429
-            or (status is not None and status >= 500)
-            or code in _BUSY_CODES
-        ):
-            detail = f"{status} {code}".strip() if status else type(err).__name__
-            return FederateError(
-                f"Azure Blob Storage is unavailable ({detail}) while trying to {action} "
-                f"{where} at {account_url(loc)}; try again later",
-                TEMPORARILY_UNAVAILABLE,
-            )
-        if isinstance(err, HttpResponseError):
-            # the service's own first line says what was wrong (a container name too short)
-            said = (getattr(err, "message", None) or "").strip().splitlines()[:1]
-            # a query string echoed back (a SAS signature) never reaches the message
-            shown = re.sub(r"\?\S*=\S*", "?<redacted>", redact_urls(said[0])) if said else ""
-            why = f": {shown}" if shown and shown != code else ""
-            return FederateError(
-                f"Azure Blob Storage answered {status} {code} to {action} {where}{why}",
-                BAD_REQUEST,
-            )
-        return FederateError(f"Could not {action} {where}: {type(err).__name__}", INTERNAL_ERROR)
+        return store_error(err, action, self.location, key, self.credential_source)
 
     # -- reading ---------------------------------------------------------------------------
 
