@@ -31,6 +31,7 @@ from federate.errors import (
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
+    missing_package,
     redact_urls,
 )
 from federate.plugins.hookspecs import hookimpl
@@ -84,11 +85,7 @@ SOURCES = {
 
 
 def _sdk_missing() -> FederateError:
-    return FederateError(
-        "Azure storage locations need the azure-storage-blob package: "
-        "pip install 'federate[azure]'",
-        INVALID_PARAMETER_VALUE,
-    )
+    return missing_package("Azure storage locations", "azure-storage-blob", "azure")
 
 
 def _refused(err: BaseException) -> bool:
