@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from federate.errors import FederateError, PluginError, describe
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, describe
 from federate.plugins.blame import plugin_failure
 
 
@@ -72,6 +72,27 @@ def as_dict(obj: Any) -> Any:
 
 def print_json(obj: Any) -> None:
     click.echo(json.dumps(as_dict(obj), indent=2, ensure_ascii=False, default=str))
+
+
+YES_HELP = "Do not ask for confirmation (needed when stdin is not a terminal)."
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` before something that cannot be undone, unless ``--yes`` was given.
+
+    Declining prints "aborted" and exits 1. Without a terminal on stdin nobody can answer
+    (a script, a pipe, CI): that is an error naming ``--yes``, and nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise FederateError(
+            f"{question} Nobody can answer: stdin is not a terminal. Pass --yes to go ahead "
+            "without asking; nothing was changed",
+            INVALID_PARAMETER_VALUE,
+        )
+    if not click.confirm(question, default=False):
+        click.echo("federate: aborted; nothing was changed", err=True)
+        sys.exit(1)
 
 
 def parse_tags(tags: tuple[str, ...]) -> dict[str, str]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import (
+    YES_HELP,
+    confirm,
+    move_alias,
+    parse_tags,
+    print_json,
+    registry_uri_of,
+)
 from federate.registry import Registry
 
 
@@ -102,13 +109,12 @@ def stage(ctx: click.Context, name: str, version: str, stage: str, archive_exist
 @models.command()
 @click.argument("name")
 @click.argument("version", required=False)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> None:
     """Delete VERSION of NAME, or the whole model with all its versions."""
     what = f"version {version} of {name}" if version else f"registered model {name}"
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
+    confirm(f"Delete {what}?", yes)
     registry = _registry(ctx)
     if version:
         registry.delete_model_version(name, version)

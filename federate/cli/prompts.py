@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import (
+    YES_HELP,
+    confirm,
+    move_alias,
+    parse_tags,
+    print_json,
+    registry_uri_of,
+)
 from federate.registry import Registry
 
 
@@ -102,13 +109,12 @@ def alias(ctx: click.Context, name: str, alias: str, version: str | None, remove
 @prompts.command()
 @click.argument("name")
 @click.argument("version", required=False)
-@click.option("--yes", is_flag=True)
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> None:
     """Delete VERSION of prompt NAME, or the whole prompt."""
     what = f"version {version} of prompt {name}" if version else f"prompt {name}"
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
+    confirm(f"Delete {what}?", yes)
     registry = _registry(ctx)
     if version:
         registry.delete_prompt_version(name, version)

@@ -12,7 +12,7 @@ import sys
 import click
 
 import federate
-from federate.cli.common import print_json, registry_uri_of
+from federate.cli.common import YES_HELP, confirm, print_json, registry_uri_of
 from federate.errors import redact
 from federate.registry import Registry
 from federate.webhooks.validation import EVENT_NAMES, STATUSES
@@ -147,12 +147,11 @@ def update(
 
 @webhooks.command()
 @click.argument("webhook_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, webhook_id: str, yes: bool) -> None:
     """Delete webhook WEBHOOK_ID."""
-    if not yes:
-        click.confirm(f"Delete webhook {webhook_id}?", abort=True)
+    confirm(f"Delete webhook {webhook_id}?", yes)
     _registry(ctx).delete_webhook(webhook_id)
     click.echo(f"Deleted webhook {webhook_id}")
 
