@@ -72,7 +72,10 @@ def test_create_list_update_test_delete(run, webhook_receiver):
 
     res = run("webhooks", "update", hook_id, "--status", "disabled", "--remove-secret")
     assert res.stdout == f"Updated webhook {hook_id} (deploys, DISABLED)\n"
-    assert run("webhooks", "list", "--no-header").stdout.split("\t")[2:4] == ["DISABLED", "unsigned"]
+    assert run("webhooks", "list", "--no-header").stdout.split("\t")[2:4] == [
+        "DISABLED",
+        "unsigned",
+    ]
     res = run("webhooks", "update", hook_id, "--secret-stdin", input="new-secret\n")
     assert res.exit_code == 0 and "\tsigned\t" in run("webhooks", "list").stdout
 
