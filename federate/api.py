@@ -35,7 +35,7 @@ from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
 from federate.repos.local_tree import check_regular_file, walk
 from federate.transfer.engine import check_destination, source_name
-from federate.transfer.progress import ProgressArg
+from federate.transfer.progress import ProgressArg, report_served
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
 _registries: dict[RegistryConfig, Registry] = {}
@@ -201,11 +201,15 @@ def _serve_version(
         cache.remember(config.uri, ref, mv.name, mv.version)
         snap = cache.snapshot(config.uri, mv.name, mv.version)
 
-    def serve(record: Record) -> str:
+    def serve(record: Record, fetched: bool = False) -> str:
         cache.touch(snap)
         if target is None:
-            return str(snap.path)
-        return cache.materialize(snap, record, target, overwrite)
+            path = str(snap.path)
+        else:
+            path = cache.materialize(snap, record, target, overwrite)
+        if not fetched:  # a fill sent its own final event
+            report_served(progress, [f.size for f in record.files.values()])
+        return path
 
     with cache.reading(snap):
         record = cache.intact(snap)  # one stat per file
@@ -218,7 +222,7 @@ def _serve_version(
             if cache_only:
                 raise cache.missing_offline(snap, ref, damaged)
             # served before the lock is released, so nothing removes it meanwhile
-            return serve(_fill(cache, snap, registry, mv, config.uri, progress))
+            return serve(_fill(cache, snap, registry, mv, config.uri, progress), fetched=True)
     with cache.reading(snap):  # another process filled it while we waited: read it
         record = cache.intact(snap)  # with the other readers, not one at a time
         if record is not None:

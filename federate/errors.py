@@ -54,6 +54,16 @@ class FederateError(Exception):
         return f"FederateError({self.message!r}, error_code={self.error_code!r})"
 
 
+def missing_package(what: str, package: str, extra: str) -> FederateError:
+    """The error for an optional dependency that is not installed: one code for every
+    store, and the extra that brings it in (``pip install 'federate[<extra>]'``)."""
+    return FederateError(
+        f"{what} need the {package} package, which is not installed: "
+        f"pip install 'federate[{extra}]'",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
 class PluginError(FederateError):
     """A plugin failed to load or misbehaved; the message names the plugin and its package."""
 

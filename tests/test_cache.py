@@ -105,7 +105,7 @@ def test_cache_ls_and_prune(remote_model, tmp_path):
     federate.download("models:/m@champion", tmp_path / "a")
     runner = CliRunner()
     res = runner.invoke(cli, ["cache", "ls"], catch_exceptions=False)
-    assert res.exit_code == 0 and "m/1\t3.0 MiB\t2 files" in res.output
+    assert res.exit_code == 0 and "m\t1\t3.0 MiB\t2\tused 0.0d ago" in res.stdout
     res = runner.invoke(cli, ["cache", "prune", "--older-than", "1d"], catch_exceptions=False)
     assert "removed" not in res.output
     res = runner.invoke(cli, ["cache", "prune", "--max-size", "1MiB"], catch_exceptions=False)
@@ -128,10 +128,10 @@ def test_an_interrupted_download_into_the_cache_is_listed_and_pruned(
         federate.download("models:/m@champion", tmp_path / "a")
     runner = CliRunner()
     res = runner.invoke(cli, ["cache", "ls"], catch_exceptions=False)
-    assert "m/1\t" in res.output and "partial: interrupted 0.0d ago, resumes" in res.output
+    assert "m\t1\t" in res.output and "partial: interrupted 0.0d ago, resumes" in res.output
     res = runner.invoke(cli, ["cache", "prune", "--older-than", "1d"], catch_exceptions=False)
     assert "removed" not in res.output  # fresh: kept for a resume
-    res = runner.invoke(cli, ["cache", "prune", "--max-size", "1"], catch_exceptions=False)
+    res = runner.invoke(cli, ["cache", "prune", "--max-size", "1B"], catch_exceptions=False)
     assert res.exit_code == 0 and "removed" in res.output and ".partial" in res.output
     assert "partial" not in runner.invoke(cli, ["cache", "ls"]).output
     remote_model.faults.drop_after.clear()

@@ -7,11 +7,13 @@ import os
 import shutil
 import stat
 import time
+import uuid
 from pathlib import Path
 
 from federate.cache.layout import Record, Snapshot
 from federate.cache.store import SnapshotStore
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
+from federate.transfer import staging_index
 from federate.transfer.staging import abandoned, last_activity, read_json
 
 
@@ -80,20 +82,82 @@ def partials(store: SnapshotStore) -> list[dict[str, object]]:
     return out
 
 
+def staging_elsewhere(store: SnapshotStore) -> list[dict[str, object]]:
+    """Staging directories of downloads outside the cache (beside their destinations)
+    that are still there: ``path``, ``destination``, ``bytes``, ``idle`` and ``active``,
+    as in :func:`partials`. Found through :mod:`federate.transfer.staging_index`."""
+    out = []
+    now = time.time()
+    inside = store.root.resolve()
+    for found in staging_index.noted():
+        path = Path(found["path"])
+        if path.resolve().is_relative_to(inside):
+            continue  # a fill of the cache: listed by partials()
+        out.append(
+            {
+                "path": str(path),
+                "destination": found["destination"],
+                "bytes": _tree_bytes(path),
+                "idle": max(0.0, now - last_activity(path)),
+                "active": not abandoned(path),
+            }
+        )
+    out.sort(key=lambda p: -float(str(p["idle"])))
+    return out
+
+
+def _remove_abandoned_staging(path: Path) -> bool:
+    """Remove the staging directory at ``path`` if no live process owns it; True if done.
+
+    It is renamed aside first, so a run starting now cannot adopt it half-deleted; if its
+    owner turns out to be alive after all, it is put back."""
+    if not staging_index.is_staging_dir(path) or not abandoned(path):
+        return False
+    aside = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.pruning")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        return False
+    if not abandoned(aside):  # adopted between the check and the rename: give it back
+        with contextlib.suppress(OSError):
+            os.rename(aside, path)
+            return False
+    shutil.rmtree(aside, ignore_errors=True)
+    staging_index.forget(path)
+    return True
+
+
 def prune(
-    store: SnapshotStore, older_than_s: float | None = None, max_bytes: int | None = None
+    store: SnapshotStore,
+    older_than_s: float | None = None,
+    max_bytes: int | None = None,
+    dry_run: bool = False,
 ) -> list[str]:
     """Remove snapshots unused for ``older_than_s`` and then least recently used ones
-    until the cache holds at most ``max_bytes``; then blobs nothing refers to.
+    until the cache holds at most ``max_bytes``; then blobs nothing refers to. Returns
+    what was removed: paths under ``snapshots/``, and absolute paths of staging
+    directories elsewhere. ``dry_run``: remove nothing, return what would go (a
+    version whose lock is held now would in fact be kept).
 
     Abandoned partial downloads go first: those idle for ``older_than_s``, and all of
-    them when the cache is over ``max_bytes`` (they only save a resume). A download
-    a live process is working on is never touched, nor a version whose lock another
-    process holds (it is being filled or repaired). A snapshot goes record first,
-    under its lock: readers see it whole or not at all (see :mod:`federate.cache`)."""
+    them when the cache is over ``max_bytes`` (they only save a resume). Abandoned
+    staging directories beside other destinations go when idle for ``older_than_s``,
+    or whenever ``max_bytes`` is given. A download a live process is working on is
+    never touched, nor a version whose lock another process holds (it is being filled
+    or repaired). A snapshot goes record first, under its lock: readers see it whole
+    or not at all (see :mod:`federate.cache`)."""
     removed: list[str] = []
     total = size(store)
     snapshots = store.root / "snapshots"
+    for leftover in staging_elsewhere(store):
+        idle = float(str(leftover["idle"]))
+        if leftover["active"] or not (
+            (older_than_s is not None and idle > older_than_s) or max_bytes is not None
+        ):
+            continue
+        path = Path(str(leftover["path"]))
+        if dry_run or _remove_abandoned_staging(path):
+            removed.append(str(path))
     for part in partials(store):
         idle = float(str(part["idle"]))
         if part["active"] or not (
@@ -108,15 +172,20 @@ def prune(
         owner = Snapshot(
             path.parent / version, path.parent.parent.name, path.parent.name, int(version)
         )
-        with store.try_lock(owner) as mine:  # every fill into the cache holds it
-            if not mine:
-                continue
-            shutil.rmtree(path, ignore_errors=True)
+        if not dry_run:
+            with store.try_lock(owner) as mine:  # every fill into the cache holds it
+                if not mine:
+                    continue
+                shutil.rmtree(path, ignore_errors=True)
         removed.append(path.relative_to(snapshots).as_posix())
         total -= int(str(part["bytes"]))
     now = time.time()
     for snap in snapshots_on_disk(store):
         if snap.record() is None:  # a fill that crashed before its record: nobody reads it
+            if dry_run:
+                if snap.path.exists():
+                    removed.append(snap.path.relative_to(snapshots).as_posix())
+                continue
             with store.try_lock(snap) as mine:
                 if mine and snap.record() is None and snap.path.exists():
                     store.discard(snap)
@@ -128,13 +197,19 @@ def prune(
             continue
         path = Path(str(meta["path"]))
         snap = Snapshot(path, path.parent.parent.name, path.parent.name, int(path.name))
+        if dry_run:
+            # an estimate: files shared with versions that stay free nothing
+            removed.append(path.relative_to(snapshots).as_posix())
+            total -= int(str(meta.get("bytes") or 0))
+            continue
         with store.try_lock(snap) as mine:
             if not mine:
                 continue  # being filled or repaired right now: in use
             store.discard(snap)
         removed.append(path.relative_to(snapshots).as_posix())
         total = size(store) if max_bytes is not None else total
-    drop_unreferenced_blobs(store)
+    if not dry_run:
+        drop_unreferenced_blobs(store)
     return removed
 
 

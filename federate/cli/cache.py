@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 
 import click
 
-from federate.cache import ModelCache, parse_duration
-from federate.cli.common import print_json
+from federate.cache import ModelCache, housekeeping, parse_duration
+from federate.cli.common import header_option, json_option, print_json, print_table
 from federate.envvars import parse_size
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 
@@ -27,64 +26,136 @@ def cache() -> None:
     """The cache of downloaded model versions."""
 
 
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:.1f}d"
+
+
+def _state(leftover: dict[str, object]) -> str:
+    if leftover["active"]:
+        return "partial: downloading now"
+    idle = _days(float(str(leftover["idle"])))
+    return f"partial: interrupted {idle} ago, resumes on the next download"
+
+
 @cache.command(name="ls")
-def ls() -> None:
-    """List cached versions (least recently used first) and the cache's size."""
+@json_option("Print versions, partial downloads and staging directories as JSON.")
+@header_option()
+def ls(as_json: bool, show_header: bool) -> None:
+    """List cached versions (least recently used first), downloads that did not finish
+    (into the cache, and beside other destinations) and the cache's size.
+
+    The size and location of the cache go to stderr, after the table."""
     store = ModelCache()
     now = time.time()
+    versions = []
     for meta in store.entries():
-        used = now - float(str(meta.get("last_used") or 0))
         # redacted again: older snapshots may hold a password federate then failed to spot
         registry = redact(str(meta["registry"])) if meta.get("registry") else None
-        click.echo(
-            f"{meta.get('name')}/{meta.get('version')}\t{_human(float(str(meta.get('bytes'))))}"
-            f"\t{meta.get('files')} files\tused {used / 86400:.1f}d ago\t{registry}"
+        versions.append(
+            {
+                "name": meta.get("name"),
+                "version": int(str(meta.get("version"))),
+                "bytes": int(str(meta.get("bytes") or 0)),
+                "files": meta.get("files"),
+                "last_used": float(str(meta.get("last_used") or 0)),
+                "registry": registry,
+                "path": meta.get("path"),
+            }
         )
-    for part in store.partials():
-        idle_days = float(str(part["idle"])) / 86400
-        state = (
-            "downloading now"
-            if part["active"]
-            else f"interrupted {idle_days:.1f}d ago, resumes on the next download"
+    partials = [
+        {**part, "version": int(str(part["version"])) if str(part["version"]).isdigit() else None}
+        for part in store.partials()
+    ]
+    elsewhere = housekeeping.staging_elsewhere(store)
+    if as_json:
+        print_json(
+            {
+                "root": str(store.root),
+                "bytes": store.size(),
+                "versions": versions,
+                "partials": partials,
+                "staging": elsewhere,
+            }
         )
-        click.echo(
-            f"{part['name']}/{part['version']}\t{_human(float(str(part['bytes'])))}\t"
-            f"partial: {state}"
+        return
+    rows: list[tuple[object, ...]] = []
+    for v in versions:
+        used = f"used {_days(now - float(str(v['last_used'])))} ago"
+        rows.append(
+            (
+                v["name"],
+                v["version"],
+                _human(float(str(v["bytes"]))),
+                v["files"],
+                used,
+                v["registry"],
+            )
         )
-    click.echo(f"total {_human(store.size())} in {store.root}")
+    for part in partials:
+        rows.append(
+            (
+                part["name"],
+                part["version"],
+                _human(float(str(part["bytes"]))),
+                None,
+                _state(part),
+                part["path"],
+            )
+        )
+    for left in elsewhere:
+        state = f"{_state(left)} into {left['destination']}"
+        rows.append((None, None, _human(float(str(left["bytes"]))), None, state, left["path"]))
+    print_table(("NAME", "VERSION", "SIZE", "FILES", "STATE", "WHERE"), rows, show_header)
+    click.echo(f"total {_human(store.size())} in {store.root}", err=True)
+
+
+def _max_bytes(max_size: str | None) -> int | None:
+    if max_size is None:
+        return None
+    if max_size.strip().isdigit():
+        raise FederateError(
+            f"--max-size {max_size.strip()} has no unit; nothing was removed. Write the unit: "
+            f"{max_size.strip()}G, {max_size.strip()}MiB, or {max_size.strip()}B for bytes",
+            INVALID_PARAMETER_VALUE,
+        )
+    try:
+        return parse_size(max_size)
+    except ValueError:
+        raise FederateError(
+            f"Invalid --max-size {max_size!r}: use a size with a unit like 10G, 500MiB, 4096B",
+            INVALID_PARAMETER_VALUE,
+        ) from None
 
 
 @cache.command()
 @click.option("--older-than", help="Remove versions not used for this long (30d, 12h, 90m).")
-@click.option("--max-size", help="Then remove least recently used versions down to this size.")
-def prune(older_than: str | None, max_size: str | None) -> None:
+@click.option(
+    "--max-size", help="Then remove least recently used versions down to this size (50G, 500MiB)."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+def prune(older_than: str | None, max_size: str | None, dry_run: bool) -> None:
     """Remove cached versions, and the file contents only they used.
 
     Interrupted downloads into the cache go too: those idle for --older-than, and all of
-    them when the cache is over --max-size. A download still running is never touched."""
+    them when the cache is over --max-size. So do interrupted downloads' staging
+    directories beside other destinations: those idle for --older-than, and all of them
+    with --max-size. A download still running is never touched."""
     if older_than is None and max_size is None:
         raise FederateError(
             "Say what to prune: --older-than DURATION and/or --max-size SIZE",
             INVALID_PARAMETER_VALUE,
         )
-    limit = None
-    if max_size is not None:
-        try:
-            limit = parse_size(max_size)
-        except ValueError:
-            raise FederateError(
-                f"Invalid --max-size {max_size!r}: use bytes or a size like 10G, 500MiB",
-                INVALID_PARAMETER_VALUE,
-            ) from None
+    limit = _max_bytes(max_size)
     store = ModelCache()
     age = parse_duration(older_than) if older_than is not None else None
-    for removed in store.prune(age, limit):
-        click.echo(f"removed {removed}")
-    click.echo(f"total {_human(store.size())} in {store.root}")
+    verb = "would remove" if dry_run else "removed"
+    for removed in housekeeping.prune(store, age, limit, dry_run=dry_run):
+        click.echo(f"{verb} {removed}")
+    click.echo(f"total {_human(store.size())} in {store.root}", err=True)
 
 
 @cache.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def verify(as_json: bool) -> None:
     """Read and hash every cached file; remove what is damaged.
 
@@ -94,7 +165,7 @@ def verify(as_json: bool) -> None:
     so the next download fetches it again. Exit status 1 when damage was found."""
     report = ModelCache().verify()
     if as_json:
-        print_json(dataclasses.asdict(report))
+        print_json(report)
     else:
         for damage in report.damaged:
             click.echo(f"damaged {damage.what}: {damage.file} ({damage.reason}); removed")

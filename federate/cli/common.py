@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import click
 
-from federate.errors import FederateError, PluginError, describe
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, describe
 from federate.plugins.blame import plugin_failure
+from federate.serialize import to_json
+from federate.transfer.engine import RESUMABLE_AT
 
 
 class FederateGroup(click.Group):
@@ -22,9 +23,8 @@ class FederateGroup(click.Group):
         try:
             run: Any = super().main
             return run(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.Abort:
-            click.echo("federate: interrupted", err=True)
-            sys.exit(130)
+        except click.exceptions.Abort as err:
+            _interrupted(err.__cause__ or err.__context__)
         except click.ClickException as err:
             err.show()
             sys.exit(err.exit_code)
@@ -32,9 +32,8 @@ class FederateGroup(click.Group):
             sys.exit(err.exit_code)
         except FederateError as err:
             _fail(err)
-        except KeyboardInterrupt:
-            click.echo("federate: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as err:
+            _interrupted(err)
         except Exception as err:
             # commands calling a registry's methods directly: a plugin's bug names it too
             failure = plugin_failure(err)
@@ -50,6 +49,20 @@ class FederateGroup(click.Group):
             sys.exit(2)
 
 
+def _interrupted(err: BaseException | None) -> NoReturn:
+    """Ctrl-C: exit 130, saying where an interrupted download's files wait for a rerun."""
+    kept = getattr(err, RESUMABLE_AT, None)
+    if kept is not None:
+        click.echo(
+            f"federate: interrupted; the partial download is kept in {kept} and running the "
+            "same command again resumes it (`federate cache prune` removes it)",
+            err=True,
+        )
+    else:
+        click.echo("federate: interrupted", err=True)
+    sys.exit(130)
+
+
 def _fail(err: FederateError) -> NoReturn:
     """One line and exit 1; with FEDERATE_DEBUG, a plugin's failure shows its traceback."""
     if os.environ.get("FEDERATE_DEBUG") and isinstance(err, PluginError) and err.__cause__:
@@ -62,16 +75,58 @@ def registry_uri_of(ctx: click.Context) -> str | None:
     return ctx.find_root().params.get("registry_uri")
 
 
-def as_dict(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {k: as_dict(v) for k, v in dataclasses.asdict(obj).items()}
-    if isinstance(obj, tuple):
-        return list(obj)
-    return obj
-
-
 def print_json(obj: Any) -> None:
-    click.echo(json.dumps(as_dict(obj), indent=2, ensure_ascii=False, default=str))
+    """``--json`` output: ``obj`` through :func:`federate.serialize.to_json`, indented."""
+    click.echo(json.dumps(to_json(obj), indent=2, ensure_ascii=False))
+
+
+def print_table(
+    header: Sequence[str], rows: Iterable[Sequence[object]], show_header: bool = True
+) -> None:
+    """Tab-separated rows under a header row (``--no-header`` drops it); None prints as
+    an empty cell, and a tab or newline inside a value as a space, so every line has
+    as many cells as the header."""
+    if show_header:
+        click.echo("\t".join(header))
+    for row in rows:
+        cells = ("" if v is None else str(v) for v in row)
+        click.echo("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
+
+
+def json_option(help: str = "Print the result as JSON (fields: see README).") -> Any:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def header_option() -> Any:
+    return click.option(
+        "--no-header",
+        "show_header",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="Leave out the header row.",
+    )
+
+
+YES_HELP = "Do not ask for confirmation (needed when stdin is not a terminal)."
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` before something that cannot be undone, unless ``--yes`` was given.
+
+    Declining prints "aborted" and exits 1. Without a terminal on stdin nobody can answer
+    (a script, a pipe, CI): that is an error naming ``--yes``, and nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise FederateError(
+            f"{question} Nobody can answer: stdin is not a terminal. Pass --yes to go ahead "
+            "without asking; nothing was changed",
+            INVALID_PARAMETER_VALUE,
+        )
+    if not click.confirm(question, default=False):
+        click.echo("federate: aborted; nothing was changed", err=True)
+        sys.exit(1)
 
 
 def parse_tags(tags: tuple[str, ...]) -> dict[str, str]:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from federate.cli.common import json_option, print_json
 from federate.registry.sql import db as sqldb
 
 
@@ -16,9 +17,13 @@ def db() -> None:
 
 @db.command()
 @click.argument("uri")
-def current(uri: str) -> None:
+@json_option('Print {"revision": ..., "head": ..., "at_head": ...} as JSON.')
+def current(uri: str, as_json: bool) -> None:
     """Print the schema revision of URI ('none' for a database federate never touched)."""
     rev, head = sqldb.schema_state(uri)
+    if as_json:
+        print_json({"revision": rev, "head": head, "at_head": rev == head})
+        return
     click.echo(f"{rev or 'none'}{' (head)' if rev == head else ''}")
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import (
+    YES_HELP,
+    confirm,
+    header_option,
+    json_option,
+    move_alias,
+    parse_tags,
+    print_json,
+    print_table,
+    registry_uri_of,
+)
 from federate.registry import Registry
 
 
@@ -32,29 +42,43 @@ def create(ctx: click.Context, name: str, description: str | None, tags: tuple[s
 @models.command(name="list")
 @click.option("--filter", "filter_string", help="e.g. \"name LIKE 'iris%'\"")
 @click.option("--max-results", default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option("Print the registered models as JSON.")
+@header_option()
 @click.pass_context
 def list_models(
-    ctx: click.Context, filter_string: str | None, max_results: int, as_json: bool
+    ctx: click.Context,
+    filter_string: str | None,
+    max_results: int,
+    as_json: bool,
+    show_header: bool,
 ) -> None:
     """List registered models."""
     page = _registry(ctx).search_registered_models(filter_string, max_results=max_results)
     if as_json:
-        print_json(list(page))
-        return
-    for rm in page:
-        latest = max((mv.version for mv in rm.latest_versions), default="-")
-        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(rm.aliases.items()))
-        click.echo(f"{rm.name}\tlatest={latest}\t{aliases}")
+        print_json(page)
+    else:
+        print_table(
+            ("NAME", "LATEST", "ALIASES"),
+            [
+                (
+                    rm.name,
+                    max((mv.version for mv in rm.latest_versions), default=None),
+                    ",".join(f"{a}->{v}" for a, v in sorted(rm.aliases.items())),
+                )
+                for rm in page
+            ],
+            show_header,
+        )
     if page.token:
         click.echo(f"(more results; raise --max-results above {max_results})", err=True)
 
 
 @models.command()
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@json_option("Print the model versions as JSON.")
+@header_option()
 @click.pass_context
-def versions(ctx: click.Context, name: str, as_json: bool) -> None:
+def versions(ctx: click.Context, name: str, as_json: bool, show_header: bool) -> None:
     """List the versions of NAME, newest first."""
     registry = _registry(ctx)
     registry.get_registered_model(name)  # a clear error for a missing model
@@ -63,9 +87,14 @@ def versions(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         print_json(found)
         return
-    for mv in found:
-        aliases = ",".join(mv.aliases)
-        click.echo(f"{mv.version}\t{mv.current_stage}\t{mv.status}\t{aliases}\t{mv.download_uri}")
+    print_table(
+        ("VERSION", "STAGE", "STATUS", "ALIASES", "LOCATION"),
+        [
+            (mv.version, mv.current_stage, mv.status, ",".join(mv.aliases), mv.download_uri)
+            for mv in found
+        ],
+        show_header,
+    )
 
 
 @models.command()
@@ -92,23 +121,28 @@ def alias(ctx: click.Context, name: str, alias: str, version: str | None, remove
 @click.argument("version")
 @click.argument("stage")
 @click.option("--archive-existing", is_flag=True, help="Archive other versions in STAGE.")
+@json_option("Print the model version as JSON.")
 @click.pass_context
-def stage(ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool) -> None:
+def stage(
+    ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool, as_json: bool
+) -> None:
     """Move VERSION of NAME to STAGE (None, Staging, Production, Archived)."""
     mv = _registry(ctx).transition_model_version_stage(name, version, stage, archive_existing)
+    if as_json:
+        print_json(mv)
+        return
     click.echo(f"{mv.name} version {mv.version} is now in {mv.current_stage}")
 
 
 @models.command()
 @click.argument("name")
 @click.argument("version", required=False)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> None:
     """Delete VERSION of NAME, or the whole model with all its versions."""
     what = f"version {version} of {name}" if version else f"registered model {name}"
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
+    confirm(f"Delete {what}?", yes)
     registry = _registry(ctx)
     if version:
         registry.delete_model_version(name, version)

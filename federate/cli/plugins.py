@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 import federate
-from federate.cli.common import as_dict, print_json
+from federate.cli.common import print_json
 from federate.plugins.hookspecs import HOOK_API_VERSION
 from federate.plugins.manager import PluginHost, PluginInfo, get_plugin_host
+from federate.serialize import to_json
 
 
 def _package(info: PluginInfo) -> tuple[str | None, str | None]:
@@ -27,7 +28,7 @@ def _routes(host: PluginHost) -> dict[str, dict[str, str]]:
 
 def _as_json(info: PluginInfo) -> dict[str, Any]:
     package, version = _package(info)
-    return {**as_dict(info), "package": package, "version": version}
+    return {**to_json(info), "package": package, "version": version}
 
 
 @click.command()

@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import (
+    YES_HELP,
+    confirm,
+    header_option,
+    json_option,
+    move_alias,
+    parse_tags,
+    print_json,
+    print_table,
+    registry_uri_of,
+)
 from federate.registry import Registry
 
 
@@ -25,6 +35,7 @@ def prompts() -> None:
 @click.option("--message", help="Commit message for this version.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
 @click.option("--alias", help="Point this alias at the new version.")
+@json_option("Print the new prompt version as JSON.")
 @click.pass_context
 def register(
     ctx: click.Context,
@@ -34,6 +45,7 @@ def register(
     message: str | None,
     tags: tuple[str, ...],
     alias: str | None,
+    as_json: bool,
 ) -> None:
     """Register TEMPLATE (or --file) as the next version of prompt NAME."""
     if (template is None) == (path is None):
@@ -43,12 +55,16 @@ def register(
     pv = registry.register_prompt(name, text, commit_message=message, tags=parse_tags(tags))
     if alias:
         registry.set_prompt_alias(name, alias, pv.version)
+        pv = registry.get_prompt_version(name, pv.version)  # with its alias
+    if as_json:
+        print_json(pv)
+        return
     click.echo(f"Registered prompt {pv.name} version {pv.version}")
 
 
 @prompts.command()
 @click.argument("uri")
-@click.option("--json", "as_json", is_flag=True)
+@json_option("Print the prompt version as JSON (template included).")
 @click.pass_context
 def show(ctx: click.Context, uri: str, as_json: bool) -> None:
     """Print the template a prompts:/ URI names."""
@@ -62,21 +78,47 @@ def show(ctx: click.Context, uri: str, as_json: bool) -> None:
 @prompts.command(name="list")
 @click.option("--filter", "filter_string")
 @click.option("--max-results", default=100, show_default=True)
+@json_option("Print the prompts as JSON.")
+@header_option()
 @click.pass_context
-def list_prompts(ctx: click.Context, filter_string: str | None, max_results: int) -> None:
+def list_prompts(
+    ctx: click.Context,
+    filter_string: str | None,
+    max_results: int,
+    as_json: bool,
+    show_header: bool,
+) -> None:
     """List prompts."""
-    for p in _registry(ctx).search_prompts(filter_string, max_results=max_results):
-        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(p.aliases.items()))
-        click.echo(f"{p.name}\tlatest={p.latest_version}\t{aliases}")
+    page = _registry(ctx).search_prompts(filter_string, max_results=max_results)
+    if as_json:
+        print_json(page)
+        return
+    print_table(
+        ("NAME", "LATEST", "ALIASES"),
+        [
+            (p.name, p.latest_version, ",".join(f"{a}->{v}" for a, v in sorted(p.aliases.items())))
+            for p in page
+        ],
+        show_header,
+    )
 
 
 @prompts.command()
 @click.argument("name")
+@json_option("Print the prompt versions as JSON (templates included).")
+@header_option()
 @click.pass_context
-def versions(ctx: click.Context, name: str) -> None:
+def versions(ctx: click.Context, name: str, as_json: bool, show_header: bool) -> None:
     """List the versions of prompt NAME, newest first."""
-    for pv in _registry(ctx).search_prompt_versions(name):
-        click.echo(f"{pv.version}\t{','.join(pv.aliases)}\t{pv.commit_message or ''}")
+    found = _registry(ctx).search_prompt_versions(name)
+    if as_json:
+        print_json(found)
+        return
+    print_table(
+        ("VERSION", "ALIASES", "MESSAGE"),
+        [(pv.version, ",".join(pv.aliases), pv.commit_message) for pv in found],
+        show_header,
+    )
 
 
 @prompts.command()
@@ -102,13 +144,12 @@ def alias(ctx: click.Context, name: str, alias: str, version: str | None, remove
 @prompts.command()
 @click.argument("name")
 @click.argument("version", required=False)
-@click.option("--yes", is_flag=True)
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> None:
     """Delete VERSION of prompt NAME, or the whole prompt."""
     what = f"version {version} of prompt {name}" if version else f"prompt {name}"
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
+    confirm(f"Delete {what}?", yes)
     registry = _registry(ctx)
     if version:
         registry.delete_prompt_version(name, version)

@@ -10,12 +10,21 @@ import click
 
 import federate
 from federate.cli.cache import cache
-from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
+from federate.cli.common import (
+    FederateGroup,
+    header_option,
+    json_option,
+    parse_tags,
+    print_json,
+    print_table,
+    registry_uri_of,
+)
 from federate.cli.db import db
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
 from federate.cli.webhooks import webhooks
+from federate.errors import redact
 
 
 @click.group(cls=FederateGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,8 +45,11 @@ def cli(registry_uri: str | None) -> None:
 @click.argument("dst", required=False)
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists and is not empty.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
+@json_option('Print {"uri": URI, "path": PATH} as JSON.')
 @click.pass_context
-def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool) -> None:
+def download(
+    ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool, as_json: bool
+) -> None:
     """Download the files of URI (models:/... or a storage URI) into the directory DST.
 
     A single-file source lands at DST/<name>. Prints the path: DST, or that file's path
@@ -45,29 +57,43 @@ def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, qui
     path = federate.download(
         uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite, progress=not quiet
     )
-    click.echo(path)
+    if as_json:
+        print_json({"uri": redact(uri), "path": path})
+    else:
+        click.echo(path)
 
 
 @cli.command()
 @click.argument("uri")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole model version as JSON.")
+@json_option("Print the whole model version as JSON.")
+@header_option()
 @click.pass_context
-def resolve(ctx: click.Context, uri: str, as_json: bool) -> None:
+def resolve(ctx: click.Context, uri: str, as_json: bool, show_header: bool) -> None:
     """Print the version URI means and where its files are."""
     mv = federate.resolve(uri, registry_uri=registry_uri_of(ctx))
     if as_json:
         print_json(mv)
     else:
-        click.echo(f"{mv.name}\t{mv.version}\t{mv.download_uri}")
+        print_table(
+            ("NAME", "VERSION", "LOCATION"), [(mv.name, mv.version, mv.download_uri)], show_header
+        )
 
 
 @cli.command(name="ls")
 @click.argument("uri")
 @click.argument("path", required=False)
+@json_option("Print the entries as JSON: path, is_dir, size, checksum, etag.")
+@header_option()
 @click.pass_context
-def ls(ctx: click.Context, uri: str, path: str | None) -> None:
+def ls(ctx: click.Context, uri: str, path: str | None, as_json: bool, show_header: bool) -> None:
     """List the files of URI (directories end with '/')."""
-    for info in federate.list_artifacts(uri, path, registry_uri=registry_uri_of(ctx)):
+    entries = federate.list_artifacts(uri, path, registry_uri=registry_uri_of(ctx))
+    if as_json:
+        print_json(entries)
+        return
+    if show_header:
+        click.echo(f"{'SIZE':>12}  PATH")
+    for info in entries:
         if info.is_dir:
             click.echo(f"{'':>12}  {info.path}/")
         else:
@@ -80,6 +106,7 @@ def ls(ctx: click.Context, uri: str, path: str | None) -> None:
 @click.option("--alias", help="Point this alias at the new version.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag (repeatable).")
 @click.option("--description", help="Version description.")
+@json_option("Print the new model version as JSON.")
 @click.pass_context
 def register(
     ctx: click.Context,
@@ -88,6 +115,7 @@ def register(
     alias: str | None,
     tags: tuple[str, ...],
     description: str | None,
+    as_json: bool,
 ) -> None:
     """Copy PATH into the registry's artifact store as a new version of NAME."""
     mv = federate.register(
@@ -98,7 +126,10 @@ def register(
         description=description,
         registry_uri=registry_uri_of(ctx),
     )
-    click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
+    if as_json:
+        print_json(mv)
+    else:
+        click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
 
 
 cli.add_command(cache)

@@ -12,7 +12,15 @@ import sys
 import click
 
 import federate
-from federate.cli.common import print_json, registry_uri_of
+from federate.cli.common import (
+    YES_HELP,
+    confirm,
+    header_option,
+    json_option,
+    print_json,
+    print_table,
+    registry_uri_of,
+)
 from federate.errors import redact
 from federate.registry import Registry
 from federate.webhooks.validation import EVENT_NAMES, STATUSES
@@ -89,18 +97,30 @@ def create(
 
 @webhooks.command(name="list")
 @click.option("--max-results", default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option("Print the webhooks as JSON (secrets are never included).")
+@header_option()
 @click.pass_context
-def list_webhooks(ctx: click.Context, max_results: int, as_json: bool) -> None:
+def list_webhooks(ctx: click.Context, max_results: int, as_json: bool, show_header: bool) -> None:
     """List webhooks, oldest first (secrets are never shown)."""
     page = _registry(ctx).list_webhooks(max_results=max_results)
     if as_json:
-        print_json([hook.to_dict() for hook in page])
-        return
-    for hook in page:
-        events = ",".join(event.value for event in hook.events)
-        signed = "signed" if hook.has_secret else "unsigned"
-        click.echo(f"{hook.id}\t{hook.name}\t{hook.status}\t{signed}\t{redact(hook.url)}\t{events}")
+        print_json(page)
+    else:
+        print_table(
+            ("ID", "NAME", "STATUS", "SIGNED", "URL", "EVENTS"),
+            [
+                (
+                    hook.id,
+                    hook.name,
+                    hook.status,
+                    "signed" if hook.has_secret else "unsigned",
+                    redact(hook.url),
+                    ",".join(event.value for event in hook.events),
+                )
+                for hook in page
+            ],
+            show_header,
+        )
     if page.token:
         click.echo(f"(more results; raise --max-results above {max_results})", err=True)
 
@@ -147,12 +167,11 @@ def update(
 
 @webhooks.command()
 @click.argument("webhook_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=YES_HELP)
 @click.pass_context
 def delete(ctx: click.Context, webhook_id: str, yes: bool) -> None:
     """Delete webhook WEBHOOK_ID."""
-    if not yes:
-        click.confirm(f"Delete webhook {webhook_id}?", abort=True)
+    confirm(f"Delete webhook {webhook_id}?", yes)
     _registry(ctx).delete_webhook(webhook_id)
     click.echo(f"Deleted webhook {webhook_id}")
 
@@ -160,7 +179,7 @@ def delete(ctx: click.Context, webhook_id: str, yes: bool) -> None:
 @webhooks.command()
 @click.argument("webhook_id")
 @click.option("--event", type=_EVENT, help="Default: the webhook's first event.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option("Print the delivery's result as JSON.")
 @click.pass_context
 def test(ctx: click.Context, webhook_id: str, event: str | None, as_json: bool) -> None:
     """Send one example event to WEBHOOK_ID now and show the answer (exit 1 on failure)."""

@@ -29,6 +29,7 @@ from federate.errors import (
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
+    missing_package,
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
@@ -70,11 +71,7 @@ SOURCES = {
 
 
 def _sdk_missing() -> FederateError:
-    return FederateError(
-        "Azure storage locations need the azure-storage-blob package: "
-        "pip install 'federate[azure]'",
-        INVALID_PARAMETER_VALUE,
-    )
+    return missing_package("Azure storage locations", "azure-storage-blob", "azure")
 
 
 def _never(err: BaseException) -> bool:

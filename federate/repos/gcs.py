@@ -26,12 +26,12 @@ from federate.entities import FileInfo
 from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
-    NOT_IMPLEMENTED,
     PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     from_os_error,
+    missing_package,
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
@@ -86,12 +86,8 @@ class GcsObject:
 def _sdk() -> Any:
     try:
         from google.cloud import storage
-    except ImportError as err:
-        raise FederateError(
-            f"gs:// locations need google-cloud-storage ({err}); "
-            "install it with: pip install 'federate[gcs]'",
-            NOT_IMPLEMENTED,
-        ) from err
+    except ImportError:
+        raise missing_package("gs:// locations", "google-cloud-storage", "gcs") from None
     return storage
 
 

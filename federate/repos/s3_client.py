@@ -23,6 +23,7 @@ from federate.errors import (
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     FederateError,
+    missing_package,
 )
 
 if TYPE_CHECKING:
@@ -195,10 +196,8 @@ def make_client(settings: ClientSettings, credentials: ScopedCredentials | None)
     try:
         import boto3.session
         from botocore.config import Config
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise FederateError(
-            "s3:// locations need boto3: pip install 'federate[s3]'", INVALID_PARAMETER_VALUE
-        ) from None
+    except ImportError:
+        raise missing_package("s3:// locations", "boto3", "s3") from None
     config = Config(
         max_pool_connections=MAX_POOL_CONNECTIONS,
         retries={"mode": "standard", "max_attempts": max_attempts()},

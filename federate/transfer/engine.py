@@ -98,6 +98,11 @@ def _check_creatable(dst: Path) -> None:
         )
 
 
+#: attribute set on the KeyboardInterrupt (or SystemExit) that stopped a download: the
+#: staging directory whose partial files the next run for the same source and dst resumes
+RESUMABLE_AT = "federate_resumable_at"
+
+
 def source_name(root: str) -> str:
     """The name a single-file source gets in the destination directory."""
     name = root.rstrip("/").split("?", 1)[0].rpartition("/")[2] or "artifact"
@@ -207,8 +212,11 @@ def _run(
             for job, (_info, rel) in zip(jobs, files, strict=True):
                 if job.sha256 is not None:
                     sha256[rel.as_posix()] = job.sha256
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit) as err:
         keep = True
+        if staging is not None and staging.resumable:
+            # the command line prints it: where the bytes are, and that they are not lost
+            setattr(err, RESUMABLE_AT, staging.path)
         raise
     except FederateError as err:
         keep = err.error_code == TEMPORARILY_UNAVAILABLE

@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,15 @@ class ProgressEvent:
 
 ProgressCallback = Callable[[ProgressEvent], None]
 ProgressArg = bool | ProgressCallback | None
+
+
+def report_served(arg: ProgressArg, sizes: Iterable[int]) -> None:
+    """A download that fetched nothing (the cache had every file): a callback still gets
+    its one final event, all bytes and files done, so code waiting for ``finished`` ends."""
+    if callable(arg):
+        sizes = list(sizes)
+        total = sum(sizes)
+        arg(ProgressEvent(total, total, len(sizes), len(sizes), 0.0))
 
 
 def _columns() -> int:

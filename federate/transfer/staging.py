@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 from federate.errors import redact
+from federate.transfer import staging_index
 
 #: an owner on another host that has not written for this long is considered gone
 STALE_AFTER_S = 120.0
@@ -140,6 +141,8 @@ class Staging:
                     previous = str(owner["token"])
         staging = cls(path, token, previous, resumable, fresh)
         staging.heartbeat(force=True)
+        if fresh:
+            staging_index.note(path, dst)  # found again by ``federate cache ls|prune``
         staging.tree.mkdir(exist_ok=True)
         staging.records.mkdir(exist_ok=True)
         return staging
@@ -171,6 +174,7 @@ class Staging:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        staging_index.forget(self.path)
 
     def release(self) -> None:
         """Hand the directory to the next run (this one was interrupted or ran out of retries)."""

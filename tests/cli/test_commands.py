@@ -30,7 +30,7 @@ def test_register_resolve_download_ls(run, model_tree, tmp_path):
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("Registered iris version 1 at ")
 
-    res = run("resolve", "models:/iris@champion")
+    res = run("resolve", "--no-header", "models:/iris@champion")
     name, version, location = res.stdout.rstrip("\n").split("\t")
     assert (name, version) == ("iris", "1") and os.path.isdir(location)
 
@@ -44,7 +44,7 @@ def test_register_resolve_download_ls(run, model_tree, tmp_path):
     assert res.exit_code == 0 and res.stdout.strip() == str(dst)
     assert tree_digest(dst) == tree_digest(model_tree)
 
-    res = run("ls", "models:/iris/1")
+    res = run("ls", "--no-header", "models:/iris/1")
     size = (model_tree / "MLmodel").stat().st_size
     assert res.stdout.split("\n")[:2] == [f"{size:>12}  MLmodel", f"{'':>12}  data/"]
 
@@ -83,9 +83,9 @@ def test_models_subcommands(run, model_tree):
     assert run("models", "stage", "fraud", "3", "production").stdout.endswith("in Production\n")
 
     listing = run("models", "list").stdout
-    assert listing.startswith("fraud\tlatest=3\tchampion->2")
+    assert listing.startswith("NAME\tLATEST\tALIASES\nfraud\t3\tchampion->2")
 
-    versions = run("models", "versions", "fraud").stdout.splitlines()
+    versions = run("models", "versions", "--no-header", "fraud").stdout.splitlines()
     assert [line.split("\t")[:4] for line in versions] == [
         ["3", "Production", "READY", ""],
         ["2", "None", "READY", "champion"],
@@ -96,12 +96,12 @@ def test_models_subcommands(run, model_tree):
     assert res.exit_code == 1 and "no alias 'champion'" in res.stderr
 
     assert run("models", "delete", "fraud", "3", "--yes").exit_code == 0
-    assert run("resolve", "models:/fraud/latest").stdout.split("\t")[1] == "2"
-    res = run("models", "delete", "fraud", input="n\n")
-    assert res.exit_code != 0
+    assert run("resolve", "--no-header", "models:/fraud/latest").stdout.split("\t")[1] == "2"
+    res = run("models", "delete", "fraud", input="y\n")  # no terminal: --yes is needed
+    assert res.exit_code == 1 and "--yes" in res.stderr
     assert run("resolve", "models:/fraud/1").exit_code == 0  # not deleted
     assert run("models", "delete", "fraud", "--yes").exit_code == 0
-    assert run("models", "list").stdout == ""
+    assert run("models", "list", "--no-header").stdout == ""
 
 
 def test_prompts_subcommands(run, tmp_path):
@@ -120,8 +120,11 @@ def test_prompts_subcommands(run, tmp_path):
         json.loads(run("prompts", "show", "--json", "prompts:/summ/2").stdout)["commit_message"]
         == "short"
     )
-    assert run("prompts", "list").stdout == "summ\tlatest=2\tprod->1\n"
-    assert run("prompts", "versions", "summ").stdout.splitlines()[0] == "2\t\tshort"
+    assert run("prompts", "list", "--no-header").stdout == "summ\t2\tprod->1\n"
+    assert run("prompts", "versions", "summ").stdout.splitlines()[:2] == [
+        "VERSION\tALIASES\tMESSAGE",
+        "2\t\tshort",
+    ]
     res = run("prompts", "register", "summ")
     assert res.exit_code == 2 and "either as an argument or with --file" in res.stderr
     assert run("prompts", "alias", "summ", "prod", "2").stdout == "summ@prod -> version 2\n"
@@ -131,7 +134,7 @@ def test_prompts_subcommands(run, tmp_path):
     assert run("prompts", "alias", "summ", "prod", "--delete").stdout == (
         "Removed alias prod of prompt summ\n"
     )
-    assert run("prompts", "list").stdout == "summ\tlatest=2\t\n"
+    assert run("prompts", "list", "--no-header").stdout == "summ\t2\t\n"
 
 
 def test_console_script_and_python_m_work_in_a_fresh_process(federate_home, model_tree):
@@ -143,7 +146,7 @@ def test_console_script_and_python_m_work_in_a_fresh_process(federate_home, mode
     )
     assert out.returncode == 0, out.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "federate", "resolve", "models:/m/LATEST"],
+        [sys.executable, "-m", "federate", "resolve", "--no-header", "models:/m/LATEST"],
         env=env,
         capture_output=True,
         text=True,

@@ -79,5 +79,5 @@ def test_a_download_through_a_registry_with_a_password_keeps_it_out_of_the_cache
 
     res = run("cache", "ls")
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith("m/1\t") and shown in res.stdout
+    assert res.stdout.splitlines()[1].startswith("m\t1\t") and shown in res.stdout
     assert "nt?er" not in res.output and "er#2" not in res.output

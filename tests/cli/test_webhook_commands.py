@@ -30,7 +30,7 @@ def run(federate_home, webhook_dispatcher):
 
 
 def _only_id(run) -> str:
-    (line,) = run("webhooks", "list").stdout.splitlines()
+    (line,) = run("webhooks", "list", "--no-header").stdout.splitlines()
     return line.split("\t")[0]
 
 
@@ -51,7 +51,7 @@ def test_create_list_update_test_delete(run, webhook_receiver):
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith("Created webhook ") and res.stdout.rstrip().endswith("(deploys)")
     hook_id = _only_id(run)
-    listed = run("webhooks", "list").stdout.rstrip("\n").split("\t")
+    listed = run("webhooks", "list", "--no-header").stdout.rstrip("\n").split("\t")
     assert listed == [
         hook_id,
         "deploys",
@@ -72,7 +72,10 @@ def test_create_list_update_test_delete(run, webhook_receiver):
 
     res = run("webhooks", "update", hook_id, "--status", "disabled", "--remove-secret")
     assert res.stdout == f"Updated webhook {hook_id} (deploys, DISABLED)\n"
-    assert run("webhooks", "list").stdout.split("\t")[2:4] == ["DISABLED", "unsigned"]
+    assert run("webhooks", "list", "--no-header").stdout.split("\t")[2:4] == [
+        "DISABLED",
+        "unsigned",
+    ]
     res = run("webhooks", "update", hook_id, "--secret-stdin", input="new-secret\n")
     assert res.exit_code == 0 and "\tsigned\t" in run("webhooks", "list").stdout
 
@@ -82,7 +85,7 @@ def test_create_list_update_test_delete(run, webhook_receiver):
     assert json.loads(res.stdout)["status_code"] == 502
 
     assert run("webhooks", "delete", hook_id, "--yes").stdout == f"Deleted webhook {hook_id}\n"
-    assert run("webhooks", "list").stdout == ""
+    assert run("webhooks", "list", "--no-header").stdout == ""
 
 
 def test_bad_input_gets_one_line_errors(run):
