@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from federate.entities import FileInfo, ModelVersion, PromptVersion, Webhook
+from federate.errors import redact
 
 #: properties added to a record's fields, by type
 _DERIVED: dict[type, tuple[str, ...]] = {
@@ -41,7 +42,9 @@ def to_json(obj: Any) -> Any:
             "etag": obj.etag,
         }
     if isinstance(obj, Webhook):
-        return to_json(obj.to_dict())  # never the secret: the record holds none
+        # never the signing secret (the record holds none), nor a token in the URL's
+        # user-info or query: the URL as `webhooks list` shows it
+        return to_json({**obj.to_dict(), "url": redact(obj.url)})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         for name in _DERIVED.get(type(obj), ()):

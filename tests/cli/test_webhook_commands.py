@@ -63,6 +63,8 @@ def test_create_list_update_test_delete(run, webhook_receiver):
     (as_json,) = json.loads(run("webhooks", "list", "--json").stdout)
     assert as_json["id"] == hook_id and as_json["has_secret"] is True
     assert SECRET not in run("webhooks", "list", "--json").stdout
+    # the URL's token is hidden as in the table
+    assert as_json["url"] == webhook_receiver.url + "?<redacted>"
 
     res = run("webhooks", "test", hook_id, "--event", "prompt.created")
     assert res.exit_code == 0 and res.stdout.startswith("Delivered prompt.created (")
