@@ -13,13 +13,12 @@ loudly instead of mixing two versions.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCredentials
 from federate.entities import FileInfo
@@ -36,6 +35,7 @@ from federate.errors import (
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository, RangeSink
+from federate.repos.gcs_crc32c import Crc32cSink
 from federate.repos.gcs_errors import (
     api_error,
     is_broken_read,
@@ -89,34 +89,6 @@ def _sdk() -> Any:
     except ImportError:
         raise missing_package("gs:// locations", "google-cloud-storage", "gcs") from None
     return storage
-
-
-class Crc32cSink:
-    """A writable file wrapper that keeps the CRC32C (as GCS spells it) of what passed."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        import google_crc32c
-
-        self._out = out
-        self._checksum = google_crc32c.Checksum()
-
-    def write(self, data: bytes) -> int:
-        self._checksum.update(data)
-        return self._out.write(data)
-
-    def crc32c(self) -> str:
-        return base64.b64encode(self._checksum.digest()).decode("ascii")
-
-
-def crc32c_of_file(local_path: str, block_size: int = 1 << 20) -> str:
-    """The base64 CRC32C of a local file, comparable with ``GcsObject.crc32c``."""
-    import google_crc32c
-
-    checksum = google_crc32c.Checksum()
-    with open(local_path, "rb") as f:
-        for block in iter(lambda: f.read(block_size), b""):
-            checksum.update(block)
-    return base64.b64encode(checksum.digest()).decode("ascii")
 
 
 #: Connections kept per client: the transfer engine runs up to 16 workers on one repository,

@@ -35,7 +35,8 @@ from federate.errors import (
     FederateError,
 )
 from federate.plugins.manager import get_plugin_host
-from federate.repos.gcs import GcsArtifactRepository, crc32c_of_file, parse_gcs_uri
+from federate.repos.gcs import GcsArtifactRepository, parse_gcs_uri
+from federate.repos.gcs_crc32c import crc32c_of_file
 from federate.testing.errors import raises_federate_error
 from federate.testing.trees import tree_digest
 
