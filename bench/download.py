@@ -401,9 +401,12 @@ def big_file_rows(
         "curl (1 stream)": lambda d: curl(url, d),
         "aria2c -x16 -s16": lambda d: aria2c(url, d),
         "requests (1 stream, 1 MiB reads)": lambda d: requests_stream(url, d),
-        "federate (default: 16 workers)": lambda d: federate_file(url, d, work / "home-plain"),
+        # federate, as MLflow, puts a single-file source inside the directory it is given
+        "federate (default: 16 workers)": lambda d: federate_file(
+            url, d.parent, work / "home-plain"
+        ),
         "federate (8 workers)": lambda d: federate_file(
-            url, d, work / "home-plain", FEDERATE_MAX_WORKERS="8"
+            url, d.parent, work / "home-plain", FEDERATE_MAX_WORKERS="8"
         ),
     }
     if not args.no_mlflow:
