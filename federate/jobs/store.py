@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -50,6 +51,13 @@ from federate.jobs.table import jobs
 from federate.registry.sql.db import SessionFactory, engine_for, ensure_schema, prepare
 from federate.registry.sql.engines import create_engine
 from federate.registry.sql.queries import affected
+
+#: deadlock detected, serialization failure (PostgreSQL); deadlock, lock wait timeout (MySQL)
+_ROLLED_BACK_PG = {"40P01", "40001"}
+_ROLLED_BACK_MYSQL = {1213, 1205}
+#: attempts of a transaction the database keeps rolling back
+_ATTEMPTS = 8
+T = TypeVar("T")
 
 #: longest error message kept with a job
 MAX_ERROR_CHARS = 8000
@@ -91,6 +99,20 @@ def _to_job(row: Any) -> Job:
     )
 
 
+def _rolled_back(err: BaseException | None) -> bool:
+    """Whether ``err`` is a deadlock or lock wait the database rolled back (so nothing of
+    the transaction was written)."""
+    orig = getattr(err, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in _ROLLED_BACK_PG:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _ROLLED_BACK_MYSQL:
+        return True
+    return str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+
+
 def _check_statuses(statuses: Iterable[str]) -> list[str]:
     wanted = [s.upper() for s in statuses]
     for status in wanted:
@@ -121,6 +143,25 @@ class JobStore:
         else:
             self.engine = engine_for(url, create=False)
             self.session = SessionFactory(self.engine, functools.partial(prepare, url))
+
+    def _transaction(self, work: Callable[[Connection], T], create: bool = False) -> T:
+        """``work`` in one transaction, run again (after a short random pause) when the
+        database rolled it back to break a deadlock or a lock wait: InnoDB does that to
+        queue-shaped traffic (claims and finishes touch the same index entries). Only
+        those errors are retried: after a lost connection a write may have committed."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self.session.write(create) as conn:
+                    return work(conn)
+            except FederateError as err:
+                if attempt + 1 >= _ATTEMPTS or not _rolled_back(err.__cause__):
+                    raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _execute(self, statement: Any) -> int:
+        """Run one UPDATE or DELETE in a transaction of its own; the rows it matched."""
+        return self._transaction(lambda conn: affected(conn.execute(statement)))
 
     def close(self) -> None:
         """Close the connections of a store with ``own_engine``."""
@@ -185,8 +226,7 @@ class JobStore:
             "creation_time": now,
             "last_updated_time": now,
         }
-        with self.session.write(create=True) as conn:
-            conn.execute(insert(jobs), row)
+        self._transaction(lambda conn: conn.execute(insert(jobs), row), create=True)
         return _to_job(SimpleNamespace(**row))
 
     def get(self, job_id: str) -> Job:
@@ -236,11 +276,10 @@ class JobStore:
         changed for ``older_than`` seconds; the number deleted."""
         wanted = [s for s in _check_statuses(statuses) if s in FINISHED]
         cutoff = now_ms() - _ms(older_than)
-        with self.session.write() as conn:
-            res = conn.execute(
-                delete(jobs).where(jobs.c.status.in_(wanted), jobs.c.last_updated_time < cutoff)
-            )
-        return affected(res)
+        res = self._execute(
+            delete(jobs).where(jobs.c.status.in_(wanted), jobs.c.last_updated_time < cutoff)
+        )
+        return res
 
     # -- a worker's transitions ------------------------------------------------------------
 
@@ -260,11 +299,14 @@ class JobStore:
             "last_updated_time": now,
             "error": None,
         }
-        with self.session.write() as conn:
+
+        def take(conn: Connection) -> Any:
             if not claim_next(conn, now, names, values):
                 return None
-            row = conn.execute(select(jobs).where(jobs.c.lease_owner == token)).one()
-        return _to_job(row)
+            return conn.execute(select(jobs).where(jobs.c.lease_owner == token)).one()
+
+        row = self._transaction(take)
+        return None if row is None else _to_job(row)
 
     def _held(self, job: Job) -> tuple[Any, ...]:
         owner = jobs.c.lease_owner == job.lease_owner
@@ -272,9 +314,7 @@ class JobStore:
 
     def _change_held(self, job: Job, **values: Any) -> bool:
         values.setdefault("last_updated_time", now_ms())
-        with self.session.write() as conn:
-            res = conn.execute(update(jobs).where(*self._held(job)).values(**values))
-        return affected(res) == 1
+        return self._execute(update(jobs).where(*self._held(job)).values(**values)) == 1
 
     def renew_lease(self, job: Job, lease_seconds: float) -> bool:
         """Extend the lease of a job this claim still holds."""
@@ -317,25 +357,24 @@ class JobStore:
         text = _error_text(error)
         if job.retry_count < job.max_retries:
             delay = self.backoff.delay(job.retry_count)
-            with self.session.write() as conn:
-                res = conn.execute(
-                    update(jobs)
-                    .where(
-                        *self._held(job),
-                        jobs.c.retry_count == job.retry_count,
-                        jobs.c.retry_count < jobs.c.max_retries,
-                    )
-                    .values(
-                        status=PENDING,
-                        retry_count=jobs.c.retry_count + 1,
-                        not_before=now_ms() + _ms(delay),
-                        lease_owner=None,
-                        lease_expires=None,
-                        error=text,
-                        last_updated_time=now_ms(),
-                    )
+            res = self._execute(
+                update(jobs)
+                .where(
+                    *self._held(job),
+                    jobs.c.retry_count == job.retry_count,
+                    jobs.c.retry_count < jobs.c.max_retries,
                 )
-            if affected(res) == 1:
+                .values(
+                    status=PENDING,
+                    retry_count=jobs.c.retry_count + 1,
+                    not_before=now_ms() + _ms(delay),
+                    lease_owner=None,
+                    lease_expires=None,
+                    error=text,
+                    last_updated_time=now_ms(),
+                )
+            )
+            if res == 1:
                 return PENDING
         return FAILED if self._end(job, FAILED, error=text) else None
 
@@ -344,20 +383,19 @@ class JobStore:
     def cancel(self, job_id: str) -> Job:
         """PENDING or RUNNING -> CANCELED at once. A running job's worker notices at its
         next lease renewal (its lease is gone) and stops. A finished job is refused."""
-        with self.session.write() as conn:
-            res = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == str(job_id), jobs.c.status.in_((PENDING, RUNNING)))
-                .values(
-                    status=CANCELED,
-                    lease_owner=None,
-                    lease_expires=None,
-                    error=None,
-                    last_updated_time=now_ms(),
-                )
+        res = self._execute(
+            update(jobs)
+            .where(jobs.c.id == str(job_id), jobs.c.status.in_((PENDING, RUNNING)))
+            .values(
+                status=CANCELED,
+                lease_owner=None,
+                lease_expires=None,
+                error=None,
+                last_updated_time=now_ms(),
             )
+        )
         job = self.get(job_id)
-        if affected(res) == 0:
+        if res == 0:
             raise FederateError(
                 f"Job {job_id} is {job.status}; only a PENDING or RUNNING job can be canceled",
                 INVALID_PARAMETER_VALUE,
@@ -366,21 +404,20 @@ class JobStore:
 
     def retry(self, job_id: str) -> Job:
         """FAILED, TIMEOUT or CANCELED -> PENDING, due now, with its retry budget renewed."""
-        with self.session.write() as conn:
-            res = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == str(job_id), jobs.c.status.in_(RETRYABLE))
-                .values(
-                    status=PENDING,
-                    retry_count=0,
-                    not_before=now_ms(),
-                    error=None,
-                    result=None,
-                    last_updated_time=now_ms(),
-                )
+        res = self._execute(
+            update(jobs)
+            .where(jobs.c.id == str(job_id), jobs.c.status.in_(RETRYABLE))
+            .values(
+                status=PENDING,
+                retry_count=0,
+                not_before=now_ms(),
+                error=None,
+                result=None,
+                last_updated_time=now_ms(),
             )
+        )
         job = self.get(job_id)
-        if affected(res) == 0:
+        if res == 0:
             raise FederateError(
                 f"Job {job_id} is {job.status}; only a FAILED, TIMEOUT or CANCELED job can be "
                 "retried",
@@ -393,19 +430,18 @@ class JobStore:
         PENDING, due now; the number requeued. A lost lease spends no retry: the job did
         not fail, its worker went away."""
         now = now_ms()
-        with self.session.write() as conn:
-            res = conn.execute(
-                update(jobs)
-                .where(jobs.c.status == RUNNING, jobs.c.lease_expires < now)
-                .values(
-                    status=PENDING,
-                    lease_owner=None,
-                    lease_expires=None,
-                    not_before=now,
-                    last_updated_time=now,
-                )
+        res = self._execute(
+            update(jobs)
+            .where(jobs.c.status == RUNNING, jobs.c.lease_expires < now)
+            .values(
+                status=PENDING,
+                lease_owner=None,
+                lease_expires=None,
+                not_before=now,
+                last_updated_time=now,
             )
-        return affected(res)
+        )
+        return res
 
 
 _MISSING = object()
