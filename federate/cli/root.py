@@ -12,6 +12,7 @@ import federate
 from federate.cli.cache import cache
 from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
 from federate.cli.db import db
+from federate.cli.jobs import copy_command, jobs
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
@@ -107,6 +108,8 @@ cli.add_command(plugins)
 cli.add_command(models)
 cli.add_command(prompts)
 cli.add_command(webhooks)
+cli.add_command(copy_command)
+cli.add_command(jobs)
 
 
 def main() -> None:

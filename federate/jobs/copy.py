@@ -78,11 +78,13 @@ def copy(
     alias: str | None = None,
     queue: bool = False,
     progress: bool | ProgressSink = True,
+    registry_uri: str | None = None,
 ) -> ModelVersion | Job:
     """Copy the version ``src_uri`` names into the registry ``to`` (a registry URI or a
     federate.toml profile name) as a new version of ``name`` (default: the source's
     name), with its files, description and tags, and lineage tags; point ``alias`` at it.
-    Copying the same source version again returns the existing copy.
+    Copying the same source version again returns the existing copy. ``registry_uri``:
+    the registry a source URI without a profile names (default: the configured one).
 
     With ``queue`` nothing is copied here: a copy job is queued in the configured
     registry's database and returned, for ``federate jobs work`` to run.
@@ -108,11 +110,12 @@ def copy_version(
     name: str | None = None,
     alias: str | None = None,
     progress: bool | ProgressSink = True,
+    registry_uri: str | None = None,
 ) -> ModelVersion:
     """The copy itself (see :func:`copy`); ``progress`` True shows a bar on a terminal,
     a callable gets :class:`JobProgress` updates."""
     ref = _source_ref(src_uri)
-    src_config = registry_config(None, ref.profile)
+    src_config = registry_config(registry_uri, ref.profile)
     source = _open_registry(src_config).resolve(ref)
     dst = _open_registry(destination_config(to))
     dst_name = name or source.name
