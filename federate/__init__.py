@@ -18,6 +18,7 @@ from federate.api import (
 from federate.config import get_registry_uri, set_registry_uri
 from federate.entities import FileInfo, ModelVersion, PromptVersion, RegisteredModel
 from federate.errors import FederateError
+from federate.jobs.copy import copy
 from federate.uri import ModelRef, parse_uri
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "ModelVersion",
     "PromptVersion",
     "RegisteredModel",
+    "copy",
     "download",
     "get_registry",
     "get_registry_uri",

@@ -20,6 +20,7 @@ from federate.cli.common import (
     registry_uri_of,
 )
 from federate.cli.db import db
+from federate.cli.jobs import copy_command, jobs
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
@@ -138,6 +139,8 @@ cli.add_command(plugins)
 cli.add_command(models)
 cli.add_command(prompts)
 cli.add_command(webhooks)
+cli.add_command(copy_command)
+cli.add_command(jobs)
 
 
 def main() -> None:

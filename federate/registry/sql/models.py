@@ -47,6 +47,7 @@ class Base(DeclarativeBase):
 
 Id = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
 Millis = Annotated[int, mapped_column(BigInteger, nullable=False)]
+BigCount = Annotated[int, mapped_column(BigInteger, nullable=False)]
 OptText = Annotated["str | None", mapped_column(Text, nullable=True)]
 
 MODEL = "model"
@@ -157,3 +158,37 @@ class SqlWebhookEvent(Base):
     )
     # "which webhooks want this event?" is the lookup deliveries start from
     event: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class SqlJob(Base):
+    """A job of :mod:`federate.jobs`: what to run (``name``, JSON ``params``), where it
+    stands (``status``), who holds it (``lease_owner`` until ``lease_expires``) and how far
+    it got. Every change of ``status`` is one conditional UPDATE (see
+    :mod:`federate.jobs.store`)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # a claim: WHERE status = 'PENDING' AND not_before <= now ORDER BY creation_time
+        Index(None, "status", "not_before", "creation_time"),
+        Index(None, "name", "creation_time"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+    params: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    timeout_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_retries: Mapped[int] = mapped_column(Integer, nullable=False)
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    not_before: Mapped[Millis]
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    result: Mapped[OptText]
+    error: Mapped[OptText]
+    bytes_done: Mapped[BigCount]
+    bytes_total: Mapped[BigCount]
+    files_done: Mapped[int] = mapped_column(Integer, nullable=False)
+    files_total: Mapped[int] = mapped_column(Integer, nullable=False)
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]

@@ -1,4 +1,31 @@
--- federate registry schema at alembic revision 0002 (mysql)
+-- federate registry schema at alembic revision 0003 (mysql)
+
+CREATE TABLE jobs (
+	id VARCHAR(32) NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	params TEXT NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	timeout_ms BIGINT(20),
+	max_retries INTEGER(11) NOT NULL,
+	retry_count INTEGER(11) NOT NULL,
+	not_before BIGINT(20) NOT NULL,
+	lease_owner VARCHAR(64),
+	lease_expires BIGINT(20),
+	started_time BIGINT(20),
+	result TEXT,
+	error TEXT,
+	bytes_done BIGINT(20) NOT NULL,
+	bytes_total BIGINT(20) NOT NULL,
+	files_done INTEGER(11) NOT NULL,
+	files_total INTEGER(11) NOT NULL,
+	creation_time BIGINT(20) NOT NULL,
+	last_updated_time BIGINT(20) NOT NULL,
+	PRIMARY KEY (id)
+)ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;
+
+CREATE INDEX ix_jobs_name_creation_time ON jobs (name, creation_time);
+
+CREATE INDEX ix_jobs_status_not_before_creation_time ON jobs (status, not_before, creation_time);
 
 CREATE TABLE model_version_tags (
 	model_version_id INTEGER(11) NOT NULL,

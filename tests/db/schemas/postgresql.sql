@@ -1,4 +1,31 @@
--- federate registry schema at alembic revision 0002 (postgresql)
+-- federate registry schema at alembic revision 0003 (postgresql)
+
+CREATE TABLE jobs (
+	id VARCHAR(32) NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	params TEXT NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	timeout_ms BIGINT,
+	max_retries INTEGER NOT NULL,
+	retry_count INTEGER NOT NULL,
+	not_before BIGINT NOT NULL,
+	lease_owner VARCHAR(64),
+	lease_expires BIGINT,
+	started_time BIGINT,
+	result TEXT,
+	error TEXT,
+	bytes_done BIGINT NOT NULL,
+	bytes_total BIGINT NOT NULL,
+	files_done INTEGER NOT NULL,
+	files_total INTEGER NOT NULL,
+	creation_time BIGINT NOT NULL,
+	last_updated_time BIGINT NOT NULL,
+	CONSTRAINT pk_jobs PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_jobs_name_creation_time ON jobs (name, creation_time);
+
+CREATE INDEX ix_jobs_status_not_before_creation_time ON jobs (status, not_before, creation_time);
 
 CREATE TABLE model_version_tags (
 	model_version_id INTEGER NOT NULL,

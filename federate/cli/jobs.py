@@ -1,0 +1,149 @@
+"""``federate copy`` and ``federate jobs ls|show|retry|cancel|work``.
+
+Jobs live in the configured registry's database (``--registry-uri``,
+``FEDERATE_REGISTRY_URI``, federate.toml), so a ``copy --queue`` on one host and
+``jobs work`` on another share one queue when they reach the same database.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+
+from federate.cli.common import registry_uri_of
+from federate.config import registry_config
+
+
+def _store(ctx: click.Context) -> Any:
+    from federate.jobs.store import JobStore
+
+    return JobStore(registry_config(registry_uri_of(ctx)).uri)
+
+
+@click.command(name="copy")
+@click.argument("src_uri")
+@click.option(
+    "--to", "to", required=True, help="Destination registry URI or federate.toml profile."
+)
+@click.option("--name", help="Model name in the destination (default: the source's).")
+@click.option("--alias", help="Point this alias of the destination at the copy.")
+@click.option("--queue", is_flag=True, help="Queue a copy job and print its id; copy nothing here.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def copy_command(
+    ctx: click.Context,
+    src_uri: str,
+    to: str,
+    name: str | None,
+    alias: str | None,
+    queue: bool,
+    quiet: bool,
+) -> None:
+    """Copy the version SRC_URI names, files, tags and all, into another registry.
+
+    Copying the same source version again prints the existing copy."""
+    from federate.jobs.copy import copy
+
+    result: Any = copy(
+        src_uri,
+        to,
+        name=name,
+        alias=alias,
+        queue=queue,
+        progress=not quiet,
+        registry_uri=registry_uri_of(ctx),
+    )
+    if queue:
+        click.echo(f"Queued copy of {src_uri} to {to} as job:")
+        click.echo(result.id)
+    else:
+        click.echo(
+            f"Copied {src_uri} to {result.name} version {result.version} at {result.download_uri}"
+        )
+
+
+@click.group()
+def jobs() -> None:
+    """Queued jobs (copies): list, show, retry, cancel, and run them."""
+
+
+def _print_job(job: Any) -> None:
+    p = job.progress
+    size = f"{p.bytes_done}/{p.bytes_total} B, {p.files_done}/{p.files_total} files"
+    click.echo(f"{job.id}\t{job.name}\t{job.status}\t{size}\t{job.params.get('src', '')}")
+
+
+@jobs.command(name="ls")
+@click.option("--status", "statuses", multiple=True, help="Only jobs in this status (repeatable).")
+@click.option("--name", help="Only jobs of this kind (copy).")
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of jobs, newest first.")
+@click.pass_context
+def ls(
+    ctx: click.Context, statuses: tuple[str, ...], name: str | None, limit: int, as_json: bool
+) -> None:
+    """List jobs, newest first."""
+    found = _store(ctx).list_jobs(name=name, statuses=list(statuses) or None, limit=limit)
+    if as_json:
+        click.echo(json.dumps([j.to_json() for j in found], indent=2, ensure_ascii=False))
+        return
+    for job in found:
+        _print_job(job)
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="The job as one JSON object.")
+@click.pass_context
+def show(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """Show one job: status, params, error, progress."""
+    job = _store(ctx).get(job_id)
+    if as_json:
+        click.echo(json.dumps(job.to_json(), indent=2, ensure_ascii=False))
+        return
+    _print_job(job)
+    if job.error:
+        click.echo(f"error: {job.error}")
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.pass_context
+def retry(ctx: click.Context, job_id: str) -> None:
+    """Put a FAILED, TIMEOUT or CANCELED job back in the queue."""
+    job = _store(ctx).retry(job_id)
+    click.echo(f"Job {job.id} is {job.status}")
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str) -> None:
+    """Cancel a PENDING job, or stop a RUNNING one."""
+    job = _store(ctx).cancel(job_id)
+    click.echo(f"Job {job.id} is {job.status}")
+
+
+@jobs.command()
+@click.option("--once", is_flag=True, help="Stop when no job is due instead of waiting for more.")
+@click.pass_context
+def work(ctx: click.Context, once: bool) -> None:
+    """Claim and run queued jobs until SIGTERM or Ctrl-C (the running job goes back to
+    the queue). FEDERATE_JOBS_LEASE_SECONDS, FEDERATE_JOBS_POLL_SECONDS tune it."""
+    from federate.jobs.worker import Worker
+
+    worker = Worker(_store(ctx))
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    click.echo(f"federate worker {worker.owner} waiting for jobs", err=True)
+    done = worker.run(once=once)
+    click.echo(f"federate worker {worker.owner} stopped after {done} job(s)", err=True)
+    sys.stdout.flush()

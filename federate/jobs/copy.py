@@ -1,0 +1,264 @@
+"""Copying a model version into another registry: ``federate.copy`` and the copy job.
+
+A copy resolves the source URI in its registry, fetches the version's files through the
+download engine into the cache (verified against the store's sizes and checksums, and
+shared with every later download of it), reserves a PENDING_REGISTRATION version in the
+destination carrying the source's description and tags plus the lineage tags
+(:mod:`federate.jobs.lineage`), uploads the files under the destination's artifact root
+(as ``register`` does), checks what landed, and marks the version READY.
+
+It is idempotent: a destination version with the source's lineage tags is that source's
+copy. A READY one is returned as it is; a PENDING_REGISTRATION one (a copy killed after
+reserving it) is finished: its files are uploaded again and it becomes READY, so a
+killed copy never turns into a second version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from federate.api import _open_registry, download
+from federate.cache import ModelCache
+from federate.config import RegistryConfig, registry_config
+from federate.entities import PENDING_REGISTRATION, READY, ModelVersion
+from federate.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    FederateError,
+)
+from federate.jobs import lineage
+from federate.jobs.digest import directory_hashes, tree_digest
+from federate.jobs.entities import Job, JobProgress
+from federate.plugins.manager import get_plugin_host
+from federate.registry.base import Registry, check_alias, check_name
+from federate.transfer.progress import ProgressEvent
+from federate.uri import ModelRef, parse_uri
+
+#: the name of copy jobs in the job store
+JOB_NAME = "copy"
+#: attempts a queued copy gets after its first (FEDERATE_JOBS_* govern the waits)
+QUEUED_RETRIES = 3
+
+ProgressSink = Callable[[JobProgress], None]
+
+
+def destination_config(to: str) -> RegistryConfig:
+    """``to`` is a federate.toml profile name or a registry URI."""
+    if not isinstance(to, str) or not to.strip():
+        raise FederateError(
+            f"The destination must be a registry URI or a federate.toml profile name, got {to!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    if ":" in to:
+        return registry_config(to)
+    return registry_config(profile=to)
+
+
+def _source_ref(src_uri: str) -> ModelRef:
+    ref = parse_uri(src_uri)
+    if ref.is_prompt:
+        raise FederateError(
+            f"{src_uri!r} is a prompt URI; federate copy copies model versions (models:/...)",
+            INVALID_PARAMETER_VALUE,
+        )
+    return ref
+
+
+def copy(
+    src_uri: str,
+    to: str,
+    *,
+    name: str | None = None,
+    alias: str | None = None,
+    queue: bool = False,
+    progress: bool | ProgressSink = True,
+    registry_uri: str | None = None,
+) -> ModelVersion | Job:
+    """Copy the version ``src_uri`` names into the registry ``to`` (a registry URI or a
+    federate.toml profile name) as a new version of ``name`` (default: the source's
+    name), with its files, description and tags, and lineage tags; point ``alias`` at it.
+    Copying the same source version again returns the existing copy. ``registry_uri``:
+    the registry a source URI without a profile names (default: the configured one).
+
+    With ``queue`` nothing is copied here: a copy job is queued in the configured
+    registry's database and returned, for ``federate jobs work`` to run.
+    """
+    _source_ref(src_uri)
+    if name is not None:
+        check_name(name)
+    if alias is not None:
+        check_alias(alias)
+    destination_config(to)  # an unknown profile is refused now, not in a worker
+    if queue:
+        from federate.jobs.store import JobStore
+
+        params = {"src": src_uri, "to": to, "name": name, "alias": alias}
+        return JobStore(registry_config().uri).create(JOB_NAME, params, max_retries=QUEUED_RETRIES)
+    return copy_version(src_uri, to, name=name, alias=alias, progress=progress)
+
+
+def copy_version(
+    src_uri: str,
+    to: str,
+    *,
+    name: str | None = None,
+    alias: str | None = None,
+    progress: bool | ProgressSink = True,
+    registry_uri: str | None = None,
+) -> ModelVersion:
+    """The copy itself (see :func:`copy`); ``progress`` True shows a bar on a terminal,
+    a callable gets :class:`JobProgress` updates."""
+    ref = _source_ref(src_uri)
+    src_config = registry_config(registry_uri, ref.profile)
+    source = _open_registry(src_config).resolve(ref)
+    dst = _open_registry(destination_config(to))
+    dst_name = name or source.name
+    check_name(dst_name)
+    identity = {
+        lineage.REGISTRY: src_config.profile or lineage.without_password(src_config.uri),
+        lineage.NAME: source.name,
+        lineage.VERSION: str(source.version),
+    }
+    try:  # also creates a destination SQLite file that is not there yet
+        dst.create_registered_model(dst_name)
+    except FederateError as err:
+        if err.error_code != RESOURCE_ALREADY_EXISTS:
+            raise
+    earlier = lineage.find_copy(dst, dst_name, identity)
+    if earlier is not None and earlier.status == READY:
+        return _with_alias(dst, earlier, alias)
+
+    sink = progress if callable(progress) else None
+    fetched = _fetch(src_config, ref, source, sink, bool(progress))
+    tags = {**source.tags, **identity, lineage.DIGEST: tree_digest(fetched.hashes)}
+    if earlier is None:
+        pending = dst.create_model_version(
+            dst_name,
+            source=str(ModelRef("models", name=source.name, version=source.version)),
+            tags=tags,
+            description=source.description,
+            status=PENDING_REGISTRATION,
+        )
+        winner = lineage.find_copy(dst, dst_name, identity)
+        if winner is not None and winner.version != pending.version:
+            # another copy of this source reserved a version first: it is the copy
+            dst.delete_model_version(dst_name, pending.version)
+            return _finished_elsewhere(dst, winner, alias)
+    else:
+        pending = earlier  # a copy killed after reserving it: finish it
+    location = None
+    try:
+        location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
+        _upload(location, fetched)
+        for key, value in tags.items():
+            if pending.tags.get(key) != value:
+                dst.set_model_version_tag(dst_name, pending.version, key, value)
+        dst.finish_model_version(dst_name, pending.version, location)
+    except BaseException:
+        _undo(dst, dst_name, pending.version, location)
+        raise
+    if sink is not None:
+        total = sum(fetched.sizes.values())
+        sink(JobProgress(total, total, len(fetched.sizes), len(fetched.sizes)))
+    return _with_alias(dst, dst.get_model_version(dst_name, pending.version), alias)
+
+
+def _with_alias(dst: Registry, mv: ModelVersion, alias: str | None) -> ModelVersion:
+    if alias is None or alias in mv.aliases:
+        return mv
+    dst.set_registered_model_alias(mv.name, alias, mv.version)
+    return dst.get_model_version(mv.name, mv.version)
+
+
+def _finished_elsewhere(dst: Registry, winner: ModelVersion, alias: str | None) -> ModelVersion:
+    if winner.status == READY:
+        return _with_alias(dst, winner, alias)
+    raise FederateError(
+        f"Another copy of this source is filling {winner.name} version {winner.version}; "
+        "try again when it is done",
+        RESOURCE_ALREADY_EXISTS,
+    )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A source version's files in the cache: where, their sizes and their sha256."""
+
+    root: Path
+    sizes: dict[str, int]
+    hashes: dict[str, str]
+
+
+def _fetch(
+    config: RegistryConfig,
+    ref: ModelRef,
+    source: ModelVersion,
+    sink: ProgressSink | None,
+    bar: bool,
+) -> Fetched:
+    """Fetch the source version into the cache (or find it there) and describe it."""
+    exact = ModelRef("models", name=source.name, version=source.version, profile=ref.profile)
+
+    def on_event(event: ProgressEvent) -> None:
+        assert sink is not None
+        sink(JobProgress(event.bytes_done, event.bytes_total, event.files_done, event.files_total))
+
+    arg: Any = on_event if sink is not None else bar
+    root = Path(download(str(exact), registry_uri=config.uri, progress=arg))
+    sizes = {
+        p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()
+    }
+    record = ModelCache().snapshot(config.uri, source.name, source.version).record()
+    if record is not None and set(record.files) == set(sizes):
+        hashes = {rel: f.sha256 for rel, f in record.files.items()}  # hashed as they landed
+    else:
+        hashes = directory_hashes(root)
+    return Fetched(root, sizes, hashes)
+
+
+def _location(dst: Registry, name: str, version: int, fetched: Fetched, recovering: bool) -> str:
+    """``<root>/models/<name>/<version>``, emptied first if an interrupted copy of this
+    version left files there (only paths of this source). Anything else there is left
+    alone and a suffixed sibling is used instead, as ``register`` does."""
+    host = get_plugin_host()
+    location = "/".join([dst.artifact_root.rstrip("/"), "models", name, str(version)])
+    repo = host.open_repo(location)
+    if repo.list(""):
+        present = {f.path for f in repo.walk_files()}
+        if recovering and present <= set(fetched.sizes):
+            repo.delete()
+        else:
+            location = f"{location}-{uuid.uuid4().hex[:8]}"
+    return location
+
+
+def _upload(location: str, fetched: Fetched) -> None:
+    """Upload the fetched files to ``location`` and check that every one landed whole."""
+    repo = get_plugin_host().open_repo(location)
+    repo.upload_dir(str(fetched.root))
+    stored = {f.path: f.file_size for f in repo.walk_files()}
+    if stored != fetched.sizes:
+        missing = sorted(set(fetched.sizes) - set(stored))
+        wrong = sorted(p for p, n in fetched.sizes.items() if p in stored and stored[p] != n)
+        raise FederateError(
+            f"The copy into {location} is incomplete: missing {missing[:5]}, wrong size "
+            f"{wrong[:5]}",
+            INTERNAL_ERROR,
+        )
+
+
+def _undo(dst: Registry, name: str, version: int, location: str | None) -> None:
+    """Remove a copy that failed (best effort: the caller needs the original error). A
+    copy killed outright leaves its PENDING_REGISTRATION version, which the next copy
+    of the same source finishes."""
+    if location is not None:
+        with contextlib.suppress(Exception):
+            get_plugin_host().open_repo(location).delete()
+    with contextlib.suppress(Exception):
+        dst.delete_model_version(name, version)

@@ -1,0 +1,137 @@
+"""federate.copy between two SQL registries whose artifact roots are in different stores."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+import federate
+from federate.entities import PENDING_REGISTRATION, READY
+from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
+from federate.jobs import lineage
+from federate.jobs.digest import tree_digest
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _sha256sum_digest(root: Path) -> str:
+    """The digest as the shell recipe in federate/jobs/digest.py computes it."""
+    lines = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {path}\n"
+        for path, data in sorted(_tree(root).items())
+    )
+    return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
+
+
+@pytest.fixture
+def two_registries(federate_home: Path, tmp_path: Path, store_s3, monkeypatch):  # type: ignore[no-untyped-def]
+    """``team`` (SQLite, local artifacts) and ``company`` (SQLite, artifacts in moto S3),
+    as federate.toml profiles; the team registry is also the default."""
+    (tmp_path / "team-artifacts").mkdir()
+    Path("federate.toml").write_text(
+        'default_registry = "team"\n'
+        "[registries.team]\n"
+        f'uri = "sqlite:///{tmp_path / "team.db"}"\n'
+        f'artifact_root = "{tmp_path / "team-artifacts"}"\n'
+        "[registries.company]\n"
+        f'uri = "sqlite:///{tmp_path / "company.db"}"\n'
+        f'artifact_root = "{store_s3.root}/company"\n'
+    )
+    return store_s3
+
+
+def test_copy_local_to_s3_bytes_tags_and_lineage(two_registries, model_tree, tmp_path):
+    src = federate.register(
+        model_tree, "churn", tags={"team": "ml", "k": "v"}, description="the churn model"
+    )
+    copied = federate.copy("models:/churn/1", "company", alias="champion")
+    assert (copied.name, copied.version, copied.status) == ("churn", 1, READY)
+    assert copied.download_uri.startswith(two_registries.root + "/company/models/churn/1")
+    assert copied.description == "the churn model"
+    digest = _sha256sum_digest(model_tree)
+    assert copied.tags == {
+        "team": "ml",
+        "k": "v",
+        lineage.REGISTRY: "team",
+        lineage.NAME: "churn",
+        lineage.VERSION: "1",
+        lineage.DIGEST: digest,
+    }
+    assert "champion" in copied.aliases
+    out = federate.download("models://company/churn@champion", tmp_path / "out")
+    assert _tree(Path(out)) == _tree(model_tree)
+    assert src.version == 1
+
+    again = federate.copy("models://team/churn/1", "company")
+    assert again.version == 1  # lineage says team/churn/1 either way
+    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    assert [mv.version for mv in company.search_model_versions("name = 'churn'")] == [1]
+
+
+def test_copy_by_uri_names_the_registry_without_its_password(two_registries, model_tree):
+    federate.register(model_tree, "churn")
+    dst = "sqlite:///" + str(Path("dst.db").absolute())
+    copied = federate.copy("models:/churn/1", dst, name="churn-copy")
+    assert copied.name == "churn-copy"
+    assert copied.tags[lineage.REGISTRY] == "team"  # the default registry is a profile here
+    assert lineage.without_password("postgresql://u:p@ss/w@db:5432/x") == "postgresql://u@db:5432/x"
+    assert lineage.without_password("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def test_a_copy_killed_after_reserving_its_version_is_finished_not_duplicated(
+    two_registries, model_tree
+):
+    federate.register(model_tree, "churn")
+    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    # what a copy killed mid-upload leaves: a reserved version with the lineage tags and
+    # part of the files under its location
+    company.create_registered_model("churn")
+    identity = {lineage.REGISTRY: "team", lineage.NAME: "churn", lineage.VERSION: "1"}
+    company.create_model_version(
+        "churn", source="models:/churn/1", tags=identity, status=PENDING_REGISTRATION
+    )
+    two_registries.put("company/models/churn/1/MLmodel", b"half")
+    copied = federate.copy("models:/churn/1", "company")
+    assert (copied.version, copied.status) == (1, READY)
+    assert copied.download_uri == two_registries.root + "/company/models/churn/1"
+    assert copied.tags[lineage.DIGEST] == _sha256sum_digest(model_tree)
+    out = federate.download("models://company/churn/1")
+    assert _tree(Path(out)) == _tree(model_tree)
+    assert [mv.version for mv in company.search_model_versions("name = 'churn'")] == [1]
+
+
+def test_a_failed_upload_leaves_nothing_behind(two_registries, model_tree, monkeypatch):
+    federate.register(model_tree, "churn")
+    from federate.jobs import copy as copy_module
+
+    def broken(location, fetched):  # type: ignore[no-untyped-def]
+        raise FederateError("the store went away")
+
+    monkeypatch.setattr(copy_module, "_upload", broken)
+    with pytest.raises(FederateError, match="the store went away"):
+        federate.copy("models:/churn/1", "company")
+    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    assert list(company.search_model_versions("name = 'churn'")) == []
+
+
+def test_missing_source_and_bad_destination(two_registries, model_tree):
+    federate.register(model_tree, "other")
+    with pytest.raises(FederateError) as err:
+        federate.copy("models:/nope/1", "company")
+    assert err.value.error_code == RESOURCE_DOES_NOT_EXIST and "'nope'" in err.value.message
+    with pytest.raises(FederateError) as err:
+        federate.copy("models:/nope/1", "nowhere")
+    assert err.value.error_code == RESOURCE_DOES_NOT_EXIST
+    assert "No registry profile 'nowhere'" in err.value.message
+    with pytest.raises(FederateError) as err:
+        federate.copy("prompts:/p/1", "company")
+    assert err.value.error_code == INVALID_PARAMETER_VALUE and "prompt URI" in err.value.message
+
+
+def test_digest_of_file_hashes_is_order_free():
+    assert tree_digest({"b": "2", "a": "1"}) == tree_digest({"a": "1", "b": "2"})
+    assert tree_digest({"a": "1"}) != tree_digest({"a": "2"})
