@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from federate.credentials import ScopedCredentials
-from federate.testing.s3 import MotoS3
+from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3
 
 API = "/api/2.0/mlflow/unity-catalog"
 READY = "READY"
@@ -125,6 +125,9 @@ class UcWorkspace:
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
         self.credential_ttl_s = 900.0
+        #: a ``TemporaryCredentials`` message to vend instead of moto's (other clouds,
+        #: ``storage_mode: DEFAULT_STORAGE``), None for moto's
+        self.vend_as: dict[str, Any] | None = None
         self.models: dict[str, FakeModel] = {}
         self.requests: list[Request] = []
         self.vended: list[ScopedCredentials] = []
@@ -262,15 +265,40 @@ class UcWorkspace:
             answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
         return answer
 
+    def _mint(self) -> ScopedCredentials:
+        """Session credentials of moto's reader role, made inside moto's STS (as a
+        workspace does server-side): no STS answer passes through this process's logs."""
+        from moto.sts.models import sts_backends
+
+        assert self.moto is not None
+        role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
+            region_name=REGION,
+            role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
+            role_arn=self.moto.reader_role_arn,
+            policy=None,
+            duration=3600,
+            external_id=None,
+        )
+        return ScopedCredentials(
+            "aws_session",
+            {
+                "access_key_id": role.access_key_id,
+                "secret_access_key": role.secret_access_key,
+                "session_token": role.session_token,
+            },
+        )
+
     def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
         version = self._version(params)
         if params.get("operation") != "MODEL_VERSION_OPERATION_READ":
             raise _Refusal(400, f"Unsupported operation {params.get('operation')!r}")
         if version.status != READY:
             raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        if self.vend_as is not None:
+            return {"credentials": dict(self.vend_as)}
         if not version.storage_location.startswith("s3://") or self.moto is None:
             raise _Refusal(400, "This fake vends credentials for s3:// storage only")
-        creds = self.moto.mint()
+        creds = self._mint()
         expires = time.time() + self.credential_ttl_s
         with self._lock:
             self.vended.append(creds)
