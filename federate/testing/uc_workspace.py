@@ -265,19 +265,33 @@ class UcWorkspace:
             answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
         return answer
 
-    def _mint(self) -> ScopedCredentials:
-        """Session credentials of moto's reader role, made inside moto's STS (as a
-        workspace does server-side): no STS answer passes through this process's logs."""
+    def _mint(self, storage_location: str) -> ScopedCredentials:
+        """Session credentials of moto's read-only role, made inside moto's STS (as a
+        workspace does server-side): no STS answer passes through this process's logs.
+        The session policy narrows them to the version's bucket as a workspace would;
+        moto (5.2) does not enforce session policies, so only the role's limits apply."""
         from moto.sts.models import sts_backends
 
         assert self.moto is not None
+        bucket = urlsplit(storage_location).netloc
         role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
             region_name=REGION,
             role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
             role_arn=self.moto.reader_role_arn,
-            policy=None,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
+                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                        }
+                    ],
+                }
+            ),
             duration=3600,
-            external_id=None,
+            external_id="",
         )
         return ScopedCredentials(
             "aws_session",
@@ -298,7 +312,7 @@ class UcWorkspace:
             return {"credentials": dict(self.vend_as)}
         if not version.storage_location.startswith("s3://") or self.moto is None:
             raise _Refusal(400, "This fake vends credentials for s3:// storage only")
-        creds = self._mint()
+        creds = self._mint(version.storage_location)
         expires = time.time() + self.credential_ttl_s
         with self._lock:
             self.vended.append(creds)
