@@ -394,6 +394,10 @@ class UcWorkspace:
                         body = json.loads(raw)
                         if isinstance(body, dict):
                             params.update(body)
+                    if not parts.path.startswith("/api/"):
+                        # what a workspace's web app answers (the Databricks SDK probes
+                        # /.well-known/databricks-config before it authenticates)
+                        raise _Refusal(404, f"No page at {parts.path}", "ENDPOINT_NOT_FOUND")
                     if self.headers.get("Authorization") != f"Bearer {workspace.token}":
                         raise _Refusal(
                             401,
