@@ -53,6 +53,7 @@ ENTRY_POINT_GROUP = "federate"
 #: Built-in plugins, registered exactly like third-party ones (but ``trylast``).
 BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
+    "databricks-uc": "federate.registry.uc.plugin",
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",

@@ -23,6 +23,7 @@ pytest_plugins = [
     "federate.testing.azure",
     "federate.testing.gcs",
     "federate.testing.webhooks",
+    "federate.testing.uc_workspace",
 ]
 
 _ENV = (

@@ -31,7 +31,10 @@ def test_plugins_command_lists_builtins_and_the_entry_point_plugin(memo_site, en
     assert "memo  [entry point; federate-memo 0.1.0]" in out.stdout
     assert "registries: memo" in out.stdout
     assert "sql  [built-in" in out.stdout and "local  [built-in" in out.stdout
-    assert "registry schemes: mariadb, memo, mssql, mysql, postgresql, sqlite" in out.stdout
+    assert (
+        "registry schemes: databricks-uc, mariadb, memo, mssql, mysql, postgresql, sqlite"
+        in out.stdout
+    )
 
 
 def test_third_party_registry_scheme_resolves_and_downloads(memo_site, env, model_tree, tmp_path):
@@ -111,7 +114,9 @@ def test_broken_plugins_are_reported_and_isolated(env, model_tree, tmp_path):
     assert "ERROR: needs federate plugin API 2, but this federate provides plugin API 1" in (
         out.stdout
     )
-    assert "registry schemes: mariadb, mssql, mysql, postgresql, sqlite" in out.stdout
+    assert (
+        "registry schemes: databricks-uc, mariadb, mssql, mysql, postgresql, sqlite" in out.stdout
+    )
     (summary,) = [ln for ln in out.stdout.splitlines() if ln.startswith("repository schemes: ")]
     assert {"file", "flaky"} <= set(summary.split(": ", 1)[1].split(", "))
 

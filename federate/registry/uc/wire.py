@@ -1,0 +1,150 @@
+"""The JSON of MLflow's Unity Catalog dialect (``/api/2.0/mlflow/unity-catalog``) as
+federate's records.
+
+Field names are those of ``databricks_uc_registry_messages.proto``: versions are strings,
+timestamps epoch milliseconds, enums their names, unknown fields ignored. Vended
+credentials become :class:`~federate.credentials.ScopedCredentials` of the kind the
+repository for the location reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from federate.credentials import ScopedCredentials
+from federate.entities import READY, ModelVersion, RegisteredModel
+from federate.errors import INTERNAL_ERROR, NOT_IMPLEMENTED, FederateError
+
+#: ``ModelVersionStatus`` names (``UNSPECIFIED`` is read as not ready)
+PENDING = "PENDING_REGISTRATION"
+FAILED = "FAILED_REGISTRATION"
+#: ``StorageMode``: Databricks-managed storage, read through presigned URLs, no cloud keys
+DEFAULT_STORAGE = "DEFAULT_STORAGE"
+#: ``ModelVersionOperation`` for reading a version's files
+OPERATION_READ = "MODEL_VERSION_OPERATION_READ"
+#: the ScopedCredentials kind of S3 session credentials (:mod:`federate.repos.s3_client`)
+AWS_SESSION = "aws_session"
+_CREDENTIAL_FIELDS = (
+    "aws_temp_credentials",
+    "azure_user_delegation_sas",
+    "gcp_oauth_token",
+    "r2_temp_credentials",
+)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _tags(items: Any) -> dict[str, str]:
+    if not isinstance(items, list):
+        return {}
+    return {
+        str(t.get("key")): str(t.get("value") or "")
+        for t in items
+        if isinstance(t, dict) and t.get("key")
+    }
+
+
+def version_number(raw: Any, name: str) -> int:
+    """The integer of a version as the wire carries it ("3"); a malformed one is the
+    server's fault, said as such."""
+    text = str(raw).strip() if raw is not None else ""
+    if not text.isascii() or not text.isdigit():
+        raise FederateError(
+            f"The workspace answered a version of {name!r} that is not a number: {raw!r}",
+            INTERNAL_ERROR,
+        )
+    return int(text)
+
+
+def _message(data: Any, field_name: str, name: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise FederateError(
+            f"The workspace answered without a {field_name} for {name!r}", INTERNAL_ERROR
+        )
+    return data
+
+
+def _aliases(data: dict[str, Any]) -> list[dict[str, Any]]:
+    items = data.get("aliases")
+    return (
+        [a for a in items if isinstance(a, dict) and a.get("alias")]
+        if isinstance(items, list)
+        else []
+    )
+
+
+def model_version(data: Any, name: str) -> ModelVersion:
+    """A ``ModelVersion`` message as federate's record (``name`` for messages only)."""
+    data = _message(data, "model_version", name)
+    return ModelVersion(
+        name=str(data.get("name") or name),
+        version=version_number(data.get("version"), name),
+        creation_timestamp=_int(data.get("creation_timestamp")),
+        last_updated_timestamp=_int(data.get("last_updated_timestamp")),
+        # Unity Catalog has no stages
+        current_stage="None",
+        source=data.get("source") or None,
+        storage_location=data.get("storage_location") or None,
+        description=data.get("description") or None,
+        user_id=data.get("user_id") or None,
+        run_id=data.get("run_id") or None,
+        model_id=data.get("model_id") or None,
+        status=str(data.get("status") or "UNSPECIFIED"),
+        status_message=data.get("status_message") or None,
+        tags=_tags(data.get("tags")),
+        aliases=tuple(str(a["alias"]) for a in _aliases(data)),
+    )
+
+
+def registered_model(data: Any, name: str) -> RegisteredModel:
+    data = _message(data, "registered_model", name)
+    return RegisteredModel(
+        name=str(data.get("name") or name),
+        creation_timestamp=_int(data.get("creation_timestamp")),
+        last_updated_timestamp=_int(data.get("last_updated_timestamp")),
+        description=data.get("description") or None,
+        tags=_tags(data.get("tags")),
+        aliases={str(a["alias"]): _int(a.get("version")) for a in _aliases(data)},
+    )
+
+
+def is_ready(mv: ModelVersion) -> bool:
+    return mv.status == READY
+
+
+def read_credentials(data: Any, what: str) -> ScopedCredentials:
+    """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
+
+    So far S3 session credentials (``aws_temp_credentials``); every other kind, and
+    Databricks-managed default storage, is NOT_IMPLEMENTED saying which it was."""
+    if not isinstance(data, dict):
+        raise FederateError(f"The workspace vended no credentials for {what}", INTERNAL_ERROR)
+    expires_ms = data.get("expiration_time")
+    expires_at = _int(expires_ms) / 1000.0 if expires_ms not in (None, "", 0, "0") else None
+    if data.get("storage_mode") == DEFAULT_STORAGE:
+        raise FederateError(
+            f"{what} is kept in Databricks-managed default storage (storage_mode "
+            "DEFAULT_STORAGE), which federate cannot read yet: only versions in your own "
+            "S3 buckets (aws_temp_credentials) are supported so far",
+            NOT_IMPLEMENTED,
+        )
+    aws = data.get("aws_temp_credentials")
+    if isinstance(aws, dict):
+        values = {
+            key: str(aws[key])
+            for key in ("access_key_id", "secret_access_key", "session_token")
+            if aws.get(key)
+        }
+        return ScopedCredentials(AWS_SESSION, values, expires_at)
+    kinds = [f for f in _CREDENTIAL_FIELDS if f in data]
+    raise FederateError(
+        f"The workspace vended {' and '.join(kinds) or 'no known kind of'} credentials for "
+        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials) only "
+        "so far",
+        NOT_IMPLEMENTED,
+    )

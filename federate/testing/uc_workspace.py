@@ -1,0 +1,464 @@
+"""A fake Databricks workspace speaking MLflow's Unity Catalog dialect, for tests.
+
+:class:`UcWorkspace` is a real HTTP server on 127.0.0.1 (a free port) answering the
+``/api/2.0/mlflow/unity-catalog`` endpoints a reader uses, with the wire shapes of
+``databricks_uc_registry_{service,messages}.proto``: registered models, versions as
+strings with statuses ``READY``, ``PENDING_REGISTRATION`` and ``FAILED_REGISTRATION``,
+aliases, a paged version search (pages of at most ``page_size``, opaque page tokens), the
+download URI, and ``generate-temporary-credentials``, which vends session credentials of
+moto's read-only role (:mod:`federate.testing.s3`) for versions stored in S3.
+
+Like a workspace it checks the bearer token on every request (401 otherwise) and answers
+errors as ``{"error_code": ..., "message": ...}``. Faults are scripted with
+:meth:`UcWorkspace.fail_next` (401, 403, 404, 429 with ``Retry-After``, 5xx). Vended
+credentials expire: ``credential_ttl_s`` after vending the workspace tells moto to forget
+them (:meth:`MotoS3.revoke`), and :meth:`expire_credentials` does so at once, so S3 itself
+refuses them (inside :meth:`MotoS3.enforcing_auth`). Every request lands in ``requests``.
+
+``uc_workspace`` (fixture) starts one per test, with a fresh ``federate_home``, moto's
+environment and ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` pointing at it; plugin authors
+start their own with :func:`start_uc_workspace` and :func:`stop_uc_workspace`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from federate.credentials import ScopedCredentials
+from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3
+
+API = "/api/2.0/mlflow/unity-catalog"
+READY = "READY"
+PENDING = "PENDING_REGISTRATION"
+FAILED = "FAILED_REGISTRATION"
+
+#: the ``error_code`` a workspace sends with each scripted status
+_CODES = {
+    400: "INVALID_PARAMETER_VALUE",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.code = code or _CODES.get(status, "INTERNAL_ERROR")
+
+
+@dataclass
+class FakeVersion:
+    name: str
+    version: int
+    status: str
+    storage_location: str
+    source: str
+    created_ms: int
+
+    def message(self, aliases: list[str]) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": str(self.version),
+            "creation_timestamp": self.created_ms,
+            "last_updated_timestamp": self.created_ms,
+            "user_id": "fake@example.com",
+            "source": self.source,
+            "status": self.status,
+            "storage_location": self.storage_location,
+            "aliases": [{"alias": a, "version": str(self.version)} for a in aliases],
+            "tags": [],
+        }
+
+
+@dataclass
+class FakeModel:
+    name: str
+    created_ms: int
+    versions: dict[int, FakeVersion] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def aliases_of(self, version: int) -> list[str]:
+        return sorted(a for a, v in self.aliases.items() if v == version)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, Any]
+    status: int
+
+
+@dataclass
+class _Scripted:
+    status: int
+    retry_after: str | None
+    endpoint: str | None
+    message: str
+
+
+class UcWorkspace:
+    """The fake workspace; ``url`` and ``token`` are what ``DATABRICKS_HOST`` and
+    ``DATABRICKS_TOKEN`` should hold."""
+
+    def __init__(self, moto: MotoS3 | None = None, *, page_size: int = 100) -> None:
+        self.moto = moto
+        self.token = "dapi" + secrets.token_hex(16)
+        self.page_size = page_size
+        #: seconds vended credentials live (the workspace revokes them then)
+        self.credential_ttl_s = 900.0
+        #: a ``TemporaryCredentials`` message to vend instead of moto's (other clouds,
+        #: ``storage_mode: DEFAULT_STORAGE``), None for moto's
+        self.vend_as: dict[str, Any] | None = None
+        self.models: dict[str, FakeModel] = {}
+        self.requests: list[Request] = []
+        self.vended: list[ScopedCredentials] = []
+        self._script: list[_Scripted] = []
+        self._timers: list[threading.Timer] = []
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="uc-workspace",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"UcWorkspace(url={self.url!r})"
+
+    # -- content -------------------------------------------------------------------------
+
+    def add_model(self, name: str) -> FakeModel:
+        with self._lock:
+            return self.models.setdefault(name, FakeModel(name, int(time.time() * 1000)))
+
+    def add_version(
+        self, name: str, storage_location: str, status: str = READY, source: str | None = None
+    ) -> int:
+        """A new version of ``name`` (created if missing) stored at ``storage_location``."""
+        with self._lock:
+            model = self.add_model(name)
+            number = max(model.versions, default=0) + 1
+            model.versions[number] = FakeVersion(
+                name,
+                number,
+                status,
+                storage_location,
+                source or f"models:/m-{uuid.uuid4().hex}",
+                int(time.time() * 1000),
+            )
+            return number
+
+    def publish(
+        self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
+    ) -> int:
+        """Store ``files`` in a fresh moto bucket (under ``prefix``) and add a version there."""
+        if self.moto is None:
+            raise RuntimeError("publish needs a moto server: UcWorkspace(moto)")
+        client = self.moto.client()
+        bucket = f"uc-{uuid.uuid4().hex[:20]}"
+        client.create_bucket(Bucket=bucket)
+        root = prefix.strip("/")
+        for path, data in files.items():
+            client.put_object(Bucket=bucket, Key=f"{root}/{path}" if root else path, Body=data)
+        location = f"s3://{bucket}/{root}" if root else f"s3://{bucket}"
+        return self.add_version(name, location, status)
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        with self._lock:
+            self.models[name].aliases[alias] = version
+
+    # -- faults --------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        retry_after: float | None = None,
+        endpoint: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (to ``endpoint``, a path after the API prefix
+        such as ``/model-versions/get``, or any) with ``status``."""
+        after = None if retry_after is None else f"{retry_after:g}"
+        text = message or f"Scripted failure {status}"
+        with self._lock:
+            self._script.extend(_Scripted(status, after, endpoint, text) for _ in range(times))
+
+    def expire_credentials(self) -> None:
+        """Every credential vended so far stops working now, as at its expiration time."""
+        with self._lock:
+            vended = list(self.vended)
+        for creds in vended:
+            self._revoke(creds)
+
+    def _revoke(self, creds: ScopedCredentials) -> None:
+        if self.moto is not None:
+            self.moto.revoke(creds)
+
+    def calls(self, endpoint: str) -> list[Request]:
+        return [r for r in self.requests if r.path == API + endpoint]
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    # -- the API -------------------------------------------------------------------------
+
+    def _model(self, params: dict[str, Any]) -> FakeModel:
+        name = str(params.get("name") or "")
+        if not name:
+            raise _Refusal(400, "Missing required field: name")
+        model = self.models.get(name)
+        if model is None:
+            raise _Refusal(404, f"Routine or Model '{name}' does not exist.")
+        return model
+
+    def _version(self, params: dict[str, Any]) -> FakeVersion:
+        model = self._model(params)
+        raw = str(params.get("version") or "")
+        if not raw.isdigit():
+            raise _Refusal(400, f"Invalid version {raw!r}: must be a positive integer")
+        found = model.versions.get(int(raw))
+        if found is None:
+            raise _Refusal(404, f"Model Version '{model.name}' version {raw} does not exist.")
+        return found
+
+    def _search(self, params: dict[str, Any]) -> dict[str, Any]:
+        text = str(params.get("filter") or "")
+        if not (text.startswith("name='") and text.endswith("'")):
+            raise _Refusal(400, f"Unsupported filter query: {text!r}; use name='<full name>'")
+        model = self.models.get(text[6:-1])
+        versions = sorted(model.versions.values(), key=lambda v: v.version) if model else []
+        limit = min(int(params.get("max_results") or 10000), self.page_size)
+        token = str(params.get("page_token") or "")
+        start = int(base64.b64decode(token).decode()) if token else 0
+        page = versions[start : start + limit]
+        answer: dict[str, Any] = {"model_versions": [v.message([]) for v in page]}
+        if start + limit < len(versions):
+            answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
+        return answer
+
+    def _mint(self, storage_location: str) -> ScopedCredentials:
+        """Session credentials of moto's read-only role, made inside moto's STS (as a
+        workspace does server-side): no STS answer passes through this process's logs.
+        The session policy narrows them to the version's bucket as a workspace would;
+        moto (5.2) does not enforce session policies, so only the role's limits apply."""
+        from moto.sts.models import sts_backends
+
+        assert self.moto is not None
+        bucket = urlsplit(storage_location).netloc
+        role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
+            region_name=REGION,
+            role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
+            role_arn=self.moto.reader_role_arn,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
+                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                        }
+                    ],
+                }
+            ),
+            duration=3600,
+            external_id="",
+        )
+        return ScopedCredentials(
+            "aws_session",
+            {
+                "access_key_id": role.access_key_id,
+                "secret_access_key": role.secret_access_key,
+                "session_token": role.session_token,
+            },
+        )
+
+    def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
+        version = self._version(params)
+        if params.get("operation") != "MODEL_VERSION_OPERATION_READ":
+            raise _Refusal(400, f"Unsupported operation {params.get('operation')!r}")
+        if version.status != READY:
+            raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        if self.vend_as is not None:
+            return {"credentials": dict(self.vend_as)}
+        if not version.storage_location.startswith("s3://") or self.moto is None:
+            raise _Refusal(400, "This fake vends credentials for s3:// storage only")
+        creds = self._mint(version.storage_location)
+        expires = time.time() + self.credential_ttl_s
+        with self._lock:
+            self.vended.append(creds)
+            timer = threading.Timer(self.credential_ttl_s, self._revoke, (creds,))
+            timer.daemon = True
+            self._timers.append(timer)
+        timer.start()
+        return {
+            "credentials": {
+                "aws_temp_credentials": dict(creds.values),
+                "expiration_time": int(expires * 1000),
+                "storage_mode": "CUSTOMER_HOSTED",
+            }
+        }
+
+    def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        route = (method, path[len(API) :] if path.startswith(API) else path)
+        with self._lock:
+            if route == ("GET", "/registered-models/get"):
+                model = self._model(params)
+                return {
+                    "registered_model": {
+                        "name": model.name,
+                        "creation_timestamp": model.created_ms,
+                        "last_updated_timestamp": model.created_ms,
+                        "aliases": [
+                            {"alias": a, "version": str(v)} for a, v in model.aliases.items()
+                        ],
+                    }
+                }
+            if route == ("GET", "/model-versions/get"):
+                version = self._version(params)
+                aliases = self.models[version.name].aliases_of(version.version)
+                return {"model_version": version.message(aliases)}
+            if route == ("GET", "/model-versions/get-download-uri"):
+                return {"artifact_uri": self._version(params).storage_location}
+            if route == ("GET", "/registered-models/alias"):
+                model = self._model(params)
+                alias = str(params.get("alias") or "")
+                if alias not in model.aliases:
+                    raise _Refusal(404, f"Alias '{alias}' does not exist on '{model.name}'.")
+                found = model.versions[model.aliases[alias]]
+                return {"model_version": found.message(model.aliases_of(found.version))}
+            if route == ("GET", "/model-versions/search"):
+                return self._search(params)
+            if route == (
+                "GET",
+                "/registered-models:is-databricks-sdk-models-artifact-repository-enabled",
+            ):
+                return {"is_databricks_sdk_models_artifact_repository_enabled": False}
+        if route == ("POST", "/model-versions/generate-temporary-credentials"):
+            return self._credentials(params)
+        raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
+    def _scripted(self, path: str) -> _Scripted | None:
+        with self._lock:
+            for i, item in enumerate(self._script):
+                if item.endpoint is None or API + item.endpoint == path:
+                    return self._script.pop(i)
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        workspace = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                params: dict[str, Any] = dict(parse_qsl(parts.query))
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers: dict[str, str] = {}
+                try:
+                    if raw:
+                        body = json.loads(raw)
+                        if isinstance(body, dict):
+                            params.update(body)
+                    if not parts.path.startswith("/api/"):
+                        # what a workspace's web app answers (the Databricks SDK probes
+                        # /.well-known/databricks-config before it authenticates)
+                        raise _Refusal(404, f"No page at {parts.path}", "ENDPOINT_NOT_FOUND")
+                    if self.headers.get("Authorization") != f"Bearer {workspace.token}":
+                        raise _Refusal(
+                            401,
+                            "Credential was not sent or was of an unsupported type for this API.",
+                        )
+                    scripted = workspace._scripted(parts.path)
+                    if scripted is not None:
+                        if scripted.retry_after is not None:
+                            headers["Retry-After"] = scripted.retry_after
+                        raise _Refusal(scripted.status, scripted.message)
+                    status, answer = 200, workspace._answer(method, parts.path, params)
+                except _Refusal as refusal:
+                    status = refusal.status
+                    answer = {"error_code": refusal.code, "message": refusal.message}
+                with workspace._lock:
+                    workspace.requests.append(Request(method, parts.path, params, status))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_PATCH(self) -> None:
+                self._serve("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
+
+        return Handler
+
+
+def start_uc_workspace(moto: MotoS3 | None = None, *, page_size: int = 100) -> UcWorkspace:
+    """A fake workspace on 127.0.0.1:<free port>, vending credentials from ``moto``; the
+    caller stops it with :func:`stop_uc_workspace`."""
+    return UcWorkspace(moto, page_size=page_size)
+
+
+def stop_uc_workspace(workspace: UcWorkspace) -> None:
+    workspace.stop()
+
+
+@pytest.fixture
+def uc_workspace(
+    federate_home: Path, s3_env: MotoS3, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[UcWorkspace]:
+    """A fake workspace for this test, credentials vended from the session's moto server;
+    ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` point at it (no ~/.databrickscfg is read)."""
+    workspace = start_uc_workspace(s3_env)
+    monkeypatch.setenv("DATABRICKS_HOST", workspace.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(federate_home / "no-databrickscfg"))
+    try:
+        yield workspace
+    finally:
+        stop_uc_workspace(workspace)

@@ -1,0 +1,135 @@
+"""Downloading Unity Catalog versions from S3 (moto) with credentials the workspace vends."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import federate
+from federate.errors import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED
+from federate.testing.errors import raises_federate_error
+from federate.testing.logs import debug_logs
+from federate.testing.s3 import MotoS3
+from federate.testing.uc_workspace import PENDING, UcWorkspace
+
+UC = "databricks-uc"
+NAME = "main.fraud.detector"
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def tree() -> dict[str, bytes]:
+    return {
+        "MLmodel": b"flavors:\n  python_function: {}\n",
+        "empty.txt": b"",
+        "data/weights.bin": os.urandom(20 * MiB + 13),  # past the ranged threshold
+        "data/größe ünïcödé.json": b'{"k": "v"}',
+        **{f"extra/f{i:02d}.txt": os.urandom(100 + i) for i in range(20)},
+    }
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    # many ranges, few workers: the download lasts long enough to expire credentials in it
+    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1M")
+    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "4M")
+    monkeypatch.setenv("FEDERATE_MAX_WORKERS", "2")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("prefix", ["", "models/abc/versions/def"])
+def test_every_uri_form_downloads_the_same_bytes(uc_workspace: UcWorkspace, tree, tmp_path, prefix):
+    version = uc_workspace.publish(NAME, tree, prefix=prefix)
+    uc_workspace.add_version(NAME, "s3://nowhere", PENDING)  # never 'latest'
+    uc_workspace.set_alias(NAME, "champion", version)
+    for i, uri in enumerate(
+        [f"models:/{NAME}/{version}", f"models:/{NAME}@champion", f"models:/{NAME}/latest"]
+    ):
+        out = federate.download(uri, tmp_path / f"out{i}", registry_uri=UC, progress=False)
+        assert _files(Path(out)) == tree, uri
+    (vend,) = uc_workspace.calls("/model-versions/generate-temporary-credentials")
+    assert vend.method == "POST" and vend.params == {
+        "name": NAME,
+        "version": str(version),
+        "operation": "MODEL_VERSION_OPERATION_READ",
+    }  # once: the second and third came from the cache
+
+
+def test_credentials_refused_mid_download_are_renewed_through_the_workspace(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tree, tmp_path, monkeypatch, small_ranges
+):
+    version = uc_workspace.publish(NAME, tree)
+    # renew only when S3 refuses, so the refusal path is what is tested
+    monkeypatch.setenv("FEDERATE_CREDENTIAL_REFRESH_MARGIN", "-3600")
+    expired = threading.Event()
+
+    def progress(event) -> None:
+        if 0 < event.bytes_done < event.bytes_total and not expired.is_set():
+            expired.set()
+            uc_workspace.expire_credentials()
+
+    with s3_env.enforcing_auth(), debug_logs() as logs:
+        out = federate.download(
+            f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC, progress=progress
+        )
+    assert expired.is_set()
+    assert _files(Path(out)) == tree
+    assert len(uc_workspace.vended) >= 2
+    logs.assert_hidden(
+        [uc_workspace.token]
+        + [c.values[k] for c in uc_workspace.vended for k in ("secret_access_key", "session_token")]
+    )
+
+
+def test_credentials_expiring_mid_download_are_renewed_before_s3_refuses_them(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tree, tmp_path, monkeypatch, small_ranges
+):
+    version = uc_workspace.publish(NAME, tree)
+    uc_workspace.credential_ttl_s = 1.5  # the workspace revokes them then
+    monkeypatch.setenv("FEDERATE_CREDENTIAL_REFRESH_MARGIN", "0.5")
+    waited = threading.Event()
+
+    def progress(event) -> None:
+        if 0 < event.bytes_done < event.bytes_total and not waited.is_set():
+            waited.set()
+            time.sleep(1.6)  # the first credentials are past their time now
+
+    with s3_env.enforcing_auth():
+        out = federate.download(
+            f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC, progress=progress
+        )
+    assert waited.is_set()
+    assert _files(Path(out)) == tree
+    assert len(uc_workspace.vended) >= 2
+
+
+def test_a_version_not_ready_is_not_downloaded(uc_workspace: UcWorkspace, tree, tmp_path):
+    version = uc_workspace.publish(NAME, tree, status=PENDING)
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "PENDING_REGISTRATION, not READY"):
+        federate.download(f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    "credentials, said",
+    [
+        ({"azure_user_delegation_sas": {"sas_token": "sv=1&sig=abc"}}, "azure_user_delegation"),
+        ({"gcp_oauth_token": {"oauth_token": "ya29.x"}}, "gcp_oauth_token"),
+        ({"r2_temp_credentials": {"access_key_id": "a"}}, "r2_temp_credentials"),
+        ({"storage_mode": "DEFAULT_STORAGE"}, "DEFAULT_STORAGE"),
+    ],
+)
+def test_other_storage_is_not_implemented_yet(
+    uc_workspace: UcWorkspace, tree, tmp_path, credentials, said
+):
+    version = uc_workspace.publish(NAME, {"f": b"x"})
+    uc_workspace.vend_as = {**credentials, "expiration_time": int(time.time() * 1000) + 60_000}
+    with raises_federate_error(NOT_IMPLEMENTED, said, "so far"):
+        federate.download(f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC)

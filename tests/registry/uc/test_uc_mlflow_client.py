@@ -1,0 +1,79 @@
+"""The fake workspace is faithful: MLflow's own ``databricks-uc`` client downloads from it.
+
+MLflow (``mlflow-skinny``, pinned in the ``test`` extra) runs in a subprocess, so its
+imports and settings never touch this process; the same version then comes through
+federate, and both trees must be byte-identical.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import federate
+from federate.testing.s3 import MotoS3
+from federate.testing.uc_workspace import PENDING, UcWorkspace
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="mlflow-skinny is not installed"
+)
+
+NAME = "main.fraud.detector"
+_MLFLOW = """
+import sys
+import mlflow
+mlflow.set_registry_uri("databricks-uc")
+print(mlflow.artifacts.download_artifacts(artifact_uri=sys.argv[1], dst_path=sys.argv[2]))
+"""
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _mlflow_download(ws: UcWorkspace, moto: MotoS3, uri: str, dst: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABRICKS_HOST": ws.url,
+        "DATABRICKS_TOKEN": ws.token,
+        "MLFLOW_S3_ENDPOINT_URL": moto.endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _MLFLOW, uri, str(dst)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_mlflow_and_federate_download_the_same_files(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path
+):
+    tree = {
+        "MLmodel": b"flavors:\n  python_function: {}\n",
+        "data/weights.bin": os.urandom(3 * 1024 * 1024 + 5),
+        "data/nested/config.json": b'{"k": 1}',
+    }
+    version = uc_workspace.publish(NAME, tree, prefix="models/m-1/versions/v-1")
+    uc_workspace.add_version(NAME, "s3://nowhere", PENDING)
+    uc_workspace.set_alias(NAME, "champion", version)
+    for label, uri in (
+        ("version", f"models:/{NAME}/{version}"),
+        ("alias", f"models:/{NAME}@champion"),
+    ):
+        _mlflow_download(uc_workspace, s3_env, uri, tmp_path / f"mlflow-{label}")
+        assert _files(tmp_path / f"mlflow-{label}") == tree, label
+        ours = federate.download(uri, tmp_path / f"federate-{label}", registry_uri="databricks-uc")
+        assert _files(Path(ours)) == tree, label
+    # MLflow went through the same endpoints federate uses
+    assert uc_workspace.calls("/model-versions/generate-temporary-credentials")
+    assert uc_workspace.calls("/registered-models/alias")
