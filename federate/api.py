@@ -192,14 +192,15 @@ def _serve_version(
     :mod:`federate.cache`)."""
     config = registry_config(registry_uri, ref.profile)
     cache = ModelCache()
+    key = get_plugin_host().cache_key(config)  # the URI, or the workspace it reaches
     cache_only = offline()
     if cache_only:
-        snap = cache.recall(config.uri, ref)
+        snap = cache.recall(key, ref)
     else:
         registry = _open_registry(config)
         mv = registry.resolve(ref)
-        cache.remember(config.uri, ref, mv.name, mv.version)
-        snap = cache.snapshot(config.uri, mv.name, mv.version)
+        cache.remember(key, ref, mv.name, mv.version)
+        snap = cache.snapshot(key, mv.name, mv.version)
 
     def serve(record: Record, fetched: bool = False) -> str:
         cache.touch(snap)
@@ -222,7 +223,7 @@ def _serve_version(
             if cache_only:
                 raise cache.missing_offline(snap, ref, damaged)
             # served before the lock is released, so nothing removes it meanwhile
-            return serve(_fill(cache, snap, registry, mv, config.uri, progress), fetched=True)
+            return serve(_fill(cache, snap, registry, mv, key, progress), fetched=True)
     with cache.reading(snap):  # another process filled it while we waited: read it
         record = cache.intact(snap)  # with the other readers, not one at a time
         if record is not None:

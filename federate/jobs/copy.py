@@ -214,7 +214,11 @@ def _fetch(
     sizes = {
         p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()
     }
-    record = ModelCache().snapshot(config.uri, source.name, source.version).record()
+    record = (
+        ModelCache()
+        .snapshot(get_plugin_host().cache_key(config), source.name, source.version)
+        .record()
+    )
     if record is not None and set(record.files) == set(sizes):
         hashes = {rel: f.sha256 for rel, f in record.files.items()}  # hashed as they landed
     else:

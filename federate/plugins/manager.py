@@ -333,6 +333,14 @@ class PluginHost:
         record, info = self.registry_plugin(config.uri)
         return _call_factory(info, record.factory, config)
 
+    def cache_key(self, config: RegistryConfig) -> str:
+        """What names the registry ``config`` opens in the model cache (see
+        :class:`~federate.plugins.types.RegistryPlugin`): its URI unless its plugin says."""
+        record, info = self.registry_plugin(config.uri)
+        if record.cache_key is None:
+            return config.uri
+        return str(_call_factory(info, record.cache_key, config))
+
     def open_repo(
         self,
         location: str,

@@ -45,12 +45,20 @@ class RegistryPlugin:
     ``factory(config)`` receives a :class:`federate.config.RegistryConfig` and returns a
     :class:`federate.registry.Registry`. It is called once per registry URI per process,
     so heavy imports belong inside it, not at module level.
+
+    ``cache_key(config)``, for a registry whose URI alone does not say which registry it
+    is (``databricks-uc`` finds its workspace in the environment), names it: the model
+    cache keeps the versions of registries with different keys apart, so that one
+    workspace's ``c.s.m`` version 3 is never served for another's. It must be cheap and
+    local (it runs under ``FEDERATE_OFFLINE`` too), and must not hold a secret (it is
+    written to the cache's ``registries.json``). Without it the registry URI is the key.
     """
 
     name: str
     schemes: tuple[str, ...]
     factory: Callable[[RegistryConfig], Registry]
     description: str = ""
+    cache_key: Callable[[RegistryConfig], str] | None = None
 
     def __post_init__(self) -> None:
         _check("RegistryPlugin", self.name, self.schemes, self.factory)

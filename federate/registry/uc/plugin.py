@@ -16,6 +16,13 @@ def open_uc_registry(config: RegistryConfig) -> Registry:
     return UcRegistry(config)
 
 
+def uc_cache_key(config: RegistryConfig) -> str:
+    """The workspace the URI reaches (its host: ``databricks-uc`` alone names none)."""
+    from federate.registry.uc.workspace import workspace_for
+
+    return f"{config.uri.split('://', 1)[0]}+{workspace_for(config.uri).host}"
+
+
 @hookimpl(trylast=True)
 def federate_registries() -> list[RegistryPlugin]:
     return [
@@ -24,5 +31,6 @@ def federate_registries() -> list[RegistryPlugin]:
             schemes=UC_SCHEMES,
             factory=open_uc_registry,
             description="Databricks Unity Catalog models (MLflow's databricks-uc dialect)",
+            cache_key=uc_cache_key,
         )
     ]

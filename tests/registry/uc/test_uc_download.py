@@ -133,3 +133,30 @@ def test_other_storage_is_not_implemented_yet(
     uc_workspace.vend_as = {**credentials, "expiration_time": int(time.time() * 1000) + 60_000}
     with raises_federate_error(NOT_IMPLEMENTED, said, "so far"):
         federate.download(f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC)
+
+
+def test_two_workspaces_never_share_cached_versions(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path, monkeypatch
+):
+    from federate.testing.plugin import reset_federate_state
+    from federate.testing.uc_workspace import start_uc_workspace, stop_uc_workspace
+
+    mine = {"MLmodel": b"workspace A"}
+    theirs = {"MLmodel": b"workspace B"}
+    version = uc_workspace.publish(NAME, mine)
+    other = start_uc_workspace(s3_env)
+    try:
+        assert other.publish(NAME, theirs) == version  # the same c.s.m, the same version
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "a", registry_uri=UC)
+        assert _files(Path(out)) == mine
+        # another process, another workspace, the same FEDERATE_HOME and registry URI
+        reset_federate_state()
+        monkeypatch.setenv("DATABRICKS_HOST", other.url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", other.token)
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "b", registry_uri=UC)
+        assert _files(Path(out)) == theirs
+        monkeypatch.setenv("FEDERATE_OFFLINE", "1")  # offline too, each its own
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "c", registry_uri=UC)
+        assert _files(Path(out)) == theirs
+    finally:
+        stop_uc_workspace(other)
