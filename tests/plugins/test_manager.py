@@ -45,7 +45,7 @@ def test_third_party_registry_scheme_resolves_and_downloads(memo_site, env, mode
         )
     )
     env = {**env, "FEDERATE_REGISTRY_URI": f"memo://{index}"}
-    out = run_federate("resolve", "models:/demo@champion", site=memo_site, env=env)
+    out = run_federate("resolve", "--no-header", "models:/demo@champion", site=memo_site, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\t")[:2] == ["demo", "1"]
     dst = tmp_path / "dst"
