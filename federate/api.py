@@ -19,7 +19,7 @@ from pathlib import Path
 from federate import transfer
 from federate.cache import ModelCache, Record, Snapshot, SnapshotChanged, offline
 from federate.cache.placing import link_mode
-from federate.config import RegistryConfig, federate_home, registry_config
+from federate.config import RegistryConfig, chosen_registry, federate_home, registry_config
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -53,9 +53,10 @@ def _open_registry(config: RegistryConfig) -> Registry:
     return registry
 
 
-def get_registry(uri: str | None = None) -> Registry:
-    """The registry for ``uri`` (a registry URI, not a models:/ URI), or the configured one."""
-    return _open_registry(registry_config(uri))
+def get_registry(uri: str | None = None, *, profile: str | None = None) -> Registry:
+    """The registry for ``uri`` (a registry URI, not a models:/ URI), or for ``profile``
+    (a ``[registries.<profile>]`` table of federate.toml), or the configured one."""
+    return _open_registry(chosen_registry(uri, profile))
 
 
 def clear_registry_cache() -> None:
@@ -64,12 +65,21 @@ def clear_registry_cache() -> None:
         _registries.clear()
 
 
-def _registry_for(ref: ModelRef, registry_uri: str | None) -> Registry:
-    return _open_registry(registry_config(registry_uri, ref.profile))
+def _config_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> RegistryConfig:
+    # a models://<profile>/ URI names its registry itself, above any argument
+    if ref.profile is not None:
+        return registry_config(registry_uri, ref.profile)
+    return chosen_registry(registry_uri, profile)
+
+
+def _registry_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> Registry:
+    return _open_registry(_config_for(ref, registry_uri, profile))
 
 
 @names_failing_plugins
-def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
+def resolve(
+    uri: str, registry_uri: str | None = None, *, profile: str | None = None
+) -> ModelVersion:
     """The model version a models:/ URI means, with its storage location."""
     ref = parse_uri(uri)
     if ref.is_prompt:
@@ -77,11 +87,13 @@ def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
             f"{uri!r} is a prompt URI; use federate.load_prompt() to read prompts",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri).resolve(ref)
+    return _registry_for(ref, registry_uri, profile).resolve(ref)
 
 
 @names_failing_plugins
-def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
+def load_prompt(
+    uri: str, registry_uri: str | None = None, *, profile: str | None = None
+) -> PromptVersion:
     """The prompt version a prompts:/ URI means (``prompts:/name/3``, ``prompts:/name@prod``)."""
     ref = parse_uri(uri)
     if not ref.is_prompt:
@@ -90,7 +102,7 @@ def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
             "prompts:/<name>@<alias>",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri).resolve_prompt(ref)
+    return _registry_for(ref, registry_uri, profile).resolve_prompt(ref)
 
 
 def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepository:
@@ -113,6 +125,7 @@ def download(
     *,
     overwrite: bool = False,
     progress: ProgressArg = True,
+    profile: str | None = None,
 ) -> str:
     """Fetch the files a URI names into the directory ``dst`` and return the local path.
 
@@ -144,9 +157,10 @@ def download(
         if target is not None:
             check_destination(target, overwrite)  # before any fetching
             link_mode()  # a mistyped FEDERATE_CACHE_LINK too
+        config = _config_for(ref, registry_uri, profile)
         for _ in range(_SERVE_ATTEMPTS):
             try:
-                return _serve_version(ref, registry_uri, progress, target, overwrite)
+                return _serve_version(ref, config, progress, target, overwrite)
             except SnapshotChanged:
                 continue  # edited while being copied: checked, repaired, copied again
         raise FederateError(
@@ -179,7 +193,7 @@ _SERVE_ATTEMPTS = 3
 
 def _serve_version(
     ref: ModelRef,
-    registry_uri: str | None,
+    config: RegistryConfig,
     progress: ProgressArg,
     target: Path | None,
     overwrite: bool,
@@ -190,7 +204,6 @@ def _serve_version(
     Whatever is served is checked and used under the version's lock, shared while it
     is only read, so prune or a repair never removes it meanwhile (see
     :mod:`federate.cache`)."""
-    config = registry_config(registry_uri, ref.profile)
     cache = ModelCache()
     cache_only = offline()
     if cache_only:
@@ -249,12 +262,16 @@ def _fill(
 
 @names_failing_plugins
 def list_artifacts(
-    uri: str, path: str | None = None, registry_uri: str | None = None
+    uri: str,
+    path: str | None = None,
+    registry_uri: str | None = None,
+    *,
+    profile: str | None = None,
 ) -> list[FileInfo]:
     """The entries directly under ``path`` of a version's files (or of a storage URI)."""
     if is_registry_uri(uri):
         ref = parse_uri(uri)
-        registry = _registry_for(ref, registry_uri)
+        registry = _registry_for(ref, registry_uri, profile)
         repo = _repo_for_version(registry, registry.resolve(ref))
     else:
         repo = get_plugin_host().open_repo(uri)
@@ -273,6 +290,8 @@ def register(
     tags: dict[str, str] | None = None,
     description: str | None = None,
     registry_uri: str | None = None,
+    *,
+    profile: str | None = None,
 ) -> ModelVersion:
     """Copy a local file or directory into the registry's artifact root as a new version.
 
@@ -297,7 +316,7 @@ def register(
         walk(source)
     else:
         check_regular_file(source)
-    registry = get_registry(registry_uri)
+    registry = get_registry(registry_uri, profile=profile)
     try:
         registry.create_registered_model(name)
     except FederateError as err:

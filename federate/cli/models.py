@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import move_alias, parse_tags, print_json, registry_of
 from federate.registry import Registry
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 @click.group()

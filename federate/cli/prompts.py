@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 import federate
-from federate.cli.common import move_alias, parse_tags, print_json, registry_uri_of
+from federate.cli.common import move_alias, parse_tags, print_json, registry_args, registry_of
 from federate.registry import Registry
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 @click.group()
@@ -52,7 +52,7 @@ def register(
 @click.pass_context
 def show(ctx: click.Context, uri: str, as_json: bool) -> None:
     """Print the template a prompts:/ URI names."""
-    pv = federate.load_prompt(uri, registry_uri=registry_uri_of(ctx))
+    pv = federate.load_prompt(uri, **registry_args(ctx))
     if as_json:
         print_json(pv)
     else:

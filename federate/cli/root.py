@@ -10,7 +10,7 @@ import click
 
 import federate
 from federate.cli.cache import cache
-from federate.cli.common import FederateGroup, parse_tags, print_json, registry_uri_of
+from federate.cli.common import FederateGroup, parse_tags, print_json, registry_args
 from federate.cli.db import db
 from federate.cli.models import models
 from federate.cli.plugins import plugins
@@ -24,10 +24,17 @@ from federate.cli.webhooks import webhooks
     "--registry-uri",
     envvar="FEDERATE_REGISTRY_URI",
     default=None,
-    help="Registry to use (default: FEDERATE_REGISTRY_URI, federate.toml, or the embedded "
-    "SQLite registry under $FEDERATE_HOME).",
+    help="Registry to use (default: FEDERATE_REGISTRY_URI, FEDERATE_PROFILE, federate.toml, "
+    "or the embedded SQLite registry under $FEDERATE_HOME).",
 )
-def cli(registry_uri: str | None) -> None:
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="Use the registry [registries.NAME] of federate.toml, with its artifact_root "
+    "(default: FEDERATE_PROFILE).",
+)
+def cli(registry_uri: str | None, profile: str | None) -> None:
     """Resolve models:/ and prompts:/ URIs and fetch model files from any store."""
 
 
@@ -43,7 +50,7 @@ def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, qui
     A single-file source lands at DST/<name>. Prints the path: DST, or that file's path
     (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads)."""
     path = federate.download(
-        uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite, progress=not quiet
+        uri, dst, **registry_args(ctx), overwrite=overwrite, progress=not quiet
     )
     click.echo(path)
 
@@ -54,7 +61,7 @@ def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, qui
 @click.pass_context
 def resolve(ctx: click.Context, uri: str, as_json: bool) -> None:
     """Print the version URI means and where its files are."""
-    mv = federate.resolve(uri, registry_uri=registry_uri_of(ctx))
+    mv = federate.resolve(uri, **registry_args(ctx))
     if as_json:
         print_json(mv)
     else:
@@ -67,7 +74,7 @@ def resolve(ctx: click.Context, uri: str, as_json: bool) -> None:
 @click.pass_context
 def ls(ctx: click.Context, uri: str, path: str | None) -> None:
     """List the files of URI (directories end with '/')."""
-    for info in federate.list_artifacts(uri, path, registry_uri=registry_uri_of(ctx)):
+    for info in federate.list_artifacts(uri, path, **registry_args(ctx)):
         if info.is_dir:
             click.echo(f"{'':>12}  {info.path}/")
         else:
@@ -96,7 +103,7 @@ def register(
         alias=alias,
         tags=parse_tags(tags),
         description=description,
-        registry_uri=registry_uri_of(ctx),
+        **registry_args(ctx),
     )
     click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
 

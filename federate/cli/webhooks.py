@@ -11,8 +11,7 @@ import sys
 
 import click
 
-import federate
-from federate.cli.common import print_json, registry_uri_of
+from federate.cli.common import print_json, registry_of
 from federate.errors import redact
 from federate.registry import Registry
 from federate.webhooks.validation import EVENT_NAMES, STATUSES
@@ -21,7 +20,7 @@ _EVENT = click.Choice(EVENT_NAMES)
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 def _secret(secret_env: str | None, secret_stdin: bool) -> str | None:
