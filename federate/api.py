@@ -10,8 +10,10 @@ PluginError naming its package and method (:mod:`federate.plugins.blame`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -36,6 +38,7 @@ from federate.repos.base import ArtifactRepository
 from federate.repos.local_tree import check_regular_file, walk
 from federate.transfer.engine import check_destination, source_name
 from federate.transfer.progress import ProgressArg
+from federate.transfer.selection import Patterns, Selection
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
 _registries: dict[RegistryConfig, Registry] = {}
@@ -126,6 +129,9 @@ def download(
     overwrite: bool = False,
     progress: ProgressArg = True,
     profile: str | None = None,
+    path: str | None = None,
+    include: Patterns = None,
+    exclude: Patterns = None,
 ) -> str:
     """Fetch the files a URI names into the directory ``dst`` and return the local path.
 
@@ -145,7 +151,17 @@ def download(
 
     ``progress``: True shows a bar when stderr is a terminal, False shows nothing, a
     callable receives :class:`federate.transfer.progress.ProgressEvent` updates.
+
+    ``path`` (a file's or directory's path inside the version), ``include`` and
+    ``exclude`` (glob patterns, as huggingface_hub's ``allow_patterns`` and
+    ``ignore_patterns``; see :mod:`federate.transfer.selection`) fetch only the files
+    they select, and nothing else, at ``dst/<path inside the version>``. With ``path``
+    naming one file, that file's path is returned. Such a partial download is cached
+    too (its files are reused by the next one) without making the version's cached
+    snapshot complete: a later full download fetches every file. With
+    ``FEDERATE_OFFLINE`` it is served if every selected file is cached.
     """
+    selection = Selection.of(path, include, exclude)  # bad rules: before anything else
     if is_registry_uri(uri):
         ref = parse_uri(uri)
         if ref.is_prompt:
@@ -160,6 +176,8 @@ def download(
         config = _config_for(ref, registry_uri, profile)
         for _ in range(_SERVE_ATTEMPTS):
             try:
+                if selection is not None:
+                    return _serve_part(ref, config, selection, progress, target, overwrite)
                 return _serve_version(ref, config, progress, target, overwrite)
             except SnapshotChanged:
                 continue  # edited while being copied: checked, repaired, copied again
@@ -170,7 +188,8 @@ def download(
             TEMPORARILY_UNAVAILABLE,
         )
     if dst is None:
-        dst = federate_home() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        key = uri if selection is None else f"{uri}\n{selection.describe()}"
+        dst = federate_home() / "downloads" / hashlib.sha256(key.encode()).hexdigest()[:16]
         if offline() and dst.is_dir():
             single = dst / source_name(uri)
             return str(single if os.listdir(dst) == [single.name] and single.is_file() else dst)
@@ -184,11 +203,35 @@ def download(
             RESOURCE_DOES_NOT_EXIST,
         )
     repo = get_plugin_host().open_repo(uri)
-    return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
+    if selection is None:
+        return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
+    chosen: list[str] = []
+
+    def choose(listing: list[FileInfo]) -> list[FileInfo]:
+        picked = selection.pick(listing, redact(uri))
+        chosen.extend(info.path for info in picked)
+        return picked
+
+    out = transfer.download(repo, dst, overwrite=overwrite, progress=progress, select=choose)
+    one = selection.one_file(chosen)
+    return str(Path(out) / one) if one is not None and Path(out).is_dir() else out
 
 
 #: how often a download serves a snapshot that changes under it before giving up
 _SERVE_ATTEMPTS = 3
+
+
+def _locate(
+    cache: ModelCache, config: RegistryConfig, ref: ModelRef, cache_only: bool
+) -> tuple[Snapshot, Registry, ModelVersion]:
+    """The snapshot ``ref`` means, with the registry and version when online (offline:
+    what it meant when last resolved; the registry and version are then never used)."""
+    if cache_only:
+        return cache.recall(config.uri, ref), None, None  # type: ignore[return-value]
+    registry = _open_registry(config)
+    mv = registry.resolve(ref)
+    cache.remember(config.uri, ref, mv.name, mv.version)
+    return cache.snapshot(config.uri, mv.name, mv.version), registry, mv
 
 
 def _serve_version(
@@ -206,13 +249,7 @@ def _serve_version(
     :mod:`federate.cache`)."""
     cache = ModelCache()
     cache_only = offline()
-    if cache_only:
-        snap = cache.recall(config.uri, ref)
-    else:
-        registry = _open_registry(config)
-        mv = registry.resolve(ref)
-        cache.remember(config.uri, ref, mv.name, mv.version)
-        snap = cache.snapshot(config.uri, mv.name, mv.version)
+    snap, registry, mv = _locate(cache, config, ref, cache_only)
 
     def serve(record: Record) -> str:
         cache.touch(snap)
@@ -227,9 +264,11 @@ def _serve_version(
     with cache.lock(snap):
         if cache.intact(snap) is None:
             damaged = snap.record() is not None
-            cache.discard(snap)  # what a crash, prune or damage left, bad blobs with it
             if cache_only:
+                if damaged:
+                    cache.discard(snap)  # bad blobs with it
                 raise cache.missing_offline(snap, ref, damaged)
+            cache.discard(snap)  # what a crash, prune, damage or partial downloads left
             # served before the lock is released, so nothing removes it meanwhile
             return serve(_fill(cache, snap, registry, mv, config.uri, progress))
     with cache.reading(snap):  # another process filled it while we waited: read it
@@ -258,6 +297,89 @@ def _fill(
             snap.path.rmdir()  # nothing came: leave no empty version behind
         raise
     return cache.adopt(snap, registry_uri, repo.root, sha256)
+
+
+def _serve_part(
+    ref: ModelRef,
+    config: RegistryConfig,
+    selection: Selection,
+    progress: ProgressArg,
+    target: Path | None,
+    overwrite: bool,
+) -> str:
+    """Serve the files of the version ``ref`` means that ``selection`` takes: from its
+    complete snapshot if cached, else from what partial downloads cached, else fetched
+    (only those files) into the snapshot directory without completing it."""
+    cache = ModelCache()
+    cache_only = offline()
+    snap, registry, mv = _locate(cache, config, ref, cache_only)
+    label = f"{ref} (version {snap.version})"
+
+    def pick(sizes: dict[str, int | None]) -> list[str]:
+        listing = [FileInfo(rel, False, size) for rel, size in sizes.items()]
+        return [info.path for info in selection.pick(listing, label)]
+
+    def serve(record: Record, rels: list[str]) -> str:
+        one = selection.one_file(rels)
+        cache.touch(snap)
+        if target is None:
+            return str(snap.path / one if one is not None else snap.path)
+        cache.materialize(snap, record.subset(rels), target, overwrite)
+        return str(target / one if one is not None else target)
+
+    def cached() -> str | None:
+        record = cache.intact(snap)
+        if record is not None:
+            return serve(record, pick({rel: f.size for rel, f in record.files.items()}))
+        partial = snap.partial()
+        if partial is None:
+            return None
+        rels = pick(partial.listing)
+        have = partial.as_record()
+        if all(rel in have.files for rel in rels) and not snap.changed(have.subset(rels)):
+            return serve(have, rels)
+        return None
+
+    with cache.reading(snap):
+        served = cached()
+        if served is not None:
+            return served
+    if cache_only:
+        raise cache.not_cached(
+            f"every file of {label} that {selection.describe()} selects",
+            "a download of the whole version, or of these files, puts them there",
+        )
+    with cache.lock(snap):
+        served = cached()
+        if served is not None:
+            return served
+        partial = snap.partial()
+        if partial is None:
+            cache.discard(snap)  # what a crashed fill left
+        else:
+            gone = set(snap.changed(partial.as_record()))
+            partial = dataclasses.replace(
+                partial, files={k: v for k, v in partial.files.items() if k not in gone}
+            )
+        listing: dict[str, int | None] = {}
+
+        def choose(entries: list[FileInfo]) -> list[FileInfo]:
+            listing.update({e.path: e.file_size for e in entries if not e.is_dir})
+            picked = selection.pick(entries, label)
+            return [e for e in picked if partial is None or e.path not in partial.files]
+
+        repo = _repo_for_version(registry, mv)
+        digest = hashlib.sha256(f"{snap.registry_id}/{snap.name}/{snap.version}".encode())
+        fetched = cache.root / "picks" / digest.hexdigest()[:16]
+        sha256: dict[str, str] = {}
+        try:
+            transfer.download(
+                repo, fetched, overwrite=True, progress=progress, sha256=sha256, select=choose
+            )
+            partial = cache.add_partial(snap, fetched, sha256, listing, partial)
+        finally:
+            shutil.rmtree(fetched, ignore_errors=True)
+        return serve(partial.as_record(), pick(listing))
 
 
 @names_failing_plugins

@@ -43,14 +43,39 @@ def cli(registry_uri: str | None, profile: str | None) -> None:
 @click.argument("dst", required=False)
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists and is not empty.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
+@click.option("--path", "inner", metavar="PATH", help="Only this file (or directory) of URI.")
+@click.option(
+    "--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable)."
+)
+@click.option(
+    "--exclude", multiple=True, metavar="GLOB", help="No file matching GLOB (repeatable)."
+)
 @click.pass_context
-def download(ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool) -> None:
+def download(
+    ctx: click.Context,
+    uri: str,
+    dst: str | None,
+    overwrite: bool,
+    quiet: bool,
+    inner: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
     """Download the files of URI (models:/... or a storage URI) into the directory DST.
 
     A single-file source lands at DST/<name>. Prints the path: DST, or that file's path
-    (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads)."""
+    (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads).
+    --path, --include and --exclude fetch only the files they select (globs match the
+    path inside URI, e.g. 'weights/*'), at DST/<that path>."""
     path = federate.download(
-        uri, dst, **registry_args(ctx), overwrite=overwrite, progress=not quiet
+        uri,
+        dst,
+        **registry_args(ctx),
+        overwrite=overwrite,
+        progress=not quiet,
+        path=inner,
+        include=include or None,
+        exclude=exclude or None,
     )
     click.echo(path)
 
