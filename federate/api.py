@@ -10,8 +10,10 @@ PluginError naming its package and method (:mod:`federate.plugins.blame`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 from federate import transfer
 from federate.cache import ModelCache, Record, Snapshot, SnapshotChanged, offline
 from federate.cache.placing import link_mode
-from federate.config import RegistryConfig, federate_home, registry_config
+from federate.config import RegistryConfig, chosen_registry, federate_home, registry_config
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -36,6 +38,7 @@ from federate.repos.base import ArtifactRepository
 from federate.repos.local_tree import check_regular_file, walk
 from federate.transfer.engine import check_destination, source_name
 from federate.transfer.progress import ProgressArg, report_served
+from federate.transfer.selection import Patterns, Selection
 from federate.uri import ModelRef, is_registry_uri, parse_uri
 
 _registries: dict[RegistryConfig, Registry] = {}
@@ -53,9 +56,10 @@ def _open_registry(config: RegistryConfig) -> Registry:
     return registry
 
 
-def get_registry(uri: str | None = None) -> Registry:
-    """The registry for ``uri`` (a registry URI, not a models:/ URI), or the configured one."""
-    return _open_registry(registry_config(uri))
+def get_registry(uri: str | None = None, *, profile: str | None = None) -> Registry:
+    """The registry for ``uri`` (a registry URI, not a models:/ URI), or for ``profile``
+    (a ``[registries.<profile>]`` table of federate.toml), or the configured one."""
+    return _open_registry(chosen_registry(uri, profile))
 
 
 def clear_registry_cache() -> None:
@@ -64,12 +68,21 @@ def clear_registry_cache() -> None:
         _registries.clear()
 
 
-def _registry_for(ref: ModelRef, registry_uri: str | None) -> Registry:
-    return _open_registry(registry_config(registry_uri, ref.profile))
+def _config_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> RegistryConfig:
+    # a models://<profile>/ URI names its registry itself, above any argument
+    if ref.profile is not None:
+        return registry_config(registry_uri, ref.profile)
+    return chosen_registry(registry_uri, profile)
+
+
+def _registry_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> Registry:
+    return _open_registry(_config_for(ref, registry_uri, profile))
 
 
 @names_failing_plugins
-def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
+def resolve(
+    uri: str, registry_uri: str | None = None, *, profile: str | None = None
+) -> ModelVersion:
     """The model version a models:/ URI means, with its storage location."""
     ref = parse_uri(uri)
     if ref.is_prompt:
@@ -77,11 +90,13 @@ def resolve(uri: str, registry_uri: str | None = None) -> ModelVersion:
             f"{uri!r} is a prompt URI; use federate.load_prompt() to read prompts",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri).resolve(ref)
+    return _registry_for(ref, registry_uri, profile).resolve(ref)
 
 
 @names_failing_plugins
-def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
+def load_prompt(
+    uri: str, registry_uri: str | None = None, *, profile: str | None = None
+) -> PromptVersion:
     """The prompt version a prompts:/ URI means (``prompts:/name/3``, ``prompts:/name@prod``)."""
     ref = parse_uri(uri)
     if not ref.is_prompt:
@@ -90,7 +105,7 @@ def load_prompt(uri: str, registry_uri: str | None = None) -> PromptVersion:
             "prompts:/<name>@<alias>",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri).resolve_prompt(ref)
+    return _registry_for(ref, registry_uri, profile).resolve_prompt(ref)
 
 
 def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepository:
@@ -113,6 +128,10 @@ def download(
     *,
     overwrite: bool = False,
     progress: ProgressArg = True,
+    profile: str | None = None,
+    path: str | None = None,
+    include: Patterns = None,
+    exclude: Patterns = None,
 ) -> str:
     """Fetch the files a URI names into the directory ``dst`` and return the local path.
 
@@ -132,7 +151,17 @@ def download(
 
     ``progress``: True shows a bar when stderr is a terminal, False shows nothing, a
     callable receives :class:`federate.transfer.progress.ProgressEvent` updates.
+
+    ``path`` (a file's or directory's path inside the version), ``include`` and
+    ``exclude`` (glob patterns, as huggingface_hub's ``allow_patterns`` and
+    ``ignore_patterns``; see :mod:`federate.transfer.selection`) fetch only the files
+    they select, and nothing else, at ``dst/<path inside the version>``. With ``path``
+    naming one file, that file's path is returned. Such a partial download is cached
+    too (its files are reused by the next one) without making the version's cached
+    snapshot complete: a later full download fetches every file. With
+    ``FEDERATE_OFFLINE`` it is served if every selected file is cached.
     """
+    selection = Selection.of(path, include, exclude)  # bad rules: before anything else
     if is_registry_uri(uri):
         ref = parse_uri(uri)
         if ref.is_prompt:
@@ -144,9 +173,12 @@ def download(
         if target is not None:
             check_destination(target, overwrite)  # before any fetching
             link_mode()  # a mistyped FEDERATE_CACHE_LINK too
+        config = _config_for(ref, registry_uri, profile)
         for _ in range(_SERVE_ATTEMPTS):
             try:
-                return _serve_version(ref, registry_uri, progress, target, overwrite)
+                if selection is not None:
+                    return _serve_part(ref, config, selection, progress, target, overwrite)
+                return _serve_version(ref, config, progress, target, overwrite)
             except SnapshotChanged:
                 continue  # edited while being copied: checked, repaired, copied again
         raise FederateError(
@@ -156,7 +188,8 @@ def download(
             TEMPORARILY_UNAVAILABLE,
         )
     if dst is None:
-        dst = federate_home() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        key = uri if selection is None else f"{uri}\n{selection.describe()}"
+        dst = federate_home() / "downloads" / hashlib.sha256(key.encode()).hexdigest()[:16]
         if offline() and dst.is_dir():
             single = dst / source_name(uri)
             return str(single if os.listdir(dst) == [single.name] and single.is_file() else dst)
@@ -170,16 +203,43 @@ def download(
             RESOURCE_DOES_NOT_EXIST,
         )
     repo = get_plugin_host().open_repo(uri)
-    return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
+    if selection is None:
+        return transfer.download(repo, dst, overwrite=overwrite, progress=progress)
+    chosen: list[str] = []
+
+    def choose(listing: list[FileInfo]) -> list[FileInfo]:
+        picked = selection.pick(listing, redact(uri))
+        chosen.extend(info.path for info in picked)
+        return picked
+
+    out = transfer.download(repo, dst, overwrite=overwrite, progress=progress, select=choose)
+    one = selection.one_file(chosen)
+    return str(Path(out) / one) if one is not None and Path(out).is_dir() else out
 
 
 #: how often a download serves a snapshot that changes under it before giving up
 _SERVE_ATTEMPTS = 3
 
 
+def _locate(
+    cache: ModelCache, config: RegistryConfig, ref: ModelRef, cache_only: bool
+) -> tuple[Snapshot, Registry, ModelVersion]:
+    """The snapshot ``ref`` means, with the registry and version when online (offline:
+    what it meant when last resolved; the registry and version are then never used).
+    The cache knows the registry by its plugin's key: the URI, or the workspace it
+    reaches (see :class:`~federate.plugins.types.RegistryPlugin`)."""
+    key = get_plugin_host().cache_key(config)
+    if cache_only:
+        return cache.recall(key, ref), None, None  # type: ignore[return-value]
+    registry = _open_registry(config)
+    mv = registry.resolve(ref)
+    cache.remember(key, ref, mv.name, mv.version)
+    return cache.snapshot(key, mv.name, mv.version), registry, mv
+
+
 def _serve_version(
     ref: ModelRef,
-    registry_uri: str | None,
+    config: RegistryConfig,
     progress: ProgressArg,
     target: Path | None,
     overwrite: bool,
@@ -190,17 +250,10 @@ def _serve_version(
     Whatever is served is checked and used under the version's lock, shared while it
     is only read, so prune or a repair never removes it meanwhile (see
     :mod:`federate.cache`)."""
-    config = registry_config(registry_uri, ref.profile)
     cache = ModelCache()
     key = get_plugin_host().cache_key(config)  # the URI, or the workspace it reaches
     cache_only = offline()
-    if cache_only:
-        snap = cache.recall(key, ref)
-    else:
-        registry = _open_registry(config)
-        mv = registry.resolve(ref)
-        cache.remember(key, ref, mv.name, mv.version)
-        snap = cache.snapshot(key, mv.name, mv.version)
+    snap, registry, mv = _locate(cache, config, ref, cache_only)
 
     def serve(record: Record, fetched: bool = False) -> str:
         cache.touch(snap)
@@ -219,9 +272,11 @@ def _serve_version(
     with cache.lock(snap):
         if cache.intact(snap) is None:
             damaged = snap.record() is not None
-            cache.discard(snap)  # what a crash, prune or damage left, bad blobs with it
             if cache_only:
+                if damaged:
+                    cache.discard(snap)  # bad blobs with it
                 raise cache.missing_offline(snap, ref, damaged)
+            cache.discard(snap)  # what a crash, prune, damage or partial downloads left
             # served before the lock is released, so nothing removes it meanwhile
             return serve(_fill(cache, snap, registry, mv, key, progress), fetched=True)
     with cache.reading(snap):  # another process filled it while we waited: read it
@@ -252,14 +307,101 @@ def _fill(
     return cache.adopt(snap, registry_uri, repo.root, sha256)
 
 
+def _serve_part(
+    ref: ModelRef,
+    config: RegistryConfig,
+    selection: Selection,
+    progress: ProgressArg,
+    target: Path | None,
+    overwrite: bool,
+) -> str:
+    """Serve the files of the version ``ref`` means that ``selection`` takes: from its
+    complete snapshot if cached, else from what partial downloads cached, else fetched
+    (only those files) into the snapshot directory without completing it."""
+    cache = ModelCache()
+    cache_only = offline()
+    snap, registry, mv = _locate(cache, config, ref, cache_only)
+    label = f"{ref} (version {snap.version})"
+
+    def pick(sizes: dict[str, int | None]) -> list[str]:
+        listing = [FileInfo(rel, False, size) for rel, size in sizes.items()]
+        return [info.path for info in selection.pick(listing, label)]
+
+    def serve(record: Record, rels: list[str]) -> str:
+        one = selection.one_file(rels)
+        cache.touch(snap)
+        if target is None:
+            return str(snap.path / one if one is not None else snap.path)
+        cache.materialize(snap, record.subset(rels), target, overwrite)
+        return str(target / one if one is not None else target)
+
+    def cached() -> str | None:
+        record = cache.intact(snap)
+        if record is not None:
+            return serve(record, pick({rel: f.size for rel, f in record.files.items()}))
+        partial = snap.partial()
+        if partial is None:
+            return None
+        rels = pick(partial.listing)
+        have = partial.as_record()
+        if all(rel in have.files for rel in rels) and not snap.changed(have.subset(rels)):
+            return serve(have, rels)
+        return None
+
+    with cache.reading(snap):
+        served = cached()
+        if served is not None:
+            return served
+    if cache_only:
+        raise cache.not_cached(
+            f"every file of {label} that {selection.describe()} selects",
+            "a download of the whole version, or of these files, puts them there",
+        )
+    with cache.lock(snap):
+        served = cached()
+        if served is not None:
+            return served
+        partial = snap.partial()
+        if partial is None:
+            cache.discard(snap)  # what a crashed fill left
+        else:
+            gone = set(snap.changed(partial.as_record()))
+            partial = dataclasses.replace(
+                partial, files={k: v for k, v in partial.files.items() if k not in gone}
+            )
+        listing: dict[str, int | None] = {}
+
+        def choose(entries: list[FileInfo]) -> list[FileInfo]:
+            listing.update({e.path: e.file_size for e in entries if not e.is_dir})
+            picked = selection.pick(entries, label)
+            return [e for e in picked if partial is None or e.path not in partial.files]
+
+        repo = _repo_for_version(registry, mv)
+        digest = hashlib.sha256(f"{snap.registry_id}/{snap.name}/{snap.version}".encode())
+        fetched = cache.root / "picks" / digest.hexdigest()[:16]
+        sha256: dict[str, str] = {}
+        try:
+            transfer.download(
+                repo, fetched, overwrite=True, progress=progress, sha256=sha256, select=choose
+            )
+            partial = cache.add_partial(snap, fetched, sha256, listing, partial)
+        finally:
+            shutil.rmtree(fetched, ignore_errors=True)
+        return serve(partial.as_record(), pick(listing))
+
+
 @names_failing_plugins
 def list_artifacts(
-    uri: str, path: str | None = None, registry_uri: str | None = None
+    uri: str,
+    path: str | None = None,
+    registry_uri: str | None = None,
+    *,
+    profile: str | None = None,
 ) -> list[FileInfo]:
     """The entries directly under ``path`` of a version's files (or of a storage URI)."""
     if is_registry_uri(uri):
         ref = parse_uri(uri)
-        registry = _registry_for(ref, registry_uri)
+        registry = _registry_for(ref, registry_uri, profile)
         repo = _repo_for_version(registry, registry.resolve(ref))
     else:
         repo = get_plugin_host().open_repo(uri)
@@ -278,6 +420,8 @@ def register(
     tags: dict[str, str] | None = None,
     description: str | None = None,
     registry_uri: str | None = None,
+    *,
+    profile: str | None = None,
 ) -> ModelVersion:
     """Copy a local file or directory into the registry's artifact root as a new version.
 
@@ -302,7 +446,7 @@ def register(
         walk(source)
     else:
         check_regular_file(source)
-    registry = get_registry(registry_uri)
+    registry = get_registry(registry_uri, profile=profile)
     try:
         registry.create_registered_model(name)
     except FederateError as err:

@@ -1,10 +1,11 @@
 """Which registry a call talks to, and where that registry keeps its files.
 
 The registry URI comes from, first to last: the explicit ``registry_uri=`` argument,
-:func:`set_registry_uri`, ``FEDERATE_REGISTRY_URI``, ``federate.toml`` (the current
-directory's, then the user config directory's), and finally the embedded default,
-a SQLite file under ``$FEDERATE_HOME``. A ``models://<profile>/...`` URI names a
-``[registries.<profile>]`` table of ``federate.toml`` instead.
+:func:`set_registry_uri`, ``FEDERATE_REGISTRY_URI``, ``FEDERATE_PROFILE`` (a profile
+name), ``federate.toml``'s default (the current directory's file, then the user config
+directory's), and finally the embedded default, a SQLite file under ``$FEDERATE_HOME``.
+A ``models://<profile>/...`` URI, or the ``profile=`` argument (the command line's
+``--profile``), names a ``[registries.<profile>]`` table of ``federate.toml`` instead.
 
 ``federate.toml``::
 
@@ -39,6 +40,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_FILENAME = "federate.toml"
+
+#: the keys a federate.toml may hold at its top level; any other is a typo to report
+TOP_LEVEL_KEYS = ("default_registry", "registries")
 
 _session_registry_uri: str | None = None
 _toml_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
@@ -152,6 +156,15 @@ def _profiles() -> tuple[dict[str, dict[str, Any]], dict[str, Path], str | None]
     default: str | None = None
     for path in reversed(config_paths()):
         data = _read_toml(path)
+        unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+        if unknown:
+            raise FederateError(
+                f"{path}: unknown top-level key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; federate.toml accepts "
+                f"{' and '.join(TOP_LEVEL_KEYS)} (a profile's own keys go in its "
+                "[registries.<profile>] table)",
+                INVALID_PARAMETER_VALUE,
+            )
         tables = data.get("registries", {})
         if not isinstance(tables, dict):
             raise FederateError(
@@ -187,11 +200,24 @@ def _artifact_root(table: dict[str, Any] | None) -> str:
     return default_artifact_root()
 
 
+def chosen_registry(registry_uri: str | None, profile: str | None) -> RegistryConfig:
+    """The registry a call names with ``registry_uri=`` or ``profile=`` (at most one of
+    them), else the configured one."""
+    if registry_uri and profile:
+        raise FederateError(
+            f"Name the registry once: a registry URI or a profile, not both (got the profile "
+            f"{profile!r} and the URI {redact(registry_uri)!r})",
+            INVALID_PARAMETER_VALUE,
+        )
+    return registry_config(registry_uri, profile)
+
+
 def registry_config(registry_uri: str | None = None, profile: str | None = None) -> RegistryConfig:
     """Apply the precedence chain and return the registry to use.
 
-    A ``profile`` (from ``models://<profile>/...``) selects that ``federate.toml`` table
-    and takes precedence over every other source.
+    A ``profile`` (from ``models://<profile>/...`` or ``--profile``) selects that
+    ``federate.toml`` table and takes precedence over every other source;
+    ``FEDERATE_PROFILE`` does the same just below ``FEDERATE_REGISTRY_URI``.
     """
     if profile is not None:
         profiles, origin, _ = _profiles()
@@ -213,8 +239,17 @@ def registry_config(registry_uri: str | None = None, profile: str | None = None)
     if _session_registry_uri:
         return RegistryConfig(_session_registry_uri, _artifact_root(None), None, "set_registry_uri")
     env = os.environ.get("FEDERATE_REGISTRY_URI")
+    env_profile = os.environ.get("FEDERATE_PROFILE", "").strip()
+    if env and env_profile:
+        raise FederateError(
+            "FEDERATE_REGISTRY_URI and FEDERATE_PROFILE are both set and name different "
+            "things (a registry URI, a federate.toml profile); unset one of them",
+            INVALID_PARAMETER_VALUE,
+        )
     if env:
         return RegistryConfig(env, _artifact_root(None), None, "FEDERATE_REGISTRY_URI")
+    if env_profile:
+        return registry_config(profile=env_profile)
     profiles, origin, default = _profiles()
     if default is not None or "default" in profiles:
         return registry_config(profile=default or "default")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from federate.transfer.staging import read_json
@@ -77,6 +77,45 @@ class Record:
             return None
         return cls(files, tuple(dirs), float(created) if isinstance(created, (int, float)) else 0.0)
 
+    def subset(self, rels: list[str]) -> Record:
+        """The record of just the files ``rels`` (which it holds) and their parents."""
+        dirs = {p.as_posix() for rel in rels for p in PurePosixPath(rel).parents} - {"."}
+        files = {rel: self.files[rel] for rel in rels}
+        return Record(files, tuple(sorted(dirs, key=lambda d: (d.count("/"), d))), self.created)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What partial downloads of a version put in its snapshot directory, before (or
+    without) a complete fill: ``listing`` is every file of the version (path -> size, as
+    the store listed it), ``files`` those fetched so far, as cached. Kept in
+    ``<version>.partial.json``; the complete record never depends on it."""
+
+    listing: dict[str, int | None]
+    files: dict[str, CachedFile]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "listing": self.listing,
+            "tree": {rel: [f.size, f.mtime_ns, f.sha256] for rel, f in self.files.items()},
+        }
+
+    @classmethod
+    def from_json(cls, meta: dict[str, object] | None) -> Partial | None:
+        if meta is None:
+            return None
+        listing, tree = meta.get("listing"), meta.get("tree")
+        if not isinstance(listing, dict) or not isinstance(tree, dict):
+            return None
+        try:
+            files = {str(rel): CachedFile(*entry) for rel, entry in tree.items()}
+        except TypeError:
+            return None
+        return cls({str(k): v if isinstance(v, int) else None for k, v in listing.items()}, files)
+
+    def as_record(self) -> Record:
+        return Record(self.files, (), 0.0)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -94,6 +133,14 @@ class Snapshot:
     @property
     def label(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def partial_path(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.partial.json")
+
+    def partial(self) -> Partial | None:
+        """What partial downloads left (see :class:`Partial`), if any."""
+        return Partial.from_json(read_json(self.partial_path))
 
     def record(self) -> Record | None:
         """The record of a complete snapshot; None while absent or being (re)filled."""

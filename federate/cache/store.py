@@ -17,6 +17,7 @@ from pathlib import Path
 from federate.cache.layout import (
     CACHED_MTIME_NS,
     CachedFile,
+    Partial,
     Record,
     Snapshot,
     SnapshotChanged,
@@ -89,19 +90,20 @@ class SnapshotStore:
         known = read_json(self._ref_path(registry_uri, ref)) or {}
         name, version = known.get("name"), known.get("version")
         if not isinstance(name, str) or not isinstance(version, int):
-            raise self._not_cached(str(ref), "it was never resolved online on this machine")
+            raise self.not_cached(str(ref), "it was never resolved online on this machine")
         return self.snapshot(registry_uri, name, version)
 
     def missing_offline(self, snap: Snapshot, ref: ModelRef, damaged: bool) -> FederateError:
         """The error for a version FEDERATE_OFFLINE cannot serve."""
-        why = (
-            "its cached files were changed after they were cached, so they were removed"
-            if damaged
-            else f"{snap.path} does not exist"
-        )
-        return self._not_cached(f"{ref} (version {snap.version})", why)
+        if damaged:
+            why = "its cached files were changed after they were cached, so they were removed"
+        elif snap.partial_path.exists():
+            why = "only some of its files are cached, by downloads of a part of it"
+        else:
+            why = f"{snap.path} does not exist"
+        return self.not_cached(f"{ref} (version {snap.version})", why)
 
-    def _not_cached(self, what: str, why: str) -> FederateError:
+    def not_cached(self, what: str, why: str) -> FederateError:
         return FederateError(
             f"FEDERATE_OFFLINE is set and {what} is not in the cache ({why}); download it "
             f"once with network access, or unset FEDERATE_OFFLINE. Cache: {self.root}",
@@ -192,15 +194,7 @@ class SnapshotStore:
         known = sha256 or {}
 
         def intern(rel: str) -> CachedFile:
-            path = snap.path / rel
-            with open(path, "rb", buffering=0) as f:  # one open: hash, mode, size and time
-                digest = known.get(rel) or fd_digest(f, "sha256").hex()
-                os.fchmod(f.fileno(), _READ_ONLY)
-                before = os.fstat(f.fileno())
-            os.utime(path, ns=(before.st_atime_ns, CACHED_MTIME_NS))
-            self._share(path, digest, before.st_size)
-            st = os.stat(path)
-            return CachedFile(st.st_size, st.st_mtime_ns, digest)
+            return self._intern(snap.path / rel, known.get(rel))
 
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
             cached = dict(zip(files, pool.map(intern, files), strict=True))
@@ -219,6 +213,42 @@ class SnapshotStore:
             },
         )
         return record
+
+    def _intern(self, path: Path, digest: str | None) -> CachedFile:
+        """Make ``path`` a cached file: read-only, the fixed time, shared with its blob."""
+        with open(path, "rb", buffering=0) as f:  # one open: hash, mode, size and time
+            digest = digest or fd_digest(f, "sha256").hex()
+            os.fchmod(f.fileno(), _READ_ONLY)
+            before = os.fstat(f.fileno())
+        os.utime(path, ns=(before.st_atime_ns, CACHED_MTIME_NS))
+        self._share(path, digest, before.st_size)
+        st = os.stat(path)
+        return CachedFile(st.st_size, st.st_mtime_ns, digest)
+
+    def add_partial(
+        self,
+        snap: Snapshot,
+        fetched: Path,
+        sha256: dict[str, str],
+        listing: dict[str, int | None],
+        earlier: Partial | None,
+    ) -> Partial:
+        """Move the files a partial download put under ``fetched`` (paths as in the
+        version) into the snapshot directory as cached files, and write the version's
+        partial record (the caller holds its lock). No complete record is written: the
+        snapshot stays incomplete, and a full download fetches every file anew."""
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        files = dict(earlier.files) if earlier is not None else {}
+        for dirpath, _dirs, names in os.walk(fetched):
+            for name in names:
+                rel = (Path(dirpath) / name).relative_to(fetched).as_posix()
+                target = snap.path / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(Path(dirpath) / name, target)
+                files[rel] = self._intern(target, sha256.get(rel))
+        partial = Partial(listing, files)
+        write_json_atomically(snap.partial_path, partial.to_json())
+        return partial
 
     def _share(self, path: Path, digest: str, size: int) -> None:
         """Store ``path`` as the blob of ``digest``, or become a link to that blob."""
@@ -261,7 +291,12 @@ class SnapshotStore:
                 want = record.files.get(rel)
                 if want is not None:
                     self._drop_bad_blob(snap.path / rel, want)
+        partial = snap.partial()
+        if partial is not None:
+            for rel in snap.changed(partial.as_record()):
+                self._drop_bad_blob(snap.path / rel, partial.files[rel])
         snap.meta_path.unlink(missing_ok=True)
+        snap.partial_path.unlink(missing_ok=True)
         shutil.rmtree(snap.path, ignore_errors=True)
 
     def _drop_bad_blob(self, file: Path, want: CachedFile) -> None:

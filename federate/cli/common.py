@@ -6,14 +6,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from federate.config import RegistryConfig, chosen_registry
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, PluginError, describe
 from federate.plugins.blame import plugin_failure
 from federate.serialize import to_json
 from federate.transfer.engine import RESUMABLE_AT
+
+if TYPE_CHECKING:
+    from federate.registry import Registry
 
 
 class FederateGroup(click.Group):
@@ -72,7 +76,34 @@ def _fail(err: FederateError) -> NoReturn:
 
 
 def registry_uri_of(ctx: click.Context) -> str | None:
-    return ctx.find_root().params.get("registry_uri")
+    return registry_args(ctx)["registry_uri"]
+
+
+def registry_args(ctx: click.Context) -> dict[str, str | None]:
+    """``registry_uri=`` and ``profile=`` for the API, from ``--registry-uri`` and
+    ``--profile``: a flag typed on the command line beats an environment variable
+    (``FEDERATE_REGISTRY_URI``, ``FEDERATE_PROFILE``, which the API reads itself)."""
+    root = ctx.find_root()
+    uri, profile = root.params.get("registry_uri"), root.params.get("profile")
+    if root.get_parameter_source("registry_uri") != click.core.ParameterSource.COMMANDLINE:
+        uri = None  # FEDERATE_REGISTRY_URI: the API's chain reads it, below --profile
+    if uri and profile:
+        raise click.UsageError("pass --registry-uri or --profile, not both")
+    return {"registry_uri": uri, "profile": profile}
+
+
+def registry_of(ctx: click.Context) -> Registry:
+    """The registry the command line names (or the configured one)."""
+    import federate
+
+    args = registry_args(ctx)
+    return federate.get_registry(args["registry_uri"], profile=args["profile"])
+
+
+def configured_registry(ctx: click.Context) -> RegistryConfig:
+    """What :func:`registry_of` would open, without opening it."""
+    args = registry_args(ctx)
+    return chosen_registry(args["registry_uri"], args["profile"])
 
 
 def print_json(obj: Any) -> None:

@@ -6,8 +6,13 @@ import sys
 
 import click
 
-from federate.cli.common import json_option, print_json
+from federate.cli.common import configured_registry, json_option, print_json
 from federate.registry.sql import db as sqldb
+
+
+def _database(ctx: click.Context, uri: str | None) -> str:
+    """URI, else the registry the command line or the configuration names."""
+    return uri or configured_registry(ctx).uri
 
 
 @click.group(name="db")
@@ -16,11 +21,13 @@ def db() -> None:
 
 
 @db.command()
-@click.argument("uri")
+@click.argument("uri", required=False)
 @json_option('Print {"revision": ..., "head": ..., "at_head": ...} as JSON.')
-def current(uri: str, as_json: bool) -> None:
-    """Print the schema revision of URI ('none' for a database federate never touched)."""
-    rev, head = sqldb.schema_state(uri)
+@click.pass_context
+def current(ctx: click.Context, uri: str | None, as_json: bool) -> None:
+    """Print the schema revision of URI ('none' for a database federate never touched).
+    Without URI: the registry --profile, --registry-uri or the configuration names."""
+    rev, head = sqldb.schema_state(_database(ctx, uri))
     if as_json:
         print_json({"revision": rev, "head": head, "at_head": rev == head})
         return
@@ -28,10 +35,12 @@ def current(uri: str, as_json: bool) -> None:
 
 
 @db.command()
-@click.argument("uri")
-def check(uri: str) -> None:
-    """Exit 0 if URI's schema is the one this federate expects, 1 otherwise."""
-    rev, head = sqldb.schema_state(uri)
+@click.argument("uri", required=False)
+@click.pass_context
+def check(ctx: click.Context, uri: str | None) -> None:
+    """Exit 0 if URI's schema is the one this federate expects, 1 otherwise.
+    Without URI: the registry --profile, --registry-uri or the configuration names."""
+    rev, head = sqldb.schema_state(_database(ctx, uri))
     if rev == head:
         click.echo(f"ok: at {head}")
         return
@@ -40,10 +49,12 @@ def check(uri: str) -> None:
 
 
 @db.command()
-@click.argument("uri")
-def upgrade(uri: str) -> None:
-    """Migrate URI's schema to this federate's head. Take a backup first."""
-    before, head = sqldb.upgrade_url(uri)
+@click.argument("uri", required=False)
+@click.pass_context
+def upgrade(ctx: click.Context, uri: str | None) -> None:
+    """Migrate URI's schema to this federate's head. Take a backup first.
+    Without URI: the registry --profile, --registry-uri or the configuration names."""
+    before, head = sqldb.upgrade_url(_database(ctx, uri))
     click.echo(
         f"upgraded from {before or 'none'} to {head}" if before != head else f"already at {head}"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-import federate
 from federate.cli.common import (
     YES_HELP,
     confirm,
@@ -14,13 +13,13 @@ from federate.cli.common import (
     parse_tags,
     print_json,
     print_table,
-    registry_uri_of,
+    registry_of,
 )
 from federate.registry import Registry
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 @click.group()

@@ -14,13 +14,14 @@ from federate.cli.common import (
     parse_tags,
     print_json,
     print_table,
-    registry_uri_of,
+    registry_args,
+    registry_of,
 )
 from federate.registry import Registry
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 @click.group()
@@ -68,7 +69,7 @@ def register(
 @click.pass_context
 def show(ctx: click.Context, uri: str, as_json: bool) -> None:
     """Print the template a prompts:/ URI names."""
-    pv = federate.load_prompt(uri, registry_uri=registry_uri_of(ctx))
+    pv = federate.load_prompt(uri, **registry_args(ctx))
     if as_json:
         print_json(pv)
     else:

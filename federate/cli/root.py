@@ -17,7 +17,7 @@ from federate.cli.common import (
     parse_tags,
     print_json,
     print_table,
-    registry_uri_of,
+    registry_args,
 )
 from federate.cli.db import db
 from federate.cli.jobs import copy_command, jobs
@@ -34,10 +34,17 @@ from federate.errors import redact
     "--registry-uri",
     envvar="FEDERATE_REGISTRY_URI",
     default=None,
-    help="Registry to use (default: FEDERATE_REGISTRY_URI, federate.toml, or the embedded "
-    "SQLite registry under $FEDERATE_HOME).",
+    help="Registry to use (default: FEDERATE_REGISTRY_URI, FEDERATE_PROFILE, federate.toml, "
+    "or the embedded SQLite registry under $FEDERATE_HOME).",
 )
-def cli(registry_uri: str | None) -> None:
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="Use the registry [registries.NAME] of federate.toml, with its artifact_root "
+    "(default: FEDERATE_PROFILE).",
+)
+def cli(registry_uri: str | None, profile: str | None) -> None:
     """Resolve models:/ and prompts:/ URIs and fetch model files from any store."""
 
 
@@ -46,17 +53,41 @@ def cli(registry_uri: str | None) -> None:
 @click.argument("dst", required=False)
 @click.option("--overwrite", is_flag=True, help="Replace DST if it exists and is not empty.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
+@click.option("--path", "inner", metavar="PATH", help="Only this file (or directory) of URI.")
+@click.option(
+    "--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable)."
+)
+@click.option(
+    "--exclude", multiple=True, metavar="GLOB", help="No file matching GLOB (repeatable)."
+)
 @json_option('Print {"uri": URI, "path": PATH} as JSON.')
 @click.pass_context
 def download(
-    ctx: click.Context, uri: str, dst: str | None, overwrite: bool, quiet: bool, as_json: bool
+    ctx: click.Context,
+    uri: str,
+    dst: str | None,
+    overwrite: bool,
+    quiet: bool,
+    inner: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Download the files of URI (models:/... or a storage URI) into the directory DST.
 
     A single-file source lands at DST/<name>. Prints the path: DST, or that file's path
-    (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads)."""
+    (without DST: the cached version, or a directory under $FEDERATE_HOME/downloads).
+    --path, --include and --exclude fetch only the files they select (globs match the
+    path inside URI, e.g. 'weights/*'), at DST/<that path>."""
     path = federate.download(
-        uri, dst, registry_uri=registry_uri_of(ctx), overwrite=overwrite, progress=not quiet
+        uri,
+        dst,
+        **registry_args(ctx),
+        overwrite=overwrite,
+        progress=not quiet,
+        path=inner,
+        include=include or None,
+        exclude=exclude or None,
     )
     if as_json:
         print_json({"uri": redact(uri), "path": path})
@@ -71,7 +102,7 @@ def download(
 @click.pass_context
 def resolve(ctx: click.Context, uri: str, as_json: bool, show_header: bool) -> None:
     """Print the version URI means and where its files are."""
-    mv = federate.resolve(uri, registry_uri=registry_uri_of(ctx))
+    mv = federate.resolve(uri, **registry_args(ctx))
     if as_json:
         print_json(mv)
     else:
@@ -88,7 +119,7 @@ def resolve(ctx: click.Context, uri: str, as_json: bool, show_header: bool) -> N
 @click.pass_context
 def ls(ctx: click.Context, uri: str, path: str | None, as_json: bool, show_header: bool) -> None:
     """List the files of URI (directories end with '/')."""
-    entries = federate.list_artifacts(uri, path, registry_uri=registry_uri_of(ctx))
+    entries = federate.list_artifacts(uri, path, **registry_args(ctx))
     if as_json:
         print_json(entries)
         return
@@ -125,7 +156,7 @@ def register(
         alias=alias,
         tags=parse_tags(tags),
         description=description,
-        registry_uri=registry_uri_of(ctx),
+        **registry_args(ctx),
     )
     if as_json:
         print_json(mv)

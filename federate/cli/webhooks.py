@@ -11,7 +11,6 @@ import sys
 
 import click
 
-import federate
 from federate.cli.common import (
     YES_HELP,
     confirm,
@@ -19,7 +18,7 @@ from federate.cli.common import (
     json_option,
     print_json,
     print_table,
-    registry_uri_of,
+    registry_of,
 )
 from federate.errors import redact
 from federate.registry import Registry
@@ -29,7 +28,7 @@ _EVENT = click.Choice(EVENT_NAMES)
 
 
 def _registry(ctx: click.Context) -> Registry:
-    return federate.get_registry(registry_uri_of(ctx))
+    return registry_of(ctx)
 
 
 def _secret(secret_env: str | None, secret_stdin: bool) -> str | None:

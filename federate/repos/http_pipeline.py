@@ -174,7 +174,9 @@ class _Connection:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=connect)
         except OSError as err:
-            raise self._unavailable(f"cannot connect ({type(err).__name__})") from None
+            raise self._unavailable(
+                f"cannot connect ({err.strerror or type(err).__name__})"
+            ) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(read)

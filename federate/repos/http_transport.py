@@ -158,6 +158,26 @@ def content_length(value: str, where: str) -> int:
     return int(text)
 
 
+def network_failure(err: BaseException) -> str:
+    """What went wrong on the wire, in words ("connection refused"), from urllib3's
+    exception, whose own message repeats the URL with its query string (never shown)."""
+    import urllib3
+
+    reason = getattr(err, "reason", None) or err  # MaxRetryError wraps the last failure
+    text = str(reason).lower()
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "host name not found"
+    if "connection refused" in text:
+        return "connection refused"
+    if isinstance(reason, (urllib3.exceptions.TimeoutError, TimeoutError)):
+        return "timed out"
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return "TLS handshake failed (check the certificate, or REQUESTS_CA_BUNDLE)"
+    if "reset" in text or "aborted" in text or "closed" in text:
+        return "connection closed by the server"
+    return type(reason).__name__
+
+
 class HttpTransport:
     """Requests to one kind of http(s) store, shared by that repository's threads."""
 
@@ -192,9 +212,8 @@ class HttpTransport:
             raise self.unreachable(method, url, err) from None
 
     def unreachable(self, method: str, url: str, err: BaseException) -> FederateError:
-        # urllib3's messages repeat the URL with its query string: name only the kind
         return FederateError(
-            f"{method} {redact(url)} failed: {type(err).__name__}", TEMPORARILY_UNAVAILABLE
+            f"{method} {redact(url)} failed: {network_failure(err)}", TEMPORARILY_UNAVAILABLE
         )
 
     def check(self, resp: urllib3.BaseHTTPResponse, method: str, url: str, path: str) -> None:

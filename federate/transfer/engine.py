@@ -19,11 +19,13 @@ the next run for the same source and destination fetches only what is missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from federate.entities import FileInfo
@@ -125,6 +127,7 @@ def download(
     settings: TransferSettings | None = None,
     progress: ProgressArg = False,
     sha256: dict[str, str] | None = None,
+    select: Callable[[list[FileInfo]], list[FileInfo]] | None = None,
 ) -> str:
     """Copy everything under the repository's root into ``dst``; return the local path.
 
@@ -133,6 +136,9 @@ def download(
     :mod:`federate.transfer.progress`. ``sha256``: a dict to fill with the SHA-256 (hex)
     of the files, by path relative to ``dst`` (a single file: by its name), taken in the
     same pass that checks the bytes; files a resumed run found finished are left out.
+    ``select``: receives the listing (a single-file source: one entry, its name) and
+    returns the files to fetch; only those are requested, at ``dst/<path>``, and no
+    empty directory is made. When it returns none, nothing is fetched or created.
     """
     settings = settings or TransferSettings.from_env()
     dst = Path(dst).expanduser().absolute()
@@ -149,6 +155,8 @@ def download(
             if target.exists() and not overwrite:
                 raise _exists_error(target)
             single = FileInfo("", False, root.file_size, root.checksum, root.etag)
+            if select is not None and not select([dataclasses.replace(single, path=name)]):
+                return str(target)
             one = [(single, PurePosixPath(name))]
             made = not dst.exists()
             try:
@@ -160,6 +168,10 @@ def download(
                 raise
             return str(target)
     check_destination(dst, overwrite)
+    if select is not None:
+        listing = select(listing)
+        if not listing:
+            return str(dst)
     files: list[tuple[FileInfo, PurePosixPath]] = []
     for info in listing:  # files first: a refusal names the object, not a parent
         if not info.is_dir:

@@ -38,12 +38,12 @@ def test_upgrade_refuses_a_database_from_a_newer_release(tmp_path, federate_home
     run = CliRunner().invoke
     assert run(cli, ["db", "upgrade", url]).exit_code == 0
     with sqlite3.connect(tmp_path / "r.db") as conn:
-        conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
     res = run(cli, ["db", "upgrade", url])
     assert res.exit_code == 1
-    assert "revision ffff, which this federate does not know" in res.stderr
+    assert "revision 0099, which this federate does not know" in res.stderr
     assert f"stops at {SCHEMA_HEAD}" in res.stderr and "Traceback" not in res.stderr
-    assert run(cli, ["db", "current", url]).stdout == "ffff\n"  # untouched
+    assert run(cli, ["db", "current", url]).stdout == "0099\n"  # untouched
 
 
 def test_current_and_check_refuse_a_sqlite_file_that_does_not_exist(tmp_path, federate_home):

@@ -8,9 +8,12 @@ production database is not ours to decide.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from federate.config import federate_home
 from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
@@ -114,13 +118,30 @@ def _prepare(url: str, engine: Engine, create: bool) -> None:
             raise no_database(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         except OSError as err:
             raise FederateError(
-                f"Cannot create the registry database {path}: {err.strerror or err}",
+                f"Cannot create the registry database {path}: {err.strerror or err}"
+                f"{_home_hint(path)}",
                 INVALID_PARAMETER_VALUE,
             ) from None
     ensure_schema(engine)
     _ready.add(url)
+
+
+def _home_hint(path: Path) -> str:
+    """For the embedded default registry: which variable put it there."""
+    home = federate_home()
+    with contextlib.suppress(OSError):
+        if path.parent.absolute() == home.absolute() or path.parent.resolve() == home.resolve():
+            return (
+                f". It is the embedded default registry under FEDERATE_HOME ({home}): set "
+                "FEDERATE_HOME to a directory federate can create and write (it holds the "
+                "default registry, its artifacts and the cache), or choose a registry with "
+                "--registry-uri, --profile or FEDERATE_REGISTRY_URI"
+            )
+    return ""
 
 
 def no_database(path: Path) -> FederateError:
@@ -200,10 +221,12 @@ def ensure_schema(engine: Engine) -> None:
             "at an empty database or one created by federate.",
             INTERNAL_ERROR,
         )
+    foreign = foreign_schema(url, rev, tables)
+    if foreign is not None:
+        raise foreign
     raise FederateError(
         f"The registry database {url} is at schema revision {rev}, but this federate "
-        f"expects {SCHEMA_HEAD}. Take a backup, then run 'federate db upgrade <uri>' "
-        "(or install the federate release that created it, if the database is newer).",
+        f"expects {SCHEMA_HEAD}. Take a backup, then run 'federate db upgrade <uri>'.",
         INTERNAL_ERROR,
     )
 
@@ -252,20 +275,54 @@ def upgrade_url(url: str) -> tuple[str | None, str]:
         with FileLock(_lock_path(engine), timeout=300):
             with connect_with_retry(engine) as conn:
                 before = current_revision(conn)
+                tables = set(sa.inspect(conn).get_table_names())
                 conn.rollback()
-            if before is not None and before not in known_revisions():
-                raise FederateError(
-                    f"The registry database {display_url(engine.url)} is at schema revision "
-                    f"{before}, which this federate does not know: a newer federate created "
-                    f"it. Use that release or a later one; this one stops at {SCHEMA_HEAD}.",
-                    INTERNAL_ERROR,
-                )
+            if before is not None:
+                foreign = foreign_schema(display_url(engine.url), before, tables)
+                if foreign is not None:
+                    raise foreign
             upgrade(engine, "head")
         return before, SCHEMA_HEAD
     except sa.exc.SQLAlchemyError as err:
         raise database_error(err, engine.url) from err
     finally:
         engine.dispose()
+
+
+#: federate names its migrations 0001, 0002...: an unknown revision of that form is a
+#: newer federate's; any other belongs to another application's schema
+_FEDERATE_REVISION = re.compile(r"[0-9]{4}")
+#: tables of an MLflow tracking database that a federate registry never has
+_MLFLOW_TABLES = {"experiments", "runs"}
+
+
+def foreign_schema(url: str, rev: str, tables: set[str]) -> FederateError | None:
+    """The error for a database at a revision this federate does not know (None if it
+    knows it): a newer federate's, MLflow's, or another application's schema."""
+    if rev in known_revisions():
+        return None
+    if _FEDERATE_REVISION.fullmatch(rev):
+        return FederateError(
+            f"The registry database {url} is at schema revision {rev}, which this federate "
+            f"does not know: a newer federate created it. Use that release or a later one; "
+            f"this one stops at {SCHEMA_HEAD}.",
+            INTERNAL_ERROR,
+        )
+    if tables >= _MLFLOW_TABLES:
+        return FederateError(
+            f"The database {url} is an MLflow tracking database (Alembic revision {rev}), "
+            "not a federate registry, and federate does not read MLflow's schema. Keep "
+            "using it through MLflow (mlflow server --backend-store-uri <this URI>, or "
+            "MlflowClient), and give federate a database of its own: an empty one gets "
+            "federate's schema on first use.",
+            INVALID_PARAMETER_VALUE,
+        )
+    return FederateError(
+        f"The database {url} is not a federate registry: its Alembic revision {rev} is "
+        "none of federate's (another application's schema lives there). Point federate at "
+        "an empty database or one federate created.",
+        INVALID_PARAMETER_VALUE,
+    )
 
 
 def known_revisions() -> set[str]:

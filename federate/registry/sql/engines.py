@@ -29,6 +29,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from federate.envvars import env_float, env_int
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     FederateError,
     redact,
@@ -295,6 +297,53 @@ def _is_permanent(err: DBAPIError) -> bool:
     return "password authentication failed" in text or "does not exist" in text
 
 
+_DENIED_MYSQL = {1044, 1045, 1698}
+_DENIED_PG_STATES = {"28000", "28P01"}
+_NO_DATABASE_MYSQL = {1049}
+_NO_DATABASE_PG_STATES = {"3D000"}
+
+
+def connection_error(err: DBAPIError, url: URL) -> FederateError:
+    """What a failed first connection means, in words: refused credentials
+    (PERMISSION_DENIED naming the user and host), a database the server does not have
+    (RESOURCE_DOES_NOT_EXIST naming it), or a server that did not answer
+    (TEMPORARILY_UNAVAILABLE; "connection refused" when nothing listens there)."""
+    orig = err.orig
+    args = getattr(orig, "args", ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    state = getattr(orig, "sqlstate", None)
+    said = " ".join(str(orig).split())
+    text = said.lower()
+    where = f"{url.host or 'localhost'}{f':{url.port}' if url.port else ''}"
+    # psycopg's connection failures carry no SQLSTATE: the server's words then decide
+    denied = "password authentication failed" in text or (
+        "role " in text and "does not exist" in text
+    )
+    if code in _DENIED_MYSQL or state in _DENIED_PG_STATES or denied:
+        message = (
+            f"The registry database server {where} refused user {url.username or ''!r}: "
+            "wrong password, or no access to the database "
+            f"{url.database!r} ({display_url(url)}); check the user and password in the "
+            f"registry URI. The server said: {said}"
+        )
+        return FederateError(scrub(message, url), PERMISSION_DENIED)
+    missing = f'database "{(url.database or "").lower()}" does not exist' in text
+    if code in _NO_DATABASE_MYSQL or state in _NO_DATABASE_PG_STATES or missing:
+        message = (
+            f"The registry database {url.database!r} does not exist on {where} "
+            f"({display_url(url)}); create it (CREATE DATABASE {url.database}) or fix the "
+            f"database name in the registry URI. The server said: {said}"
+        )
+        return FederateError(scrub(message, url), RESOURCE_DOES_NOT_EXIST)
+    if "connection refused" in text:
+        message = (
+            f"Cannot reach the registry database {display_url(url)}: connection refused "
+            f"(nothing listens on {where}; is the server running, and are host and port right?)"
+        )
+        return FederateError(scrub(message, url), TEMPORARILY_UNAVAILABLE)
+    return unavailable(err, url)
+
+
 def unavailable(err: BaseException, url: URL, what: str = "Cannot reach") -> FederateError:
     """The TEMPORARILY_UNAVAILABLE error for a connection failure, password-free."""
     reason = getattr(err, "orig", None) or err
@@ -324,7 +373,7 @@ def connect_with_retry(
             ) from None
         except DBAPIError as err:
             if attempt >= retries or _is_permanent(err):
-                raise unavailable(err, engine.url) from None
+                raise connection_error(err, engine.url) from None
             delay = min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S)
             attempt += 1
             logger.warning(

@@ -11,7 +11,12 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
+from federate.errors import (
+    INVALID_PARAMETER_VALUE,
+    PERMISSION_DENIED,
+    TEMPORARILY_UNAVAILABLE,
+    FederateError,
+)
 from federate.registry.sql import db, engines
 from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
@@ -138,7 +143,9 @@ def test_wrong_password_fails_at_once_and_never_shows_the_password(caplog):
         pytest.skip("MariaDB is not running on 127.0.0.1:3306")
     url = f"mysql+pymysql://root:{SECRET}@127.0.0.1:3306/mysql"
     start = time.monotonic()
-    with raises_federate_error(TEMPORARILY_UNAVAILABLE, "Access denied", "root:***@"):
+    with raises_federate_error(
+        PERMISSION_DENIED, "refused user 'root'", "Access denied", "root:***@"
+    ):
         db.engine_for(url)
     assert time.monotonic() - start < 2  # a refused login is not retried
     assert SECRET not in caplog.text
