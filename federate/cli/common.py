@@ -75,10 +75,6 @@ def _fail(err: FederateError) -> NoReturn:
     sys.exit(1)
 
 
-def registry_uri_of(ctx: click.Context) -> str | None:
-    return registry_args(ctx)["registry_uri"]
-
-
 def registry_args(ctx: click.Context) -> dict[str, str | None]:
     """``registry_uri=`` and ``profile=`` for the API, from ``--registry-uri`` and
     ``--profile``: a flag typed on the command line beats an environment variable

@@ -14,14 +14,13 @@ from typing import Any
 
 import click
 
-from federate.cli.common import registry_uri_of
-from federate.config import registry_config
+from federate.cli.common import configured_registry, registry_args
 
 
 def _store(ctx: click.Context) -> Any:
     from federate.jobs.store import JobStore
 
-    return JobStore(registry_config(registry_uri_of(ctx)).uri)
+    return JobStore(configured_registry(ctx).uri)  # --profile, --registry-uri or the configured
 
 
 @click.command(name="copy")
@@ -55,7 +54,7 @@ def copy_command(
         alias=alias,
         queue=queue,
         progress=not quiet,
-        registry_uri=registry_uri_of(ctx),
+        registry_uri=registry_args(ctx)["registry_uri"],  # a source profile: models://p/...
     )
     if queue:
         click.echo(f"Queued copy of {src_uri} to {to} as job:")
