@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,8 +72,26 @@ def _fail(err: FederateError) -> NoReturn:
     """One line and exit 1; with FEDERATE_DEBUG, a plugin's failure shows its traceback."""
     if os.environ.get("FEDERATE_DEBUG") and isinstance(err, PluginError) and err.__cause__:
         raise err
-    click.echo(f"federate: error: {err.message} [{err.error_code}]", err=True)
+    click.echo(f"federate: error: {plain(err.message)} [{err.error_code}]", err=True)
     sys.exit(1)
+
+
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    return _ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def plain(text: str) -> str:
+    """``text`` fit for one line of a terminal or a tab-separated row: control characters
+    (a newline in a tag, an escape sequence in a description, a tab) and line or paragraph
+    separators shown as backslash escapes (``\\n``, ``\\x1b``), never acted on."""
+    if text.isprintable():
+        return text  # the common case: one C-level scan
+    return "".join(_escape(c) if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 def registry_args(ctx: click.Context) -> dict[str, str | None]:
@@ -111,13 +130,12 @@ def print_table(
     header: Sequence[str], rows: Iterable[Sequence[object]], show_header: bool = True
 ) -> None:
     """Tab-separated rows under a header row (``--no-header`` drops it); None prints as
-    an empty cell, and a tab or newline inside a value as a space, so every line has
-    as many cells as the header."""
+    an empty cell, and control characters inside a value (a tab, a newline) as escapes
+    (see :func:`plain`), so every line has as many cells as the header."""
     if show_header:
         click.echo("\t".join(header))
     for row in rows:
-        cells = ("" if v is None else str(v) for v in row)
-        click.echo("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
+        click.echo("\t".join("" if v is None else plain(str(v)) for v in row))
 
 
 def json_option(help: str = "Print the result as JSON (fields: see README).") -> Any:

@@ -15,6 +15,7 @@ from federate.cli.common import (
     header_option,
     json_option,
     parse_tags,
+    plain,
     print_json,
     print_table,
     registry_args,
@@ -92,7 +93,7 @@ def download(
     if as_json:
         print_json({"uri": redact(uri), "path": path})
     else:
-        click.echo(path)
+        click.echo(plain(path))
 
 
 @cli.command()
@@ -127,9 +128,9 @@ def ls(ctx: click.Context, uri: str, path: str | None, as_json: bool, show_heade
         click.echo(f"{'SIZE':>12}  PATH")
     for info in entries:
         if info.is_dir:
-            click.echo(f"{'':>12}  {info.path}/")
+            click.echo(f"{'':>12}  {plain(info.path)}/")
         else:
-            click.echo(f"{info.file_size:>12}  {info.path}")
+            click.echo(f"{info.file_size:>12}  {plain(info.path)}")
 
 
 @cli.command()
@@ -161,7 +162,7 @@ def register(
     if as_json:
         print_json(mv)
     else:
-        click.echo(f"Registered {mv.name} version {mv.version} at {mv.download_uri}")
+        click.echo(f"Registered {plain(mv.name)} version {mv.version} at {mv.download_uri}")
 
 
 cli.add_command(cache)
