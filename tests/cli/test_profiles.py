@@ -38,11 +38,11 @@ def test_profile_reaches_register_models_prompts_and_db(prod, model_tree, federa
     assert (prod / "models" / "iris" / "1" / "MLmodel").is_file()
     assert not (federate_home / "artifacts").exists()
 
-    assert run("--profile", "prod", "models", "list").stdout.startswith("iris\tlatest=1\t")
+    assert run("--profile", "prod", "models", "list", "--no-header").stdout.startswith("iris\t1\t")
     env = {"FEDERATE_PROFILE": "prod"}
-    assert run("models", "list", env=env).stdout.startswith("iris\tlatest=1\t")
+    assert run("models", "list", "--no-header", env=env).stdout.startswith("iris\t1\t")
     # the default registry never saw it
-    res = run("models", "list")
+    res = run("models", "list", "--no-header")
     assert res.exit_code == 0 and res.stdout == "", res.output
 
     res = run("--profile", "prod", "prompts", "register", "greet", "Hello {{name}}")
@@ -81,25 +81,29 @@ def test_db_current_and_check_default_to_the_configured_registry(federate_home, 
 def test_a_bare_registry_uri_keeps_working(prod, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert run("--registry-uri", other, "models", "create", "solo").exit_code == 0
-    assert run("--registry-uri", other, "models", "list").stdout.startswith("solo\t")
+    assert run("--registry-uri", other, "models", "list", "--no-header").stdout.startswith("solo\t")
     assert run("--registry-uri", other, "db", "current").stdout == f"{SCHEMA_HEAD} (head)\n"
     assert run("--profile", "prod", "models", "create", "p1").exit_code == 0
-    assert run("--profile", "prod", "models", "list").stdout.startswith("p1\t")
+    assert run("--profile", "prod", "models", "list", "--no-header").stdout.startswith("p1\t")
     # a typed --profile beats FEDERATE_REGISTRY_URI from the environment
-    res = run("--profile", "prod", "models", "list", env={"FEDERATE_REGISTRY_URI": other})
+    res = run(
+        "--profile", "prod", "models", "list", "--no-header", env={"FEDERATE_REGISTRY_URI": other}
+    )
     assert res.exit_code == 0 and res.stdout.startswith("p1\t")
-    res = run("models", "list", env={"FEDERATE_REGISTRY_URI": other})
+    res = run("models", "list", "--no-header", env={"FEDERATE_REGISTRY_URI": other})
     assert res.exit_code == 0 and res.stdout.startswith("solo\t")
 
 
 def test_profile_errors_are_one_line(prod, tmp_path):
-    res = run("--profile", "ghost", "models", "list")
+    res = run("--profile", "ghost", "models", "list", "--no-header")
     assert res.exit_code == 1
     assert "No registry profile 'ghost' is configured (configured profiles: prod)" in res.stderr
-    res = run("--profile", "prod", "--registry-uri", "sqlite:///x.db", "models", "list")
+    res = run(
+        "--profile", "prod", "--registry-uri", "sqlite:///x.db", "models", "list", "--no-header"
+    )
     assert res.exit_code == 2 and "--registry-uri or --profile, not both" in res.stderr
     env = {"FEDERATE_PROFILE": "prod", "FEDERATE_REGISTRY_URI": f"sqlite:///{tmp_path / 'o.db'}"}
-    res = run("models", "list", env=env)
+    res = run("models", "list", "--no-header", env=env)
     assert res.exit_code == 1
     assert "FEDERATE_REGISTRY_URI and FEDERATE_PROFILE are both set" in res.stderr
 
@@ -107,7 +111,7 @@ def test_profile_errors_are_one_line(prod, tmp_path):
 @pytest.mark.parametrize(
     "args",
     [
-        ("models", "list"),
+        ("models", "list", "--no-header"),
         ("resolve", "models:/iris/1"),
         ("download", "models:/iris/1", "out"),
         ("prompts", "list"),

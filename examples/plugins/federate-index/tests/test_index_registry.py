@@ -192,7 +192,7 @@ def test_an_index_inside_a_zip_archive(federate_home, tmp_path):
 
 def test_command_line(published, federate_home, store_local):
     env = {"FEDERATE_REGISTRY_URI": published, "FEDERATE_HOME": str(federate_home)}
-    out = run_federate("resolve", "models:/fraud@champion", env=env)
+    out = run_federate("resolve", "--no-header", "models:/fraud@champion", env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"fraud\t1\t{store_local.uri('registry/fraud/1')}\n"
     out = run_federate("models", "create", "new", env=env)

@@ -160,7 +160,7 @@ def test_encrypted_members_are_refused_clearly(federate_home, tmp_path):
 
 def test_command_line_lists_an_archive_and_loads_the_repo_lazily(store_zip, federate_home):
     fill(store_zip)
-    out = run_federate("ls", store_zip.root, "weights")
+    out = run_federate("ls", "--no-header", store_zip.root, "weights")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
         str(len(FILES["weights/größe.bin"])),
