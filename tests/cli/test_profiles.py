@@ -48,7 +48,7 @@ def test_profile_reaches_register_models_prompts_and_db(prod, model_tree, federa
     res = run("--profile", "prod", "prompts", "register", "greet", "Hello {{name}}")
     assert res.exit_code == 0, res.output
     assert run("prompts", "show", "prompts:/greet/1", env=env).stdout == "Hello {{name}}\n"
-    res = run("--profile", "prod", "resolve", "models:/iris@champion")
+    res = run("--profile", "prod", "resolve", "--no-header", "models:/iris@champion")
     assert res.stdout.startswith("iris\t1\t")
     dst = tmp_path / "dst"
     res = run("--profile", "prod", "download", "models:/iris/1", str(dst))
