@@ -181,7 +181,10 @@ def network_failure(err: BaseException) -> str:
 class HttpTransport:
     """Requests to one kind of http(s) store, shared by that repository's threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Mapping[str, Any] | None = None) -> None:
+        """``tls``: the pool's TLS arguments, for a server with settings of its own
+        (see :class:`~federate.repos.http_pool.HttpPool`)."""
+        self._tls = dict(tls) if tls else None
         self._pool: HttpPool | None = None
         self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
@@ -193,7 +196,7 @@ class HttpTransport:
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = HttpPool(max_workers() + 1)
+                    self._pool = HttpPool(max_workers() + 1, self._tls)
         return self._pool
 
     def request(
