@@ -128,6 +128,12 @@ def error_for_status(status: int, body: bytes, method: str, url: str, path: str)
     return FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
 
 
+def _content_range_total(value: str | None) -> int | None:
+    """``bytes 0-0/1234`` or ``bytes */1234`` -> 1234."""
+    total = (value or "").rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
 def _body_start(resp: urllib3.BaseHTTPResponse) -> bytes:
     """The first 4 KiB of an error body, streamed or already read."""
     return resp.read(4096, decode_content=False) or (resp.data or b"")[:4096]
@@ -258,6 +264,26 @@ class HttpTransport:
         if size is not None:
             self._sizes[path] = size
         return FileInfo(path, False, size, checksums_from_headers(headers), etag)
+
+    def probe(self, url: str, path: str, headers: Mapping[str, str] | None = None) -> FileInfo:
+        """Size, ETag and digest of a file from a one-byte ranged GET, for servers whose
+        GETs refuse HEAD (presigned URLs) or whose HEAD describes the file otherwise than
+        their GETs do (an MLflow server's artifact proxy sends another ETag)."""
+        resp = self.request("GET", url, {**(headers or {}), "Range": "bytes=0-0"}, stream=True)
+        try:
+            if resp.status == 416:  # an empty file has no byte 0
+                return FileInfo(
+                    path, False, _content_range_total(resp.headers.get("Content-Range")) or 0
+                )
+            self.check(resp, "GET", url, path)
+            total = (
+                _content_range_total(resp.headers.get("Content-Range"))
+                if resp.status == 206
+                else None
+            )
+            return self.info(path, resp, size=total)
+        finally:
+            close_response(resp)  # the one byte is not wanted
 
     def open_range(
         self,

@@ -35,7 +35,7 @@ from federate.errors import (
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.http import HttpArtifactRepository
-from federate.repos.http_transport import HttpTransport, close_response, in_parallel
+from federate.repos.http_transport import HttpTransport, in_parallel
 
 SCHEME = "mlflow-artifacts"
 #: the ScopedCredentials kind naming the tracking server a location belongs to
@@ -146,8 +146,9 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         return out
 
     def list(self, path: str = "", recursive: bool = False) -> builtins.list[FileInfo]:
-        """The listing, a level at a time; files big enough to be read in ranges get a HEAD
-        for their ETag, which pins the ranges and lets an interrupted download resume."""
+        """The listing, a level at a time; files big enough to be read in ranges get a
+        :meth:`stat` for their ETag, which pins the ranges and lets an interrupted download
+        resume."""
         from federate.repos.http_transport import stat_in_parallel
         from federate.transfer.settings import TransferSettings
 
@@ -174,13 +175,17 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         return out
 
     def stat(self, path: str = "") -> FileInfo:
+        """A file's size and ETag from a one-byte GET: the server's HEAD answers another
+        ETag than its GETs (Flask's, not the proxy's), which would fail every pinned
+        range. A directory or nothing (the server refuses to send either): the listing
+        of its parent says which."""
         url = self._url(path)
-        resp = self._http.request("HEAD", url, self._headers)
-        if resp.status < 300:
-            return self._http.info(path, resp, url=url)
-        if resp.status not in (400, 404):
-            self._http.check(resp, "HEAD", url, path)  # refusals, 5xx: their own errors
-        close_response(resp)
+        try:
+            return self._http.probe(url, path, self._headers)
+        except FederateError as err:
+            # 400: a directory ("refers to a directory, not a file"); 404: nothing there
+            if err.error_code not in (INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST):
+                raise
         # a directory (the server refuses to send it) or nothing: its parent's listing says
         parent, _, name = path.strip("/").rpartition("/")
         if not name:
