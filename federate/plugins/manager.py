@@ -54,12 +54,14 @@ ENTRY_POINT_GROUP = "federate"
 BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "databricks-uc": "federate.registry.uc.plugin",
+    "mlflow-server": "federate.registry.mlflow_rest.plugin",
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",
     "http": "federate.repos.http",
     "s3": "federate.repos.s3",
     "presigned": "federate.repos.presigned",
+    "mlflow-artifacts": "federate.repos.mlflow_artifacts",
 }
 
 

@@ -17,7 +17,7 @@ small files over in batches, pipelined on kept-alive connections
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from federate.credentials import CredentialRefresher, ScopedCredentials
@@ -47,6 +47,8 @@ class HttpArtifactRepository(ArtifactRepository):
 
     #: small files are fetched pipelined on kept-alive connections (download_many)
     batches_downloads = True
+    #: headers sent with every read of a file (a subclass's credentials); None: none
+    _headers: Mapping[str, str] | None = None
 
     def __init__(
         self,
@@ -148,14 +150,16 @@ class HttpArtifactRepository(ArtifactRepository):
         if length <= 0:
             return
         url = self._url(path)
-        resp = self._http.open_range(url, path, start, length)
+        resp = self._http.open_range(url, path, start, length, self._headers)
         yield from self._http.range_body(resp, url, length)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say (size, ETag, checksum) for the engine to
         check against the listing and the bytes."""
         url = self._url(path)
-        return self._http.save(self._http.open_whole(url, path), url, path, local_path)
+        return self._http.save(
+            self._http.open_whole(url, path, self._headers), url, path, local_path
+        )
 
     def download_many(
         self, files: Iterable[tuple[str, str, int | None]]
@@ -163,7 +167,9 @@ class HttpArtifactRepository(ArtifactRepository):
         """Many GETs written on one connection before the answers are read (HTTP/1.1
         pipelining, :mod:`federate.repos.http_pipeline`): a tree of small files costs
         about what creating its files costs, not a round trip and a parse per file."""
-        wanted = (Wanted(path, self._url(path), local) for path, local, _size in files)
+        wanted = (
+            Wanted(path, self._url(path), local, self._headers) for path, local, _size in files
+        )
         for item, info in download_pipelined(self._http, wanted):
             yield item.path, info
 

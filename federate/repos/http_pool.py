@@ -108,7 +108,9 @@ class HttpPool:
     is followed through the manager, which knows every host.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, tls: Mapping[str, Any] | None = None) -> None:
+        """``tls``: urllib3 pool arguments replacing the defaults (``ca_certs``,
+        ``cert_reqs``, ``cert_file``) for a server with TLS settings of its own."""
         import urllib3
 
         guard_http_logs()
@@ -123,6 +125,7 @@ class HttpPool:
             "timeout": urllib3.Timeout(*http_timeout()),
             "retries": retries,
             "ca_certs": ca_bundle(),
+            **(tls or {}),
         }
         self.manager = urllib3.PoolManager(**self._options)
         #: origin -> (its connection pool, or None when proxied; the manager to use)

@@ -128,6 +128,12 @@ def error_for_status(status: int, body: bytes, method: str, url: str, path: str)
     return FederateError(f"{method} {where}: HTTP {status}", INTERNAL_ERROR)
 
 
+def _content_range_total(value: str | None) -> int | None:
+    """``bytes 0-0/1234`` or ``bytes */1234`` -> 1234."""
+    total = (value or "").rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
 def _body_start(resp: urllib3.BaseHTTPResponse) -> bytes:
     """The first 4 KiB of an error body, streamed or already read."""
     return resp.read(4096, decode_content=False) or (resp.data or b"")[:4096]
@@ -181,7 +187,10 @@ def network_failure(err: BaseException) -> str:
 class HttpTransport:
     """Requests to one kind of http(s) store, shared by that repository's threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Mapping[str, Any] | None = None) -> None:
+        """``tls``: the pool's TLS arguments, for a server with settings of its own
+        (see :class:`~federate.repos.http_pool.HttpPool`)."""
+        self._tls = dict(tls) if tls else None
         self._pool: HttpPool | None = None
         self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
@@ -193,7 +202,7 @@ class HttpTransport:
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = HttpPool(max_workers() + 1)
+                    self._pool = HttpPool(max_workers() + 1, self._tls)
         return self._pool
 
     def request(
@@ -255,6 +264,26 @@ class HttpTransport:
         if size is not None:
             self._sizes[path] = size
         return FileInfo(path, False, size, checksums_from_headers(headers), etag)
+
+    def probe(self, url: str, path: str, headers: Mapping[str, str] | None = None) -> FileInfo:
+        """Size, ETag and digest of a file from a one-byte ranged GET, for servers whose
+        GETs refuse HEAD (presigned URLs) or whose HEAD describes the file otherwise than
+        their GETs do (an MLflow server's artifact proxy sends another ETag)."""
+        resp = self.request("GET", url, {**(headers or {}), "Range": "bytes=0-0"}, stream=True)
+        try:
+            if resp.status == 416:  # an empty file has no byte 0
+                return FileInfo(
+                    path, False, _content_range_total(resp.headers.get("Content-Range")) or 0
+                )
+            self.check(resp, "GET", url, path)
+            total = (
+                _content_range_total(resp.headers.get("Content-Range"))
+                if resp.status == 206
+                else None
+            )
+            return self.info(path, resp, size=total)
+        finally:
+            close_response(resp)  # the one byte is not wanted
 
     def open_range(
         self,

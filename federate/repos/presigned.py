@@ -63,7 +63,7 @@ from federate.errors import (
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.base import ArtifactRepository
-from federate.repos.http_transport import HttpTransport, close_response, stat_in_parallel
+from federate.repos.http_transport import HttpTransport, stat_in_parallel
 
 if TYPE_CHECKING:
     import urllib3
@@ -166,12 +166,6 @@ def _refused(err: BaseException) -> bool:
         and err.error_code == PERMISSION_DENIED
         and not isinstance(err, _FinalRefusal)
     )
-
-
-def _content_range_total(value: str | None) -> int | None:
-    """``bytes 0-0/1234`` or ``bytes */1234`` -> 1234."""
-    total = (value or "").rpartition("/")[2].strip()
-    return int(total) if total.isdigit() else None
 
 
 def _margin(credentials: ScopedCredentials) -> float:
@@ -286,22 +280,7 @@ class PresignedArtifactRepository(ArtifactRepository):
 
     def _probe(self, path: str, entry: PresignedUrl) -> FileInfo:
         """Size, ETag and digest from a one-byte ranged GET (presigned GETs refuse HEAD)."""
-        headers = {**entry.headers, "Range": "bytes=0-0"}
-        resp = self._http.request("GET", entry.url, headers, stream=True)
-        try:
-            if resp.status == 416:  # an empty file has no byte 0
-                return FileInfo(
-                    path, False, _content_range_total(resp.headers.get("Content-Range")) or 0
-                )
-            self._http.check(resp, "GET", entry.url, path)
-            total = (
-                _content_range_total(resp.headers.get("Content-Range"))
-                if resp.status == 206
-                else None
-            )
-            return self._http.info(path, resp, size=total)
-        finally:
-            close_response(resp)  # the one byte is not wanted
+        return self._http.probe(entry.url, path, entry.headers)
 
     def list(self, path: str = "", recursive: bool = False) -> builtins.list[FileInfo]:
         prefix = f"{path.strip('/')}/" if path.strip("/") else ""

@@ -14,6 +14,10 @@ from typing import Any
 from federate.credentials import ScopedCredentials
 from federate.entities import READY, ModelVersion, RegisteredModel
 from federate.errors import INTERNAL_ERROR, NOT_IMPLEMENTED, FederateError
+from federate.registry.rest_wire import int_field as _int
+from federate.registry.rest_wire import message as _message
+from federate.registry.rest_wire import tag_field as _tags
+from federate.registry.rest_wire import version_number
 
 #: ``ModelVersionStatus`` names (``UNSPECIFIED`` is read as not ready)
 PENDING = "PENDING_REGISTRATION"
@@ -30,43 +34,6 @@ _CREDENTIAL_FIELDS = (
     "gcp_oauth_token",
     "r2_temp_credentials",
 )
-
-
-def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _tags(items: Any) -> dict[str, str]:
-    if not isinstance(items, list):
-        return {}
-    return {
-        str(t.get("key")): str(t.get("value") or "")
-        for t in items
-        if isinstance(t, dict) and t.get("key")
-    }
-
-
-def version_number(raw: Any, name: str) -> int:
-    """The integer of a version as the wire carries it ("3"); a malformed one is the
-    server's fault, said as such."""
-    text = str(raw).strip() if raw is not None else ""
-    if not text.isascii() or not text.isdigit():
-        raise FederateError(
-            f"The workspace answered a version of {name!r} that is not a number: {raw!r}",
-            INTERNAL_ERROR,
-        )
-    return int(text)
-
-
-def _message(data: Any, field_name: str, name: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise FederateError(
-            f"The workspace answered without a {field_name} for {name!r}", INTERNAL_ERROR
-        )
-    return data
 
 
 def _aliases(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,113 @@
+"""A running MLflow tracking server's model registry, read through its REST API.
+
+Resolution asks the server what MLflow's own client asks it, so both give one answer:
+a version by number (``model-versions/get``), ``@alias`` (``registered-models/alias``),
+a stage or ``latest`` (``registered-models/get-latest-versions``, the highest of the
+versions it returns, for that stage or over all stages). The files are where
+``model-versions/get-download-uri`` says (the ``storage_location`` of the version
+returned): an ``mlflow-artifacts:`` location is read through the server's artifact proxy
+(:mod:`federate.repos.mlflow_artifacts`), any other (``s3://``, a path) by the repository
+for its scheme, with the caller's own credentials. Writes are NOT_IMPLEMENTED so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from federate.config import RegistryConfig
+from federate.credentials import ScopedCredentials
+from federate.entities import ModelVersion, RegisteredModel
+from federate.errors import INTERNAL_ERROR, NOT_IMPLEMENTED, FederateError
+from federate.names import check_alias
+from federate.registry.base import Registry, as_version
+from federate.registry.mlflow_rest import wire
+from federate.registry.mlflow_rest.server import tracking_server
+from federate.registry.rest_client import RestClient
+from federate.uri import ModelRef, parse_uri
+
+API = "/api/2.0/mlflow"
+
+
+class MlflowServerRegistry(Registry):
+    """The registry of the MLflow tracking server at ``config.uri``."""
+
+    def __init__(self, config: RegistryConfig) -> None:
+        super().__init__(config)
+        self.server = tracking_server(config.uri)
+        self.client = RestClient(self.server)
+
+    def __repr__(self) -> str:
+        return f"MlflowServerRegistry({self.server.base_url!r})"
+
+    def _not_implemented(self, op: str) -> FederateError:
+        return FederateError(
+            f"The MLflow server registry reads models only so far: {op} is not supported yet",
+            NOT_IMPLEMENTED,
+        )
+
+    # -- resolution --------------------------------------------------------------------
+
+    def resolve(self, ref: ModelRef | str) -> ModelVersion:
+        """The version ``ref`` means, its ``storage_location`` the server's download URI."""
+        if isinstance(ref, str):
+            ref = parse_uri(ref)
+        if ref.model_id is not None and not ref.is_prompt:
+            raise FederateError(
+                f"models:/{ref.model_id}: MLflow 3 logged models (models:/<model_id>) are not "
+                "supported by the MLflow server registry yet; use models:/<name>/<version>, "
+                "/<stage>, /latest or @<alias>",
+                NOT_IMPLEMENTED,
+            )
+        mv = super().resolve(ref)
+        location = self.get_model_version_download_uri(mv.name, mv.version)
+        return dataclasses.replace(mv, storage_location=location)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        answer = self.client.get(f"{API}/registered-models/get", {"name": name})
+        return wire.registered_model(answer.get("registered_model"), name)
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        answer = self.client.get(
+            f"{API}/model-versions/get", {"name": name, "version": str(as_version(version))}
+        )
+        return wire.model_version(answer.get("model_version"), name)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        check_alias(alias, lookup=True)
+        answer = self.client.get(f"{API}/registered-models/alias", {"name": name, "alias": alias})
+        return wire.model_version(answer.get("model_version"), name)
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        """The newest version in each of ``stages`` (all stages if None), as the server
+        answers: stage names in any case, an unknown stage refused by the server."""
+        body: dict[str, object] = {"name": name}
+        if stages:
+            body["stages"] = list(stages)
+        answer = self.client.post(f"{API}/registered-models/get-latest-versions", body)
+        return wire.model_versions(answer.get("model_versions"), name)
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        answer = self.client.get(
+            f"{API}/model-versions/get-download-uri",
+            {"name": name, "version": str(as_version(version))},
+        )
+        uri = answer.get("artifact_uri")
+        if not isinstance(uri, str) or not uri:
+            raise FederateError(
+                f"{self.server.kind} {self.server.base_url} gave no download URI for "
+                f"{name!r} version {version}",
+                INTERNAL_ERROR,
+            )
+        return uri
+
+    # -- files -------------------------------------------------------------------------
+
+    def read_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
+        """For ``mlflow-artifacts:`` files, which server proxies them (this one); None for
+        a store the caller reads with their own credentials."""
+        from federate.repos.mlflow_artifacts import SCHEME, server_credentials
+
+        location = model_version.download_uri or ""
+        if location.lower().startswith(SCHEME + ":"):
+            return server_credentials(self.server.base_url)
+        return None
