@@ -1,12 +1,16 @@
 """A fake Databricks workspace speaking MLflow's Unity Catalog dialect, for tests.
 
 :class:`UcWorkspace` is a real HTTP server on 127.0.0.1 (a free port) answering the
-``/api/2.0/mlflow/unity-catalog`` endpoints a reader uses, with the wire shapes of
+``/api/2.0/mlflow/unity-catalog`` endpoints MLflow's client uses, with the wire shapes of
 ``databricks_uc_registry_{service,messages}.proto``: registered models, versions as
 strings with statuses ``READY``, ``PENDING_REGISTRATION`` and ``FAILED_REGISTRATION``,
 aliases, a paged version search (pages of at most ``page_size``, opaque page tokens), the
 download URI, and ``generate-temporary-credentials``, which vends session credentials of
-moto's read-only role (:mod:`federate.testing.s3`) for versions stored in S3.
+moto's read-only role (:mod:`federate.testing.s3`) for versions stored in S3 (``READ``), or
+of a read-write role for versions still ``PENDING_REGISTRATION`` (``READ_WRITE``). Writes:
+models and versions created (new versions ``PENDING_REGISTRATION`` in a bucket the
+workspace chose, until finalized), updated, renamed and deleted, aliases and tags set and
+deleted.
 
 Like a workspace it checks the bearer token on every request (401 otherwise) and answers
 errors as ``{"error_code": ..., "message": ...}``. Faults are scripted with
@@ -38,7 +42,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from federate.credentials import ScopedCredentials
-from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3
+from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
 
 API = "/api/2.0/mlflow/unity-catalog"
 READY = "READY"
@@ -64,6 +68,10 @@ class _Refusal(Exception):
         self.code = code or _CODES.get(status, "INTERNAL_ERROR")
 
 
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
 @dataclass
 class FakeVersion:
     name: str
@@ -72,6 +80,8 @@ class FakeVersion:
     storage_location: str
     source: str
     created_ms: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
     def message(self, aliases: list[str]) -> dict[str, Any]:
         return {
@@ -83,8 +93,9 @@ class FakeVersion:
             "source": self.source,
             "status": self.status,
             "storage_location": self.storage_location,
+            "description": self.description,
             "aliases": [{"alias": a, "version": str(self.version)} for a in aliases],
-            "tags": [],
+            "tags": _tag_list(self.tags),
         }
 
 
@@ -94,9 +105,26 @@ class FakeModel:
     created_ms: int
     versions: dict[int, FakeVersion] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    #: where new versions' files go (``<storage root>/models/<uuid>``)
+    storage_location: str = ""
+    #: versions ever created: numbers are not reused after a delete
+    last_version: int = 0
 
     def aliases_of(self, version: int) -> list[str]:
         return sorted(a for a, v in self.aliases.items() if v == version)
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "creation_timestamp": self.created_ms,
+            "last_updated_timestamp": self.created_ms,
+            "description": self.description,
+            "storage_location": self.storage_location,
+            "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(self.aliases.items())],
+            "tags": _tag_list(self.tags),
+        }
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,11 @@ class UcWorkspace:
         #: a ``TemporaryCredentials`` message to vend instead of moto's (other clouds,
         #: ``storage_mode: DEFAULT_STORAGE``), None for moto's
         self.vend_as: dict[str, Any] | None = None
+        #: False: READ_WRITE credentials are the read-only role's, so S3 refuses uploads
+        #: (inside :meth:`MotoS3.enforcing_auth`)
+        self.grant_writes = True
+        self._writer_role_arn: str | None = None
+        self._root_bucket: str | None = None
         self.models: dict[str, FakeModel] = {}
         self.requests: list[Request] = []
         self.vended: list[ScopedCredentials] = []
@@ -160,7 +193,7 @@ class UcWorkspace:
         """A new version of ``name`` (created if missing) stored at ``storage_location``."""
         with self._lock:
             model = self.add_model(name)
-            number = max(model.versions, default=0) + 1
+            model.last_version = number = max(model.last_version, *model.versions, 0) + 1
             model.versions[number] = FakeVersion(
                 name,
                 number,
@@ -265,26 +298,52 @@ class UcWorkspace:
             answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
         return answer
 
-    def _mint(self, storage_location: str) -> ScopedCredentials:
-        """Session credentials of moto's read-only role, made inside moto's STS (as a
-        workspace does server-side): no STS answer passes through this process's logs.
-        The session policy narrows them to the version's bucket as a workspace would;
-        moto (5.2) does not enforce session policies, so only the role's limits apply."""
+    def _writer_role(self) -> str:
+        """A role of moto's IAM that may read, write and delete objects (made once)."""
+        assert self.moto is not None
+        with self._lock:
+            return self._writer_role_arn or self._make_writer_role()
+
+    def _make_writer_role(self) -> str:
+        assert self.moto is not None
+        arn = add_role(self.moto.client("iam"), f"uc-writer-{uuid.uuid4().hex[:8]}", ["s3:*"])
+        self._writer_role_arn = arn
+        return arn
+
+    def _storage_root(self) -> str:
+        """The bucket versions created through the API are stored in (made once)."""
+        if self._root_bucket is None:
+            if self.moto is None:
+                raise _Refusal(400, "This fake stores new versions in moto's S3 only")
+            bucket = f"uc-root-{uuid.uuid4().hex[:16]}"
+            self.moto.client().create_bucket(Bucket=bucket)
+            self._root_bucket = bucket
+        return f"s3://{self._root_bucket}"
+
+    def _mint(self, storage_location: str, writes: bool = False) -> ScopedCredentials:
+        """Session credentials of moto's read-only role (a read-write one for ``writes``),
+        made inside moto's STS (as a workspace does server-side): no STS answer passes
+        through this process's logs. The session policy narrows them to the version's
+        bucket as a workspace would; moto (5.2) does not enforce session policies, so only
+        the role's limits apply."""
         from moto.sts.models import sts_backends
 
         assert self.moto is not None
         bucket = urlsplit(storage_location).netloc
+        actions = ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"]
+        if writes:
+            actions += ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
             region_name=REGION,
             role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
-            role_arn=self.moto.reader_role_arn,
+            role_arn=self._writer_role() if writes else self.moto.reader_role_arn,
             policy=json.dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
+                            "Action": actions,
                             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
                         }
                     ],
@@ -304,15 +363,25 @@ class UcWorkspace:
 
     def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
         version = self._version(params)
-        if params.get("operation") != "MODEL_VERSION_OPERATION_READ":
-            raise _Refusal(400, f"Unsupported operation {params.get('operation')!r}")
-        if version.status != READY:
-            raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        operation = params.get("operation")
+        if operation == "MODEL_VERSION_OPERATION_READ":
+            if version.status != READY:
+                raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        elif operation == "MODEL_VERSION_OPERATION_READ_WRITE":
+            if version.status != PENDING:
+                raise _Refusal(
+                    400,
+                    f"Model version {version.version} has been finalized: its files can no "
+                    "longer be written",
+                )
+        else:
+            raise _Refusal(400, f"Unsupported operation {operation!r}")
         if self.vend_as is not None:
             return {"credentials": dict(self.vend_as)}
         if not version.storage_location.startswith("s3://") or self.moto is None:
             raise _Refusal(400, "This fake vends credentials for s3:// storage only")
-        creds = self._mint(version.storage_location)
+        writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
+        creds = self._mint(version.storage_location, writes)
         expires = time.time() + self.credential_ttl_s
         with self._lock:
             self.vended.append(creds)
@@ -332,17 +401,10 @@ class UcWorkspace:
         route = (method, path[len(API) :] if path.startswith(API) else path)
         with self._lock:
             if route == ("GET", "/registered-models/get"):
-                model = self._model(params)
-                return {
-                    "registered_model": {
-                        "name": model.name,
-                        "creation_timestamp": model.created_ms,
-                        "last_updated_timestamp": model.created_ms,
-                        "aliases": [
-                            {"alias": a, "version": str(v)} for a, v in model.aliases.items()
-                        ],
-                    }
-                }
+                return {"registered_model": self._model(params).message()}
+            written = self._write(route, params)
+            if written is not None:
+                return written
             if route == ("GET", "/model-versions/get"):
                 version = self._version(params)
                 aliases = self.models[version.name].aliases_of(version.version)
@@ -366,6 +428,98 @@ class UcWorkspace:
         if route == ("POST", "/model-versions/generate-temporary-credentials"):
             return self._credentials(params)
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
+    def _write(self, route: tuple[str, str], params: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer to a write endpoint, None for any other (the caller holds the lock)."""
+        method, endpoint = route
+        if route == ("POST", "/registered-models/create"):
+            name = str(params.get("name") or "")
+            if name.count(".") != 2:
+                raise _Refusal(400, f"Invalid name {name!r}: expected catalog.schema.model")
+            if name in self.models:
+                raise _Refusal(
+                    400, f"Registered model '{name}' already exists.", "RESOURCE_ALREADY_EXISTS"
+                )
+            model = self.add_model(name)
+            model.description = str(params.get("description") or "")
+            model.tags = {t["key"]: t.get("value", "") for t in params.get("tags") or []}
+            model.storage_location = f"{self._storage_root()}/models/{uuid.uuid4()}"
+            return {"registered_model": model.message()}
+        if route == ("PATCH", "/registered-models/update"):
+            model = self._model(params)
+            if params.get("description") is not None:
+                model.description = str(params["description"])
+            new_name = params.get("new_name")
+            if new_name and new_name != model.name:
+                if new_name in self.models:
+                    raise _Refusal(400, f"'{new_name}' already exists.", "RESOURCE_ALREADY_EXISTS")
+                del self.models[model.name]
+                model.name = str(new_name)
+                for v in model.versions.values():
+                    v.name = model.name
+                self.models[model.name] = model
+            return {"registered_model": model.message()}
+        if route == ("DELETE", "/registered-models/delete"):
+            del self.models[self._model(params).name]
+            return {}
+        if route == ("POST", "/model-versions/create"):
+            model = self._model(params)
+            if not model.storage_location:
+                model.storage_location = f"{self._storage_root()}/models/{uuid.uuid4()}"
+            number = self.add_version(
+                model.name,
+                f"{model.storage_location}/versions/{uuid.uuid4()}",
+                PENDING,
+                str(params.get("source") or ""),
+            )
+            version = model.versions[number]
+            version.description = str(params.get("description") or "")
+            version.tags = {t["key"]: t.get("value", "") for t in params.get("tags") or []}
+            return {"model_version": version.message([])}
+        if route == ("POST", "/model-versions/finalize"):
+            version = self._version(params)
+            if version.status != PENDING:
+                raise _Refusal(400, f"Model version {version.version} is {version.status}")
+            version.status = READY
+            aliases = self.models[version.name].aliases_of(version.version)
+            return {"model_version": version.message(aliases)}
+        if route == ("PATCH", "/model-versions/update"):
+            version = self._version(params)
+            if params.get("description") is not None:
+                version.description = str(params["description"])
+            aliases = self.models[version.name].aliases_of(version.version)
+            return {"model_version": version.message(aliases)}
+        if route == ("DELETE", "/model-versions/delete"):
+            version = self._version(params)
+            model = self.models[version.name]
+            del model.versions[version.version]
+            model.aliases = {a: v for a, v in model.aliases.items() if v != version.version}
+            return {}
+        if route == ("POST", "/registered-models/alias"):
+            version = self._version(params)
+            alias = str(params.get("alias") or "")
+            self.models[version.name].aliases[alias] = version.version
+            return {}
+        if route == ("DELETE", "/registered-models/alias"):
+            model = self._model(params)
+            model.aliases.pop(str(params.get("alias") or ""), None)
+            return {}
+        if endpoint in ("/registered-models/set-tag", "/registered-models/delete-tag"):
+            tags = self._model(params).tags
+        elif endpoint in ("/model-versions/set-tag", "/model-versions/delete-tag"):
+            tags = self._version(params).tags
+        else:
+            return None
+        key = str(params.get("key") or "")
+        if method == "POST" and endpoint.endswith("/set-tag"):
+            tags[key] = str(params.get("value") or "")
+            return {}
+        if method == "DELETE" and endpoint.endswith("/delete-tag"):
+            if key not in tags:
+                raise _Refusal(404, f"Tag '{key}' does not exist.")
+            del tags[key]
+            return {}
+        return None
 
     def _scripted(self, path: str) -> _Scripted | None:
         with self._lock:

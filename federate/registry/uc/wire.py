@@ -20,8 +20,10 @@ PENDING = "PENDING_REGISTRATION"
 FAILED = "FAILED_REGISTRATION"
 #: ``StorageMode``: Databricks-managed storage, read through presigned URLs, no cloud keys
 DEFAULT_STORAGE = "DEFAULT_STORAGE"
-#: ``ModelVersionOperation`` for reading a version's files
+#: ``ModelVersionOperation`` for reading a version's files, and for uploading them
+#: (only while the version is ``PENDING_REGISTRATION``)
 OPERATION_READ = "MODEL_VERSION_OPERATION_READ"
+OPERATION_READ_WRITE = "MODEL_VERSION_OPERATION_READ_WRITE"
 #: the ScopedCredentials kind of S3 session credentials (:mod:`federate.repos.s3_client`)
 AWS_SESSION = "aws_session"
 _CREDENTIAL_FIELDS = (
@@ -47,6 +49,11 @@ def _tags(items: Any) -> dict[str, str]:
         for t in items
         if isinstance(t, dict) and t.get("key")
     }
+
+
+def tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
+    """Tags as the wire's repeated ``{key, value}``."""
+    return [{"key": str(k), "value": str(v)} for k, v in (tags or {}).items()]
 
 
 def version_number(raw: Any, name: str) -> int:
@@ -117,7 +124,7 @@ def is_ready(mv: ModelVersion) -> bool:
     return mv.status == READY
 
 
-def read_credentials(data: Any, what: str) -> ScopedCredentials:
+def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
     So far S3 session credentials (``aws_temp_credentials``); every other kind, and
