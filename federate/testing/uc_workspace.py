@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from federate.credentials import ScopedCredentials
+from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
 
 API = "/api/2.0/mlflow/unity-catalog"
@@ -147,8 +149,12 @@ class UcWorkspace:
     """The fake workspace; ``url`` and ``token`` are what ``DATABRICKS_HOST`` and
     ``DATABRICKS_TOKEN`` should hold."""
 
-    def __init__(self, moto: MotoS3 | None = None, *, page_size: int = 100) -> None:
+    def __init__(
+        self, moto: MotoS3 | None = None, *, page_size: int = 100, azurite: Azurite | None = None
+    ) -> None:
         self.moto = moto
+        #: where ``abfss://`` versions live; SAS tokens for them are signed with its key
+        self.azurite = azurite
         self.token = "dapi" + secrets.token_hex(16)
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
@@ -159,6 +165,9 @@ class UcWorkspace:
         #: False: READ_WRITE credentials are the read-only role's, so S3 refuses uploads
         #: (inside :meth:`MotoS3.enforcing_auth`)
         self.grant_writes = True
+        #: where models created through the API keep their versions (an ``abfss://``
+        #: container of ``azurite``, say); unset: a bucket of ``moto``
+        self.storage_root = ""
         self._writer_role_arn: str | None = None
         self._root_bucket: str | None = None
         self.models: dict[str, FakeModel] = {}
@@ -311,7 +320,10 @@ class UcWorkspace:
         return arn
 
     def _storage_root(self) -> str:
-        """The bucket versions created through the API are stored in (made once)."""
+        """Where models created through the API keep their versions: ``storage_root``
+        if set, else a moto bucket (made once)."""
+        if self.storage_root:
+            return self.storage_root.rstrip("/")
         if self._root_bucket is None:
             if self.moto is None:
                 raise _Refusal(400, "This fake stores new versions in moto's S3 only")
@@ -378,9 +390,11 @@ class UcWorkspace:
             raise _Refusal(400, f"Unsupported operation {operation!r}")
         if self.vend_as is not None:
             return {"credentials": dict(self.vend_as)}
-        if not version.storage_location.startswith("s3://") or self.moto is None:
-            raise _Refusal(400, "This fake vends credentials for s3:// storage only")
         writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
+        if version.storage_location.startswith("abfss://") and self.azurite is not None:
+            return self._azure_sas(version.storage_location, writes)
+        if not version.storage_location.startswith("s3://") or self.moto is None:
+            raise _Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
         creds = self._mint(version.storage_location, writes)
         expires = time.time() + self.credential_ttl_s
         with self._lock:
@@ -396,6 +410,49 @@ class UcWorkspace:
                 "storage_mode": "CUSTOMER_HOSTED",
             }
         }
+
+    def _azure_sas(self, storage_location: str, writes: bool) -> dict[str, Any]:
+        """A SAS for the version's container, signed with Azurite's account key, that
+        Azurite refuses after ``credential_ttl_s`` (its expiry, to the second)."""
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        container = urlsplit(storage_location).username or ""
+        now = datetime.now(timezone.utc)
+        expiry = now + timedelta(seconds=self.credential_ttl_s)
+        sas = generate_container_sas(
+            DEV_ACCOUNT,
+            container,
+            account_key=DEV_KEY,
+            permission=ContainerSasPermissions(
+                read=True, list=True, write=writes, create=writes, delete=writes
+            ),
+            start=now - timedelta(minutes=5),
+            expiry=expiry,
+        )
+        with self._lock:
+            self.vended.append(ScopedCredentials("azure_user_delegation_sas", {"sas_token": sas}))
+        return {
+            "credentials": {
+                "azure_user_delegation_sas": {"sas_token": sas},
+                "expiration_time": int(expiry.timestamp() * 1000),
+                "storage_mode": "CUSTOMER_HOSTED",
+            }
+        }
+
+    def publish_azure(
+        self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
+    ) -> int:
+        """Store ``files`` in a fresh Azurite container (under ``prefix``) and add a version
+        there, at its ``abfss://`` location."""
+        if self.azurite is None:
+            raise RuntimeError("publish_azure needs Azurite: UcWorkspace(azurite=...)")
+        container = f"uc{uuid.uuid4().hex[:20]}"
+        client = self.azurite.service_client().create_container(container)
+        root = prefix.strip("/")
+        for path, data in files.items():
+            client.upload_blob(f"{root}/{path}" if root else path, data)
+        location = f"abfss://{container}@{DEV_ACCOUNT}.dfs.core.windows.net"
+        return self.add_version(name, f"{location}/{root}" if root else location, status)
 
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         route = (method, path[len(API) :] if path.startswith(API) else path)
@@ -592,10 +649,12 @@ class UcWorkspace:
         return Handler
 
 
-def start_uc_workspace(moto: MotoS3 | None = None, *, page_size: int = 100) -> UcWorkspace:
-    """A fake workspace on 127.0.0.1:<free port>, vending credentials from ``moto``; the
-    caller stops it with :func:`stop_uc_workspace`."""
-    return UcWorkspace(moto, page_size=page_size)
+def start_uc_workspace(
+    moto: MotoS3 | None = None, *, page_size: int = 100, azurite: Azurite | None = None
+) -> UcWorkspace:
+    """A fake workspace on 127.0.0.1:<free port>, vending credentials from ``moto`` (and
+    SAS tokens for ``azurite``); the caller stops it with :func:`stop_uc_workspace`."""
+    return UcWorkspace(moto, page_size=page_size, azurite=azurite)
 
 
 def stop_uc_workspace(workspace: UcWorkspace) -> None:
@@ -616,3 +675,17 @@ def uc_workspace(
         yield workspace
     finally:
         stop_uc_workspace(workspace)
+
+
+@pytest.fixture
+def uc_workspace_azure(
+    uc_workspace: UcWorkspace, azurite_blob: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> UcWorkspace:
+    """``uc_workspace`` with Azurite for ``abfss://`` versions (:meth:`UcWorkspace.publish_azure`):
+    ``FEDERATE_AZURE_BLOB_ENDPOINT`` points at Azurite (an endpoint, not a credential: only
+    the vended SAS is used), and no Azure keys of the caller are set."""
+    uc_workspace.azurite = azurite_blob
+    monkeypatch.setenv("FEDERATE_AZURE_BLOB_ENDPOINT", azurite_blob.blob_endpoint)
+    for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return uc_workspace

@@ -26,6 +26,8 @@ OPERATION_READ = "MODEL_VERSION_OPERATION_READ"
 OPERATION_READ_WRITE = "MODEL_VERSION_OPERATION_READ_WRITE"
 #: the ScopedCredentials kind of S3 session credentials (:mod:`federate.repos.s3_client`)
 AWS_SESSION = "aws_session"
+#: the ScopedCredentials kind of an Azure user-delegation SAS (:mod:`federate.repos.azure`)
+AZURE_SAS = "azure_user_delegation_sas"
 _CREDENTIAL_FIELDS = (
     "aws_temp_credentials",
     "azure_user_delegation_sas",
@@ -127,7 +129,8 @@ def is_ready(mv: ModelVersion) -> bool:
 def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
-    So far S3 session credentials (``aws_temp_credentials``); every other kind, and
+    So far S3 session credentials (``aws_temp_credentials``) and Azure SAS tokens
+    (``azure_user_delegation_sas``, for ``abfss://`` locations); every other kind, and
     Databricks-managed default storage, is NOT_IMPLEMENTED saying which it was."""
     if not isinstance(data, dict):
         raise FederateError(f"The workspace vended no credentials for {what}", INTERNAL_ERROR)
@@ -137,7 +140,7 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
         raise FederateError(
             f"{what} is kept in Databricks-managed default storage (storage_mode "
             "DEFAULT_STORAGE), which federate cannot read yet: only versions in your own "
-            "S3 buckets (aws_temp_credentials) are supported so far",
+            "S3 buckets or Azure containers are supported so far",
             NOT_IMPLEMENTED,
         )
     aws = data.get("aws_temp_credentials")
@@ -148,10 +151,19 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
             if aws.get(key)
         }
         return ScopedCredentials(AWS_SESSION, values, expires_at)
+    azure = data.get("azure_user_delegation_sas")
+    if isinstance(azure, dict):
+        sas = str(azure.get("sas_token") or "").lstrip("?")
+        if not sas:
+            raise FederateError(
+                f"The workspace vended an Azure SAS without a sas_token for {what}",
+                INTERNAL_ERROR,
+            )
+        return ScopedCredentials(AZURE_SAS, {"sas_token": sas}, expires_at)
     kinds = [f for f in _CREDENTIAL_FIELDS if f in data]
     raise FederateError(
         f"The workspace vended {' and '.join(kinds) or 'no known kind of'} credentials for "
-        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials) only "
-        "so far",
+        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials) and "
+        "Azure (azure_user_delegation_sas) only so far",
         NOT_IMPLEMENTED,
     )
