@@ -32,21 +32,26 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
 from federate.credentials import ScopedCredentials
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
+from federate.testing.presigned import SCOPE_HEADER
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
 
+if TYPE_CHECKING:
+    from federate.testing.presigned import UrlSigner
+
 API = "/api/2.0/mlflow/unity-catalog"
+FS_API = "/api/2.0/fs"
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"
 FAILED = "FAILED_REGISTRATION"
@@ -72,6 +77,11 @@ class _Refusal(Exception):
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
+def _files_path(name: str, version: int) -> str:
+    """The Files API directory of a version: ``/Models/<c>/<s>/<m>/<version>``."""
+    return "/Models/" + "/".join(name.split(".")) + f"/{version}"
 
 
 @dataclass
@@ -169,6 +179,13 @@ class UcWorkspace:
         #: container of ``azurite``, say); unset: a bucket of ``moto``
         self.storage_root = ""
         self._writer_role_arn: str | None = None
+        #: default storage's signed-URL file server (:meth:`use_default_storage`)
+        self.default_storage: UrlSigner | None = None
+        #: seconds a default-storage download URL lives
+        self.url_ttl_s = 900.0
+        #: whether a request to default storage carried an Authorization header
+        self.storage_saw_authorization = False
+        self._in_default_storage: set[tuple[str, int]] = set()
         self._root_bucket: str | None = None
         self.models: dict[str, FakeModel] = {}
         self.requests: list[Request] = []
@@ -267,6 +284,8 @@ class UcWorkspace:
     def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self.default_storage is not None:
+            self.default_storage.server.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -390,6 +409,12 @@ class UcWorkspace:
             raise _Refusal(400, f"Unsupported operation {operation!r}")
         if self.vend_as is not None:
             return {"credentials": dict(self.vend_as)}
+        if (version.name, version.version) in self._in_default_storage:
+            # no cloud credentials: the client reads through the Files API
+            expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
+            return {
+                "credentials": {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires_ms}
+            }
         writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
         if version.storage_location.startswith("abfss://") and self.azurite is not None:
             return self._azure_sas(version.storage_location, writes)
@@ -439,6 +464,77 @@ class UcWorkspace:
             }
         }
 
+    def use_default_storage(self, directory: Path) -> UrlSigner:
+        """Serve default storage from ``directory`` through HMAC-signed URLs that expire
+        ``url_ttl_s`` after they are made (403 then; move the signer's clock with
+        :meth:`UrlSigner.advance`); stopped with the workspace."""
+        from federate.testing.http import FileServer
+        from federate.testing.presigned import UrlSigner
+
+        directory.mkdir(parents=True, exist_ok=True)
+        signer = UrlSigner(FileServer(directory).start())
+        check = signer.server.gate
+
+        def gate(method: str, path: str, query: str, headers: Mapping[str, str]) -> Any:
+            if "authorization" in {h.lower() for h in headers}:
+                self.storage_saw_authorization = True
+            return check(method, path, query, headers) if check else None
+
+        signer.server.gate = gate
+        self.default_storage = signer
+        return signer
+
+    def publish_default(self, name: str, files: dict[str, bytes], status: str = READY) -> int:
+        """Add a version of ``name`` kept in default storage, with ``files``."""
+        if self.default_storage is None:
+            raise RuntimeError("publish_default needs use_default_storage(directory) first")
+        number = self.add_version(name, f"s3://databricks-default-storage/{uuid.uuid4()}", status)
+        root = self.default_storage.server.directory / _files_path(name, number).lstrip("/")
+        root.mkdir(parents=True, exist_ok=True)
+        for rel, data in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        with self._lock:
+            self._in_default_storage.add((name, number))
+        return number
+
+    def _files_api(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``GET /api/2.0/fs/directories<path>`` and ``POST /api/2.0/fs/create-download-url``."""
+        signer = self.default_storage
+        if signer is None:
+            raise _Refusal(404, "No default storage in this workspace", "NOT_FOUND")
+        base = signer.server.directory
+        if method == "GET" and path.startswith(FS_API + "/directories/"):
+            virtual = unquote(path[len(FS_API + "/directories") :]).rstrip("/")
+            local = base / virtual.lstrip("/")
+            if ".." in virtual.split("/") or not local.is_dir():
+                raise _Refusal(404, f"The directory {virtual} does not exist.", "NOT_FOUND")
+            entries = sorted(local.iterdir())
+            start = int(params.get("page_token") or 0)
+            page = entries[start : start + self.page_size]
+            answer: dict[str, Any] = {
+                "contents": [
+                    {
+                        "path": f"{virtual}/{e.name}",
+                        "name": e.name,
+                        "is_directory": e.is_dir(),
+                        **({} if e.is_dir() else {"file_size": e.stat().st_size}),
+                        "last_modified": int(e.stat().st_mtime * 1000),
+                    }
+                    for e in page
+                ]
+            }
+            if start + self.page_size < len(entries):
+                answer["next_page_token"] = str(start + self.page_size)
+            return answer
+        if (method, path) == ("POST", FS_API + "/create-download-url"):
+            virtual = str(params.get("path") or "")
+            if ".." in virtual.split("/") or not (base / virtual.lstrip("/")).is_file():
+                raise _Refusal(404, f"The file {virtual} does not exist.", "NOT_FOUND")
+            url, _ = signer.sign(virtual.lstrip("/"), self.url_ttl_s)
+            return {"url": url, "headers": [{"name": SCOPE_HEADER, "value": "read"}]}
+        raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
     def publish_azure(
         self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
     ) -> int:
@@ -455,6 +551,8 @@ class UcWorkspace:
         return self.add_version(name, f"{location}/{root}" if root else location, status)
 
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        if path.startswith(FS_API + "/"):
+            return self._files_api(method, path, params)
         route = (method, path[len(API) :] if path.startswith(API) else path)
         with self._lock:
             if route == ("GET", "/registered-models/get"):

@@ -160,7 +160,9 @@ class UcRegistry(Registry):
     # -- credentials -------------------------------------------------------------------
 
     def read_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
-        """Read-only credentials for the version's files, vended by the workspace for it."""
+        """Read-only credentials for the version's files, vended by the workspace for it;
+        for a version in Databricks-managed default storage, a presigned URL per file
+        from the Files API (:mod:`.default_storage`)."""
         what = f"{model_version.name!r} version {model_version.version}"
         if model_version.status != READY:
             raise FederateError(
@@ -175,7 +177,14 @@ class UcRegistry(Registry):
                 "operation": wire.OPERATION_READ,
             },
         )
-        return wire.credentials(answer.get("credentials"), what)
+        vended = answer.get("credentials")
+        if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
+            from federate.registry.uc.default_storage import presigned_files
+
+            return presigned_files(
+                self.client, full_name(model_version.name), model_version.version
+            )
+        return wire.credentials(vended, what)
 
     def upload_location(self, model_version: ModelVersion) -> str | None:
         """The location the workspace chose for the pending version's files."""

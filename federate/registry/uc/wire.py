@@ -130,17 +130,19 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
     So far S3 session credentials (``aws_temp_credentials``) and Azure SAS tokens
-    (``azure_user_delegation_sas``, for ``abfss://`` locations); every other kind, and
-    Databricks-managed default storage, is NOT_IMPLEMENTED saying which it was."""
+    (``azure_user_delegation_sas``, for ``abfss://`` locations); every other kind is
+    NOT_IMPLEMENTED saying which it was, and so is Databricks-managed default storage here
+    (reads of it go through :mod:`.default_storage` instead; uploads are not there yet)."""
     if not isinstance(data, dict):
         raise FederateError(f"The workspace vended no credentials for {what}", INTERNAL_ERROR)
     expires_ms = data.get("expiration_time")
     expires_at = _int(expires_ms) / 1000.0 if expires_ms not in (None, "", 0, "0") else None
     if data.get("storage_mode") == DEFAULT_STORAGE:
         raise FederateError(
-            f"{what} is kept in Databricks-managed default storage (storage_mode "
-            "DEFAULT_STORAGE), which federate cannot read yet: only versions in your own "
-            "S3 buckets or Azure containers are supported so far",
+            f"Cannot go on {what}: the version is kept in Databricks-managed default "
+            "storage (storage_mode DEFAULT_STORAGE), which federate reads through the Files "
+            "API but cannot upload to yet: only your own S3 buckets and Azure containers "
+            "are written so far",
             NOT_IMPLEMENTED,
         )
     aws = data.get("aws_temp_credentials")

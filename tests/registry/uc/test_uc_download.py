@@ -99,7 +99,6 @@ def test_a_version_not_ready_is_not_downloaded(uc_workspace: UcWorkspace, tree, 
     [
         ({"gcp_oauth_token": {"oauth_token": "ya29.x"}}, "gcp_oauth_token"),
         ({"r2_temp_credentials": {"access_key_id": "a"}}, "r2_temp_credentials"),
-        ({"storage_mode": "DEFAULT_STORAGE"}, "DEFAULT_STORAGE"),
     ],
 )
 def test_other_storage_is_not_implemented_yet(
