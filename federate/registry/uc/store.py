@@ -16,6 +16,7 @@ NOT_IMPLEMENTED saying so.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from federate.config import RegistryConfig
@@ -33,7 +34,7 @@ from federate.registry.base import Registry, as_version, check_name
 from federate.registry.uc import wire
 from federate.registry.uc.names import full_name
 from federate.registry.uc.rest import UcRestClient
-from federate.registry.uc.workspace import workspace_for
+from federate.registry.uc.workspace import Workspace, workspace_for
 from federate.uri import ModelRef, parse_uri
 
 API = "/api/2.0/mlflow/unity-catalog"
@@ -56,11 +57,30 @@ class UcRegistry(Registry):
 
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
-        self.workspace = workspace_for(config.uri)
-        self.client = UcRestClient(self.workspace)
+        self._client = UcRestClient(workspace_for(config.uri))
+        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"UcRegistry({self.workspace!r})"
+        return f"UcRegistry({self._client.workspace!r})"
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.client.workspace
+
+    @property
+    def client(self) -> UcRestClient:
+        """The client for the workspace the URI means now: the variables and profiles are
+        read on every call (an opened registry is reused for the process), so a changed
+        ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` or profile is never answered by the
+        workspace read before, whose versions would be cached under the new one's key."""
+        workspace = workspace_for(self.config.uri)
+        client = self._client
+        if client.workspace != workspace:
+            with self._client_lock:
+                if self._client.workspace != workspace:
+                    self._client = UcRestClient(workspace)
+                client = self._client
+        return client
 
     def _not_implemented(self, op: str) -> FederateError:
         return FederateError(

@@ -135,3 +135,25 @@ def test_two_workspaces_never_share_cached_versions(
         assert files_of(Path(out)) == theirs
     finally:
         stop_uc_workspace(other)
+
+
+def test_a_changed_workspace_is_read_without_restarting(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path, monkeypatch
+):
+    from federate.testing.uc_workspace import start_uc_workspace, stop_uc_workspace
+
+    version = uc_workspace.publish(NAME, {"MLmodel": b"workspace A"})
+    other = start_uc_workspace(s3_env)
+    try:
+        other.publish(NAME, {"MLmodel": b"workspace B"})
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "a", registry_uri=UC)
+        assert files_of(out) == {"MLmodel": b"workspace A"}
+        # the same process, the registry already opened: the variables now name another
+        monkeypatch.setenv("DATABRICKS_HOST", other.url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", other.token)
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "b", registry_uri=UC)
+        assert files_of(out) == {"MLmodel": b"workspace B"}
+        assert federate.get_registry(UC).workspace.host == other.url
+        assert other.calls("/model-versions/get")
+    finally:
+        stop_uc_workspace(other)
