@@ -48,6 +48,8 @@ from federate.testing.presigned import SCOPE_HEADER
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
 
 if TYPE_CHECKING:
+    from federate.testing.faults import FaultProxy
+    from federate.testing.gcs import GcsEmulator
     from federate.testing.presigned import UrlSigner
 
 API = "/api/2.0/mlflow/unity-catalog"
@@ -165,6 +167,10 @@ class UcWorkspace:
         self.moto = moto
         #: where ``abfss://`` versions live; SAS tokens for them are signed with its key
         self.azurite = azurite
+        #: where ``gs://`` versions live, and the proxy in front of it that accepts only
+        #: the tokens this workspace vended (the emulator checks none)
+        self.gcs: GcsEmulator | None = None
+        self.gcs_proxy: FaultProxy | None = None
         self.token = "dapi" + secrets.token_hex(16)
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
@@ -275,7 +281,12 @@ class UcWorkspace:
             self._revoke(creds)
 
     def _revoke(self, creds: ScopedCredentials) -> None:
-        if self.moto is not None:
+        if creds.kind == "gcp_oauth":
+            if self.gcs_proxy is not None:
+                with self._lock:
+                    accepted = self.gcs_proxy.accepted_tokens or set()
+                    self.gcs_proxy.accepted_tokens = accepted - {creds.values["oauth_token"]}
+        elif creds.kind == "aws_session" and self.moto is not None:
             self.moto.revoke(creds)
 
     def calls(self, endpoint: str) -> list[Request]:
@@ -418,6 +429,8 @@ class UcWorkspace:
         writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
         if version.storage_location.startswith("abfss://") and self.azurite is not None:
             return self._azure_sas(version.storage_location, writes)
+        if version.storage_location.startswith("gs://") and self.gcs_proxy is not None:
+            return self._gcp_token()
         if not version.storage_location.startswith("s3://") or self.moto is None:
             raise _Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
         creds = self._mint(version.storage_location, writes)
@@ -534,6 +547,43 @@ class UcWorkspace:
             url, _ = signer.sign(virtual.lstrip("/"), self.url_ttl_s)
             return {"url": url, "headers": [{"name": SCOPE_HEADER, "value": "read"}]}
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
+    def _gcp_token(self) -> dict[str, Any]:
+        """A fresh access token, accepted by ``gcs_proxy`` until it expires
+        (``credential_ttl_s``) or :meth:`expire_credentials`."""
+        assert self.gcs_proxy is not None
+        token = "ya29.fake-" + secrets.token_hex(16)
+        creds = ScopedCredentials("gcp_oauth", {"oauth_token": token})
+        proxy = self.gcs_proxy
+        with self._lock:
+            self.vended.append(creds)
+            proxy.accepted_tokens = (proxy.accepted_tokens or set()) | {token}
+            timer = threading.Timer(self.credential_ttl_s, self._revoke, (creds,))
+            timer.daemon = True
+            self._timers.append(timer)
+        timer.start()
+        expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
+        return {
+            "credentials": {
+                "gcp_oauth_token": {"oauth_token": token},
+                "expiration_time": expires_ms,
+                "storage_mode": "CUSTOMER_HOSTED",
+            }
+        }
+
+    def publish_gcs(
+        self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
+    ) -> int:
+        """Store ``files`` in a fresh bucket of the GCS emulator (under ``prefix``) and add
+        a version there."""
+        if self.gcs is None:
+            raise RuntimeError("publish_gcs needs the GCS emulator: use uc_workspace_gcs")
+        bucket = self.gcs.client().create_bucket(f"uc-{uuid.uuid4().hex[:20]}")
+        root = prefix.strip("/")
+        for path, data in files.items():
+            bucket.blob(f"{root}/{path}" if root else path).upload_from_string(data)
+        location = f"gs://{bucket.name}/{root}" if root else f"gs://{bucket.name}"
+        return self.add_version(name, location, status)
 
     def publish_azure(
         self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
@@ -786,4 +836,22 @@ def uc_workspace_azure(
     monkeypatch.setenv("FEDERATE_AZURE_BLOB_ENDPOINT", azurite_blob.blob_endpoint)
     for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
+    return uc_workspace
+
+
+@pytest.fixture
+def uc_workspace_gcs(
+    uc_workspace: UcWorkspace,
+    gcs_emulator: GcsEmulator,
+    fault_proxy: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> UcWorkspace:
+    """``uc_workspace`` with the GCS emulator for ``gs://`` versions
+    (:meth:`UcWorkspace.publish_gcs`), reached through a proxy that refuses (401) every
+    token the workspace did not vend or that expired; ``STORAGE_EMULATOR_HOST`` points
+    at the proxy."""
+    proxy = fault_proxy(gcs_emulator.url)
+    proxy.accepted_tokens = set()
+    uc_workspace.gcs, uc_workspace.gcs_proxy = gcs_emulator, proxy
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
     return uc_workspace

@@ -28,6 +28,8 @@ OPERATION_READ_WRITE = "MODEL_VERSION_OPERATION_READ_WRITE"
 AWS_SESSION = "aws_session"
 #: the ScopedCredentials kind of an Azure user-delegation SAS (:mod:`federate.repos.azure`)
 AZURE_SAS = "azure_user_delegation_sas"
+#: the ScopedCredentials kind of a GCP OAuth access token (:mod:`federate.repos.gcs`)
+GCP_OAUTH = "gcp_oauth"
 _CREDENTIAL_FIELDS = (
     "aws_temp_credentials",
     "azure_user_delegation_sas",
@@ -129,8 +131,9 @@ def is_ready(mv: ModelVersion) -> bool:
 def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
-    So far S3 session credentials (``aws_temp_credentials``) and Azure SAS tokens
-    (``azure_user_delegation_sas``, for ``abfss://`` locations); every other kind is
+    So far S3 session credentials (``aws_temp_credentials``), Azure SAS tokens
+    (``azure_user_delegation_sas``, for ``abfss://`` locations) and GCP access tokens
+    (``gcp_oauth_token``, for ``gs://``); every other kind (R2) is
     NOT_IMPLEMENTED saying which it was, and so is Databricks-managed default storage here
     (reads of it go through :mod:`.default_storage` instead; uploads are not there yet)."""
     if not isinstance(data, dict):
@@ -141,8 +144,8 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
         raise FederateError(
             f"Cannot go on {what}: the version is kept in Databricks-managed default "
             "storage (storage_mode DEFAULT_STORAGE), which federate reads through the Files "
-            "API but cannot upload to yet: only your own S3 buckets and Azure containers "
-            "are written so far",
+            "API but cannot upload to yet: only your own S3, Azure and GCS storage is "
+            "written so far",
             NOT_IMPLEMENTED,
         )
     aws = data.get("aws_temp_credentials")
@@ -162,10 +165,19 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
                 INTERNAL_ERROR,
             )
         return ScopedCredentials(AZURE_SAS, {"sas_token": sas}, expires_at)
+    gcp = data.get("gcp_oauth_token")
+    if isinstance(gcp, dict):
+        token = str(gcp.get("oauth_token") or "")
+        if not token:
+            raise FederateError(
+                f"The workspace vended a GCP credential without an oauth_token for {what}",
+                INTERNAL_ERROR,
+            )
+        return ScopedCredentials(GCP_OAUTH, {"oauth_token": token}, expires_at)
     kinds = [f for f in _CREDENTIAL_FIELDS if f in data]
     raise FederateError(
         f"The workspace vended {' and '.join(kinds) or 'no known kind of'} credentials for "
-        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials) and "
-        "Azure (azure_user_delegation_sas) only so far",
+        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials), "
+        "Azure (azure_user_delegation_sas) and GCS (gcp_oauth_token) only so far",
         NOT_IMPLEMENTED,
     )

@@ -15,7 +15,7 @@ from federate.testing.azure import DEV_ACCOUNT
 from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.trees import files_of
-from federate.testing.uc_workspace import PENDING, UcWorkspace
+from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
 NAME = "main.fraud.detector"
@@ -24,17 +24,11 @@ MiB = 1024 * 1024
 
 @pytest.mark.parametrize("prefix", ["", "models/abc/versions/def"])
 def test_every_uri_form_downloads_the_same_bytes_from_azure(
-    uc_workspace_azure: UcWorkspace, tree, tmp_path, prefix
+    uc_workspace_azure: UcWorkspace, tree, tmp_path, every_uri_form, prefix
 ):
     version = uc_workspace_azure.publish_azure(NAME, tree, prefix=prefix)
-    uc_workspace_azure.add_version(NAME, "abfss://nowhere@x.dfs.core.windows.net", PENDING)
-    uc_workspace_azure.set_alias(NAME, "champion", version)
     with debug_logs() as logs:
-        for i, uri in enumerate(
-            [f"models:/{NAME}/{version}", f"models:/{NAME}@champion", f"models:/{NAME}/latest"]
-        ):
-            out = federate.download(uri, tmp_path / f"out{i}", registry_uri=UC, progress=False)
-            assert files_of(Path(out)) == tree, uri
+        every_uri_form(uc_workspace_azure, NAME, version, tree)
     (vend,) = uc_workspace_azure.vended
     logs.assert_hidden([uc_workspace_azure.token, vend.values["sas_token"].split("sig=")[1]])
 

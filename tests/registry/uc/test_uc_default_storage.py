@@ -13,7 +13,7 @@ from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.presigned import UrlSigner
 from federate.testing.trees import files_of
-from federate.testing.uc_workspace import PENDING, UcWorkspace
+from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
 NAME = "main.fraud.detector"
@@ -26,17 +26,11 @@ def default_storage(uc_workspace: UcWorkspace, tmp_path: Path) -> UrlSigner:
 
 
 def test_every_uri_form_downloads_the_same_bytes(
-    uc_workspace: UcWorkspace, default_storage: UrlSigner, tree, tmp_path
+    uc_workspace: UcWorkspace, default_storage: UrlSigner, tree, every_uri_form
 ):
     version = uc_workspace.publish_default(NAME, tree)
-    uc_workspace.add_version(NAME, "s3://nowhere", PENDING)
-    uc_workspace.set_alias(NAME, "champion", version)
     with debug_logs() as logs:
-        for i, uri in enumerate(
-            [f"models:/{NAME}/{version}", f"models:/{NAME}@champion", f"models:/{NAME}/latest"]
-        ):
-            out = federate.download(uri, tmp_path / f"out{i}", registry_uri=UC, progress=False)
-            assert files_of(out) == tree, uri
+        every_uri_form(uc_workspace, NAME, version, tree)
     assert len(uc_workspace.calls("/model-versions/generate-temporary-credentials")) == 1
     urls = [r for r in uc_workspace.requests if r.path == "/api/2.0/fs/create-download-url"]
     assert sorted(r.params["path"] for r in urls) == sorted(

@@ -22,15 +22,11 @@ MiB = 1024 * 1024
 
 
 @pytest.mark.parametrize("prefix", ["", "models/abc/versions/def"])
-def test_every_uri_form_downloads_the_same_bytes(uc_workspace: UcWorkspace, tree, tmp_path, prefix):
+def test_every_uri_form_downloads_the_same_bytes(
+    uc_workspace: UcWorkspace, tree, tmp_path, every_uri_form, prefix
+):
     version = uc_workspace.publish(NAME, tree, prefix=prefix)
-    uc_workspace.add_version(NAME, "s3://nowhere", PENDING)  # never 'latest'
-    uc_workspace.set_alias(NAME, "champion", version)
-    for i, uri in enumerate(
-        [f"models:/{NAME}/{version}", f"models:/{NAME}@champion", f"models:/{NAME}/latest"]
-    ):
-        out = federate.download(uri, tmp_path / f"out{i}", registry_uri=UC, progress=False)
-        assert files_of(Path(out)) == tree, uri
+    every_uri_form(uc_workspace, NAME, version, tree)
     (vend,) = uc_workspace.calls("/model-versions/generate-temporary-credentials")
     assert vend.method == "POST" and vend.params == {
         "name": NAME,
@@ -97,7 +93,6 @@ def test_a_version_not_ready_is_not_downloaded(uc_workspace: UcWorkspace, tree, 
 @pytest.mark.parametrize(
     "credentials, said",
     [
-        ({"gcp_oauth_token": {"oauth_token": "ya29.x"}}, "gcp_oauth_token"),
         ({"r2_temp_credentials": {"access_key_id": "a"}}, "r2_temp_credentials"),
     ],
 )
