@@ -459,20 +459,32 @@ def register(
         description=description,
         status=PENDING_REGISTRATION,
     )
-    location: str | None = None
+    repo: ArtifactRepository | None = None
     try:
-        location, repo = _fresh_location(registry, name, pending.version)
+        location, repo = _upload_repo(registry, pending)
         if source.is_dir():
             repo.upload_dir(str(source))
         else:
             repo.upload_file(str(source), source.name)
         registry.finish_model_version(name, pending.version, location)
     except BaseException:
-        _undo_registration(registry, name, pending.version, location)
+        _undo_registration(registry, name, pending.version, repo)
         raise
     if alias is not None:
         registry.set_registered_model_alias(name, alias, pending.version)
     return registry.get_model_version(name, pending.version)
+
+
+def _upload_repo(registry: Registry, pending: ModelVersion) -> tuple[str, ArtifactRepository]:
+    """Where the pending version's files go and the repository writing them: the
+    registry's own location with its write credentials (Unity Catalog), else a fresh one
+    under its artifact root."""
+    location = registry.upload_location(pending)
+    if location is None:
+        return _fresh_location(registry, pending.name, pending.version)
+    credentials = registry.write_credentials(pending)
+    refresh = (lambda: registry.write_credentials(pending)) if credentials is not None else None
+    return location, get_plugin_host().open_repo(location, credentials, refresh)
 
 
 def _fresh_location(registry: Registry, name: str, version: int) -> tuple[str, ArtifactRepository]:
@@ -488,10 +500,13 @@ def _fresh_location(registry: Registry, name: str, version: int) -> tuple[str, A
     return location, repo
 
 
-def _undo_registration(registry: Registry, name: str, version: int, location: str | None) -> None:
-    # best effort: the caller needs the original error, not one from the clean-up
-    if location is not None:
+def _undo_registration(
+    registry: Registry, name: str, version: int, repo: ArtifactRepository | None
+) -> None:
+    # best effort: the caller needs the original error, not one from the clean-up; the
+    # files go through the repository that wrote them (with the same credentials)
+    if repo is not None:
         with contextlib.suppress(Exception):
-            get_plugin_host().open_repo(location).delete()
+            repo.delete()
     with contextlib.suppress(Exception):
         registry.delete_model_version(name, version)

@@ -229,6 +229,18 @@ class Registry(ABC):
         at ``storage_location``. Used by :func:`federate.register`."""
         raise self._not_implemented("finish_model_version")
 
+    def upload_location(self, model_version: ModelVersion) -> str | None:
+        """Where :func:`federate.register` stores the files of ``model_version`` (created
+        ``PENDING_REGISTRATION``) when the registry decides, as Unity Catalog does; None
+        (the default): register picks ``<artifact_root>/models/<name>/<version>``."""
+        return None
+
+    def write_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
+        """Scoped credentials to write ``model_version``'s files at its
+        :meth:`upload_location`, or None to use the repository's own credential chain
+        (the default). Called again to renew them."""
+        return None
+
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
     ) -> ModelVersion:

@@ -160,6 +160,21 @@ def _wait_ready(endpoint: str, deadline: float) -> None:
             time.sleep(0.05)
 
 
+def add_role(iam: Any, name: str, actions: list[str]) -> str:
+    """A role anyone may assume, allowed ``actions`` on every resource; its ARN."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="allow", PolicyDocument=json.dumps(policy))
+    return str(role["Role"]["Arn"])
+
+
 def _setup_identities(server: MotoS3) -> MotoS3:
     """An admin user (keys for the default chain) and a read-only role to assume."""
     iam = server.client("iam", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
@@ -178,33 +193,12 @@ def _setup_identities(server: MotoS3) -> MotoS3:
         ),
     )
     key = iam.create_access_key(UserName=admin)["AccessKey"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-    role = iam.create_role(RoleName=reader, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName=reader,
-        PolicyName="read",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        # AWS authorizes ListObjectsV2 as s3:ListBucket; newer moto 5.2
-                        # checks the operation's own name: grant both, so the role reads
-                        # the same on every moto release
-                        "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
-                        "Resource": "*",
-                    }
-                ],
-            }
-        ),
-    )
+    # AWS authorizes ListObjectsV2 as s3:ListBucket; newer moto 5.2 checks the
+    # operation's own name: grant both, so the role reads the same on every moto release
+    arn = add_role(iam, reader, ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"])
     server.access_key_id = key["AccessKeyId"]
     server.secret_access_key = key["SecretAccessKey"]
-    server.reader_role_arn = role["Role"]["Arn"]
+    server.reader_role_arn = arn
     return server
 
 

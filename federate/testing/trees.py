@@ -24,3 +24,10 @@ def tree_digest(root: str | os.PathLike[str]) -> dict[str, str]:
                     digest.update(block)
             out[path.relative_to(root).as_posix()] = digest.hexdigest()
     return out
+
+
+def files_of(root: str | os.PathLike[str]) -> dict[str, bytes]:
+    """Every file under ``root`` by its relative POSIX path, with its bytes (to compare a
+    download with what was stored)."""
+    base = Path(root)
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}

@@ -1,12 +1,16 @@
 """A fake Databricks workspace speaking MLflow's Unity Catalog dialect, for tests.
 
 :class:`UcWorkspace` is a real HTTP server on 127.0.0.1 (a free port) answering the
-``/api/2.0/mlflow/unity-catalog`` endpoints a reader uses, with the wire shapes of
+``/api/2.0/mlflow/unity-catalog`` endpoints MLflow's client uses, with the wire shapes of
 ``databricks_uc_registry_{service,messages}.proto``: registered models, versions as
 strings with statuses ``READY``, ``PENDING_REGISTRATION`` and ``FAILED_REGISTRATION``,
 aliases, a paged version search (pages of at most ``page_size``, opaque page tokens), the
 download URI, and ``generate-temporary-credentials``, which vends session credentials of
-moto's read-only role (:mod:`federate.testing.s3`) for versions stored in S3.
+moto's read-only role (:mod:`federate.testing.s3`) for versions stored in S3 (``READ``), or
+of a read-write role for versions still ``PENDING_REGISTRATION`` (``READ_WRITE``). Writes:
+models and versions created (new versions ``PENDING_REGISTRATION`` in a bucket the
+workspace chose, until finalized), updated, renamed and deleted, aliases and tags set and
+deleted.
 
 Like a workspace it checks the bearer token on every request (401 otherwise) and answers
 errors as ``{"error_code": ..., "message": ...}``. Faults are scripted with
@@ -28,19 +32,28 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
 from federate.credentials import ScopedCredentials
-from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3
+from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
+from federate.testing.presigned import SCOPE_HEADER
+from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
+
+if TYPE_CHECKING:
+    from federate.testing.faults import FaultProxy
+    from federate.testing.gcs import GcsEmulator
+    from federate.testing.presigned import UrlSigner
 
 API = "/api/2.0/mlflow/unity-catalog"
+FS_API = "/api/2.0/fs"
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"
 FAILED = "FAILED_REGISTRATION"
@@ -64,6 +77,15 @@ class _Refusal(Exception):
         self.code = code or _CODES.get(status, "INTERNAL_ERROR")
 
 
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
+def _files_path(name: str, version: int) -> str:
+    """The Files API directory of a version: ``/Models/<c>/<s>/<m>/<version>``."""
+    return "/Models/" + "/".join(name.split(".")) + f"/{version}"
+
+
 @dataclass
 class FakeVersion:
     name: str
@@ -72,6 +94,8 @@ class FakeVersion:
     storage_location: str
     source: str
     created_ms: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
     def message(self, aliases: list[str]) -> dict[str, Any]:
         return {
@@ -83,8 +107,9 @@ class FakeVersion:
             "source": self.source,
             "status": self.status,
             "storage_location": self.storage_location,
+            "description": self.description,
             "aliases": [{"alias": a, "version": str(self.version)} for a in aliases],
-            "tags": [],
+            "tags": _tag_list(self.tags),
         }
 
 
@@ -94,9 +119,26 @@ class FakeModel:
     created_ms: int
     versions: dict[int, FakeVersion] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    #: where new versions' files go (``<storage root>/models/<uuid>``)
+    storage_location: str = ""
+    #: versions ever created: numbers are not reused after a delete
+    last_version: int = 0
 
     def aliases_of(self, version: int) -> list[str]:
         return sorted(a for a, v in self.aliases.items() if v == version)
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "creation_timestamp": self.created_ms,
+            "last_updated_timestamp": self.created_ms,
+            "description": self.description,
+            "storage_location": self.storage_location,
+            "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(self.aliases.items())],
+            "tags": _tag_list(self.tags),
+        }
 
 
 @dataclass(frozen=True)
@@ -119,8 +161,16 @@ class UcWorkspace:
     """The fake workspace; ``url`` and ``token`` are what ``DATABRICKS_HOST`` and
     ``DATABRICKS_TOKEN`` should hold."""
 
-    def __init__(self, moto: MotoS3 | None = None, *, page_size: int = 100) -> None:
+    def __init__(
+        self, moto: MotoS3 | None = None, *, page_size: int = 100, azurite: Azurite | None = None
+    ) -> None:
         self.moto = moto
+        #: where ``abfss://`` versions live; SAS tokens for them are signed with its key
+        self.azurite = azurite
+        #: where ``gs://`` versions live, and the proxy in front of it that accepts only
+        #: the tokens this workspace vended (the emulator checks none)
+        self.gcs: GcsEmulator | None = None
+        self.gcs_proxy: FaultProxy | None = None
         self.token = "dapi" + secrets.token_hex(16)
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
@@ -128,6 +178,21 @@ class UcWorkspace:
         #: a ``TemporaryCredentials`` message to vend instead of moto's (other clouds,
         #: ``storage_mode: DEFAULT_STORAGE``), None for moto's
         self.vend_as: dict[str, Any] | None = None
+        #: False: READ_WRITE credentials are the read-only role's, so S3 refuses uploads
+        #: (inside :meth:`MotoS3.enforcing_auth`)
+        self.grant_writes = True
+        #: where models created through the API keep their versions (an ``abfss://``
+        #: container of ``azurite``, say); unset: a bucket of ``moto``
+        self.storage_root = ""
+        self._writer_role_arn: str | None = None
+        #: default storage's signed-URL file server (:meth:`use_default_storage`)
+        self.default_storage: UrlSigner | None = None
+        #: seconds a default-storage download URL lives
+        self.url_ttl_s = 900.0
+        #: whether a request to default storage carried an Authorization header
+        self.storage_saw_authorization = False
+        self._in_default_storage: set[tuple[str, int]] = set()
+        self._root_bucket: str | None = None
         self.models: dict[str, FakeModel] = {}
         self.requests: list[Request] = []
         self.vended: list[ScopedCredentials] = []
@@ -160,7 +225,7 @@ class UcWorkspace:
         """A new version of ``name`` (created if missing) stored at ``storage_location``."""
         with self._lock:
             model = self.add_model(name)
-            number = max(model.versions, default=0) + 1
+            model.last_version = number = max(model.last_version, *model.versions, 0) + 1
             model.versions[number] = FakeVersion(
                 name,
                 number,
@@ -216,7 +281,12 @@ class UcWorkspace:
             self._revoke(creds)
 
     def _revoke(self, creds: ScopedCredentials) -> None:
-        if self.moto is not None:
+        if creds.kind == "gcp_oauth":
+            if self.gcs_proxy is not None:
+                with self._lock:
+                    accepted = self.gcs_proxy.accepted_tokens or set()
+                    self.gcs_proxy.accepted_tokens = accepted - {creds.values["oauth_token"]}
+        elif creds.kind == "aws_session" and self.moto is not None:
             self.moto.revoke(creds)
 
     def calls(self, endpoint: str) -> list[Request]:
@@ -225,6 +295,8 @@ class UcWorkspace:
     def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self.default_storage is not None:
+            self.default_storage.server.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -265,26 +337,55 @@ class UcWorkspace:
             answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
         return answer
 
-    def _mint(self, storage_location: str) -> ScopedCredentials:
-        """Session credentials of moto's read-only role, made inside moto's STS (as a
-        workspace does server-side): no STS answer passes through this process's logs.
-        The session policy narrows them to the version's bucket as a workspace would;
-        moto (5.2) does not enforce session policies, so only the role's limits apply."""
+    def _writer_role(self) -> str:
+        """A role of moto's IAM that may read, write and delete objects (made once)."""
+        assert self.moto is not None
+        with self._lock:
+            return self._writer_role_arn or self._make_writer_role()
+
+    def _make_writer_role(self) -> str:
+        assert self.moto is not None
+        arn = add_role(self.moto.client("iam"), f"uc-writer-{uuid.uuid4().hex[:8]}", ["s3:*"])
+        self._writer_role_arn = arn
+        return arn
+
+    def _storage_root(self) -> str:
+        """Where models created through the API keep their versions: ``storage_root``
+        if set, else a moto bucket (made once)."""
+        if self.storage_root:
+            return self.storage_root.rstrip("/")
+        if self._root_bucket is None:
+            if self.moto is None:
+                raise _Refusal(400, "This fake stores new versions in moto's S3 only")
+            bucket = f"uc-root-{uuid.uuid4().hex[:16]}"
+            self.moto.client().create_bucket(Bucket=bucket)
+            self._root_bucket = bucket
+        return f"s3://{self._root_bucket}"
+
+    def _mint(self, storage_location: str, writes: bool = False) -> ScopedCredentials:
+        """Session credentials of moto's read-only role (a read-write one for ``writes``),
+        made inside moto's STS (as a workspace does server-side): no STS answer passes
+        through this process's logs. The session policy narrows them to the version's
+        bucket as a workspace would; moto (5.2) does not enforce session policies, so only
+        the role's limits apply."""
         from moto.sts.models import sts_backends
 
         assert self.moto is not None
         bucket = urlsplit(storage_location).netloc
+        actions = ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"]
+        if writes:
+            actions += ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
             region_name=REGION,
             role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
-            role_arn=self.moto.reader_role_arn,
+            role_arn=self._writer_role() if writes else self.moto.reader_role_arn,
             policy=json.dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
+                            "Action": actions,
                             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
                         }
                     ],
@@ -304,15 +405,35 @@ class UcWorkspace:
 
     def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
         version = self._version(params)
-        if params.get("operation") != "MODEL_VERSION_OPERATION_READ":
-            raise _Refusal(400, f"Unsupported operation {params.get('operation')!r}")
-        if version.status != READY:
-            raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        operation = params.get("operation")
+        if operation == "MODEL_VERSION_OPERATION_READ":
+            if version.status != READY:
+                raise _Refusal(400, f"Model version {version.version} is {version.status}")
+        elif operation == "MODEL_VERSION_OPERATION_READ_WRITE":
+            if version.status != PENDING:
+                raise _Refusal(
+                    400,
+                    f"Model version {version.version} has been finalized: its files can no "
+                    "longer be written",
+                )
+        else:
+            raise _Refusal(400, f"Unsupported operation {operation!r}")
         if self.vend_as is not None:
             return {"credentials": dict(self.vend_as)}
+        if (version.name, version.version) in self._in_default_storage:
+            # no cloud credentials: the client reads through the Files API
+            expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
+            return {
+                "credentials": {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires_ms}
+            }
+        writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
+        if version.storage_location.startswith("abfss://") and self.azurite is not None:
+            return self._azure_sas(version.storage_location, writes)
+        if version.storage_location.startswith("gs://") and self.gcs_proxy is not None:
+            return self._gcp_token()
         if not version.storage_location.startswith("s3://") or self.moto is None:
-            raise _Refusal(400, "This fake vends credentials for s3:// storage only")
-        creds = self._mint(version.storage_location)
+            raise _Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
+        creds = self._mint(version.storage_location, writes)
         expires = time.time() + self.credential_ttl_s
         with self._lock:
             self.vended.append(creds)
@@ -328,21 +449,167 @@ class UcWorkspace:
             }
         }
 
+    def _azure_sas(self, storage_location: str, writes: bool) -> dict[str, Any]:
+        """A SAS for the version's container, signed with Azurite's account key, that
+        Azurite refuses after ``credential_ttl_s`` (its expiry, to the second)."""
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        container = urlsplit(storage_location).username or ""
+        now = datetime.now(timezone.utc)
+        expiry = now + timedelta(seconds=self.credential_ttl_s)
+        sas = generate_container_sas(
+            DEV_ACCOUNT,
+            container,
+            account_key=DEV_KEY,
+            permission=ContainerSasPermissions(
+                read=True, list=True, write=writes, create=writes, delete=writes
+            ),
+            start=now - timedelta(minutes=5),
+            expiry=expiry,
+        )
+        with self._lock:
+            self.vended.append(ScopedCredentials("azure_user_delegation_sas", {"sas_token": sas}))
+        return {
+            "credentials": {
+                "azure_user_delegation_sas": {"sas_token": sas},
+                "expiration_time": int(expiry.timestamp() * 1000),
+                "storage_mode": "CUSTOMER_HOSTED",
+            }
+        }
+
+    def use_default_storage(self, directory: Path) -> UrlSigner:
+        """Serve default storage from ``directory`` through HMAC-signed URLs that expire
+        ``url_ttl_s`` after they are made (403 then; move the signer's clock with
+        :meth:`UrlSigner.advance`); stopped with the workspace."""
+        from federate.testing.http import FileServer
+        from federate.testing.presigned import UrlSigner
+
+        directory.mkdir(parents=True, exist_ok=True)
+        signer = UrlSigner(FileServer(directory).start())
+        check = signer.server.gate
+
+        def gate(method: str, path: str, query: str, headers: Mapping[str, str]) -> Any:
+            if "authorization" in {h.lower() for h in headers}:
+                self.storage_saw_authorization = True
+            return check(method, path, query, headers) if check else None
+
+        signer.server.gate = gate
+        self.default_storage = signer
+        return signer
+
+    def publish_default(self, name: str, files: dict[str, bytes], status: str = READY) -> int:
+        """Add a version of ``name`` kept in default storage, with ``files``."""
+        if self.default_storage is None:
+            raise RuntimeError("publish_default needs use_default_storage(directory) first")
+        number = self.add_version(name, f"s3://databricks-default-storage/{uuid.uuid4()}", status)
+        root = self.default_storage.server.directory / _files_path(name, number).lstrip("/")
+        root.mkdir(parents=True, exist_ok=True)
+        for rel, data in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        with self._lock:
+            self._in_default_storage.add((name, number))
+        return number
+
+    def _files_api(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``GET /api/2.0/fs/directories<path>`` and ``POST /api/2.0/fs/create-download-url``."""
+        signer = self.default_storage
+        if signer is None:
+            raise _Refusal(404, "No default storage in this workspace", "NOT_FOUND")
+        base = signer.server.directory
+        if method == "GET" and path.startswith(FS_API + "/directories/"):
+            virtual = unquote(path[len(FS_API + "/directories") :]).rstrip("/")
+            local = base / virtual.lstrip("/")
+            if ".." in virtual.split("/") or not local.is_dir():
+                raise _Refusal(404, f"The directory {virtual} does not exist.", "NOT_FOUND")
+            entries = sorted(local.iterdir())
+            start = int(params.get("page_token") or 0)
+            page = entries[start : start + self.page_size]
+            answer: dict[str, Any] = {
+                "contents": [
+                    {
+                        "path": f"{virtual}/{e.name}",
+                        "name": e.name,
+                        "is_directory": e.is_dir(),
+                        **({} if e.is_dir() else {"file_size": e.stat().st_size}),
+                        "last_modified": int(e.stat().st_mtime * 1000),
+                    }
+                    for e in page
+                ]
+            }
+            if start + self.page_size < len(entries):
+                answer["next_page_token"] = str(start + self.page_size)
+            return answer
+        if (method, path) == ("POST", FS_API + "/create-download-url"):
+            virtual = str(params.get("path") or "")
+            if ".." in virtual.split("/") or not (base / virtual.lstrip("/")).is_file():
+                raise _Refusal(404, f"The file {virtual} does not exist.", "NOT_FOUND")
+            url, _ = signer.sign(virtual.lstrip("/"), self.url_ttl_s)
+            return {"url": url, "headers": [{"name": SCOPE_HEADER, "value": "read"}]}
+        raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
+    def _gcp_token(self) -> dict[str, Any]:
+        """A fresh access token, accepted by ``gcs_proxy`` until it expires
+        (``credential_ttl_s``) or :meth:`expire_credentials`."""
+        assert self.gcs_proxy is not None
+        token = "ya29.fake-" + secrets.token_hex(16)
+        creds = ScopedCredentials("gcp_oauth", {"oauth_token": token})
+        proxy = self.gcs_proxy
+        with self._lock:
+            self.vended.append(creds)
+            proxy.accepted_tokens = (proxy.accepted_tokens or set()) | {token}
+            timer = threading.Timer(self.credential_ttl_s, self._revoke, (creds,))
+            timer.daemon = True
+            self._timers.append(timer)
+        timer.start()
+        expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
+        return {
+            "credentials": {
+                "gcp_oauth_token": {"oauth_token": token},
+                "expiration_time": expires_ms,
+                "storage_mode": "CUSTOMER_HOSTED",
+            }
+        }
+
+    def publish_gcs(
+        self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
+    ) -> int:
+        """Store ``files`` in a fresh bucket of the GCS emulator (under ``prefix``) and add
+        a version there."""
+        if self.gcs is None:
+            raise RuntimeError("publish_gcs needs the GCS emulator: use uc_workspace_gcs")
+        bucket = self.gcs.client().create_bucket(f"uc-{uuid.uuid4().hex[:20]}")
+        root = prefix.strip("/")
+        for path, data in files.items():
+            bucket.blob(f"{root}/{path}" if root else path).upload_from_string(data)
+        location = f"gs://{bucket.name}/{root}" if root else f"gs://{bucket.name}"
+        return self.add_version(name, location, status)
+
+    def publish_azure(
+        self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
+    ) -> int:
+        """Store ``files`` in a fresh Azurite container (under ``prefix``) and add a version
+        there, at its ``abfss://`` location."""
+        if self.azurite is None:
+            raise RuntimeError("publish_azure needs Azurite: UcWorkspace(azurite=...)")
+        container = f"uc{uuid.uuid4().hex[:20]}"
+        client = self.azurite.service_client().create_container(container)
+        root = prefix.strip("/")
+        for path, data in files.items():
+            client.upload_blob(f"{root}/{path}" if root else path, data)
+        location = f"abfss://{container}@{DEV_ACCOUNT}.dfs.core.windows.net"
+        return self.add_version(name, f"{location}/{root}" if root else location, status)
+
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        if path.startswith(FS_API + "/"):
+            return self._files_api(method, path, params)
         route = (method, path[len(API) :] if path.startswith(API) else path)
         with self._lock:
             if route == ("GET", "/registered-models/get"):
-                model = self._model(params)
-                return {
-                    "registered_model": {
-                        "name": model.name,
-                        "creation_timestamp": model.created_ms,
-                        "last_updated_timestamp": model.created_ms,
-                        "aliases": [
-                            {"alias": a, "version": str(v)} for a, v in model.aliases.items()
-                        ],
-                    }
-                }
+                return {"registered_model": self._model(params).message()}
+            written = self._write(route, params)
+            if written is not None:
+                return written
             if route == ("GET", "/model-versions/get"):
                 version = self._version(params)
                 aliases = self.models[version.name].aliases_of(version.version)
@@ -366,6 +633,98 @@ class UcWorkspace:
         if route == ("POST", "/model-versions/generate-temporary-credentials"):
             return self._credentials(params)
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+
+    def _write(self, route: tuple[str, str], params: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer to a write endpoint, None for any other (the caller holds the lock)."""
+        method, endpoint = route
+        if route == ("POST", "/registered-models/create"):
+            name = str(params.get("name") or "")
+            if name.count(".") != 2:
+                raise _Refusal(400, f"Invalid name {name!r}: expected catalog.schema.model")
+            if name in self.models:
+                raise _Refusal(
+                    400, f"Registered model '{name}' already exists.", "RESOURCE_ALREADY_EXISTS"
+                )
+            model = self.add_model(name)
+            model.description = str(params.get("description") or "")
+            model.tags = {t["key"]: t.get("value", "") for t in params.get("tags") or []}
+            model.storage_location = f"{self._storage_root()}/models/{uuid.uuid4()}"
+            return {"registered_model": model.message()}
+        if route == ("PATCH", "/registered-models/update"):
+            model = self._model(params)
+            if params.get("description") is not None:
+                model.description = str(params["description"])
+            new_name = params.get("new_name")
+            if new_name and new_name != model.name:
+                if new_name in self.models:
+                    raise _Refusal(400, f"'{new_name}' already exists.", "RESOURCE_ALREADY_EXISTS")
+                del self.models[model.name]
+                model.name = str(new_name)
+                for v in model.versions.values():
+                    v.name = model.name
+                self.models[model.name] = model
+            return {"registered_model": model.message()}
+        if route == ("DELETE", "/registered-models/delete"):
+            del self.models[self._model(params).name]
+            return {}
+        if route == ("POST", "/model-versions/create"):
+            model = self._model(params)
+            if not model.storage_location:
+                model.storage_location = f"{self._storage_root()}/models/{uuid.uuid4()}"
+            number = self.add_version(
+                model.name,
+                f"{model.storage_location}/versions/{uuid.uuid4()}",
+                PENDING,
+                str(params.get("source") or ""),
+            )
+            version = model.versions[number]
+            version.description = str(params.get("description") or "")
+            version.tags = {t["key"]: t.get("value", "") for t in params.get("tags") or []}
+            return {"model_version": version.message([])}
+        if route == ("POST", "/model-versions/finalize"):
+            version = self._version(params)
+            if version.status != PENDING:
+                raise _Refusal(400, f"Model version {version.version} is {version.status}")
+            version.status = READY
+            aliases = self.models[version.name].aliases_of(version.version)
+            return {"model_version": version.message(aliases)}
+        if route == ("PATCH", "/model-versions/update"):
+            version = self._version(params)
+            if params.get("description") is not None:
+                version.description = str(params["description"])
+            aliases = self.models[version.name].aliases_of(version.version)
+            return {"model_version": version.message(aliases)}
+        if route == ("DELETE", "/model-versions/delete"):
+            version = self._version(params)
+            model = self.models[version.name]
+            del model.versions[version.version]
+            model.aliases = {a: v for a, v in model.aliases.items() if v != version.version}
+            return {}
+        if route == ("POST", "/registered-models/alias"):
+            version = self._version(params)
+            alias = str(params.get("alias") or "")
+            self.models[version.name].aliases[alias] = version.version
+            return {}
+        if route == ("DELETE", "/registered-models/alias"):
+            model = self._model(params)
+            model.aliases.pop(str(params.get("alias") or ""), None)
+            return {}
+        if endpoint in ("/registered-models/set-tag", "/registered-models/delete-tag"):
+            tags = self._model(params).tags
+        elif endpoint in ("/model-versions/set-tag", "/model-versions/delete-tag"):
+            tags = self._version(params).tags
+        else:
+            return None
+        key = str(params.get("key") or "")
+        if method == "POST" and endpoint.endswith("/set-tag"):
+            tags[key] = str(params.get("value") or "")
+            return {}
+        if method == "DELETE" and endpoint.endswith("/delete-tag"):
+            if key not in tags:
+                raise _Refusal(404, f"Tag '{key}' does not exist.")
+            del tags[key]
+            return {}
+        return None
 
     def _scripted(self, path: str) -> _Scripted | None:
         with self._lock:
@@ -438,10 +797,12 @@ class UcWorkspace:
         return Handler
 
 
-def start_uc_workspace(moto: MotoS3 | None = None, *, page_size: int = 100) -> UcWorkspace:
-    """A fake workspace on 127.0.0.1:<free port>, vending credentials from ``moto``; the
-    caller stops it with :func:`stop_uc_workspace`."""
-    return UcWorkspace(moto, page_size=page_size)
+def start_uc_workspace(
+    moto: MotoS3 | None = None, *, page_size: int = 100, azurite: Azurite | None = None
+) -> UcWorkspace:
+    """A fake workspace on 127.0.0.1:<free port>, vending credentials from ``moto`` (and
+    SAS tokens for ``azurite``); the caller stops it with :func:`stop_uc_workspace`."""
+    return UcWorkspace(moto, page_size=page_size, azurite=azurite)
 
 
 def stop_uc_workspace(workspace: UcWorkspace) -> None:
@@ -462,3 +823,35 @@ def uc_workspace(
         yield workspace
     finally:
         stop_uc_workspace(workspace)
+
+
+@pytest.fixture
+def uc_workspace_azure(
+    uc_workspace: UcWorkspace, azurite_blob: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> UcWorkspace:
+    """``uc_workspace`` with Azurite for ``abfss://`` versions (:meth:`UcWorkspace.publish_azure`):
+    ``FEDERATE_AZURE_BLOB_ENDPOINT`` points at Azurite (an endpoint, not a credential: only
+    the vended SAS is used), and no Azure keys of the caller are set."""
+    uc_workspace.azurite = azurite_blob
+    monkeypatch.setenv("FEDERATE_AZURE_BLOB_ENDPOINT", azurite_blob.blob_endpoint)
+    for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return uc_workspace
+
+
+@pytest.fixture
+def uc_workspace_gcs(
+    uc_workspace: UcWorkspace,
+    gcs_emulator: GcsEmulator,
+    fault_proxy: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> UcWorkspace:
+    """``uc_workspace`` with the GCS emulator for ``gs://`` versions
+    (:meth:`UcWorkspace.publish_gcs`), reached through a proxy that refuses (401) every
+    token the workspace did not vend or that expired; ``STORAGE_EMULATOR_HOST`` points
+    at the proxy."""
+    proxy = fault_proxy(gcs_emulator.url)
+    proxy.accepted_tokens = set()
+    uc_workspace.gcs, uc_workspace.gcs_proxy = gcs_emulator, proxy
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    return uc_workspace

@@ -24,16 +24,27 @@ PENDING = "PENDING_REGISTRATION"
 FAILED = "FAILED_REGISTRATION"
 #: ``StorageMode``: Databricks-managed storage, read through presigned URLs, no cloud keys
 DEFAULT_STORAGE = "DEFAULT_STORAGE"
-#: ``ModelVersionOperation`` for reading a version's files
+#: ``ModelVersionOperation`` for reading a version's files, and for uploading them
+#: (only while the version is ``PENDING_REGISTRATION``)
 OPERATION_READ = "MODEL_VERSION_OPERATION_READ"
+OPERATION_READ_WRITE = "MODEL_VERSION_OPERATION_READ_WRITE"
 #: the ScopedCredentials kind of S3 session credentials (:mod:`federate.repos.s3_client`)
 AWS_SESSION = "aws_session"
+#: the ScopedCredentials kind of an Azure user-delegation SAS (:mod:`federate.repos.azure`)
+AZURE_SAS = "azure_user_delegation_sas"
+#: the ScopedCredentials kind of a GCP OAuth access token (:mod:`federate.repos.gcs`)
+GCP_OAUTH = "gcp_oauth"
 _CREDENTIAL_FIELDS = (
     "aws_temp_credentials",
     "azure_user_delegation_sas",
     "gcp_oauth_token",
     "r2_temp_credentials",
 )
+
+
+def tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
+    """Tags as the wire's repeated ``{key, value}``."""
+    return [{"key": str(k), "value": str(v)} for k, v in (tags or {}).items()]
 
 
 def _aliases(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -84,20 +95,24 @@ def is_ready(mv: ModelVersion) -> bool:
     return mv.status == READY
 
 
-def read_credentials(data: Any, what: str) -> ScopedCredentials:
+def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
-    So far S3 session credentials (``aws_temp_credentials``); every other kind, and
-    Databricks-managed default storage, is NOT_IMPLEMENTED saying which it was."""
+    So far S3 session credentials (``aws_temp_credentials``), Azure SAS tokens
+    (``azure_user_delegation_sas``, for ``abfss://`` locations) and GCP access tokens
+    (``gcp_oauth_token``, for ``gs://``); every other kind (R2) is
+    NOT_IMPLEMENTED saying which it was, and so is Databricks-managed default storage here
+    (reads of it go through :mod:`.default_storage` instead; uploads are not there yet)."""
     if not isinstance(data, dict):
         raise FederateError(f"The workspace vended no credentials for {what}", INTERNAL_ERROR)
     expires_ms = data.get("expiration_time")
     expires_at = _int(expires_ms) / 1000.0 if expires_ms not in (None, "", 0, "0") else None
     if data.get("storage_mode") == DEFAULT_STORAGE:
         raise FederateError(
-            f"{what} is kept in Databricks-managed default storage (storage_mode "
-            "DEFAULT_STORAGE), which federate cannot read yet: only versions in your own "
-            "S3 buckets (aws_temp_credentials) are supported so far",
+            f"Cannot go on {what}: the version is kept in Databricks-managed default "
+            "storage (storage_mode DEFAULT_STORAGE), which federate reads through the Files "
+            "API but cannot upload to yet: only your own S3, Azure and GCS storage is "
+            "written so far",
             NOT_IMPLEMENTED,
         )
     aws = data.get("aws_temp_credentials")
@@ -108,10 +123,28 @@ def read_credentials(data: Any, what: str) -> ScopedCredentials:
             if aws.get(key)
         }
         return ScopedCredentials(AWS_SESSION, values, expires_at)
+    azure = data.get("azure_user_delegation_sas")
+    if isinstance(azure, dict):
+        sas = str(azure.get("sas_token") or "").lstrip("?")
+        if not sas:
+            raise FederateError(
+                f"The workspace vended an Azure SAS without a sas_token for {what}",
+                INTERNAL_ERROR,
+            )
+        return ScopedCredentials(AZURE_SAS, {"sas_token": sas}, expires_at)
+    gcp = data.get("gcp_oauth_token")
+    if isinstance(gcp, dict):
+        token = str(gcp.get("oauth_token") or "")
+        if not token:
+            raise FederateError(
+                f"The workspace vended a GCP credential without an oauth_token for {what}",
+                INTERNAL_ERROR,
+            )
+        return ScopedCredentials(GCP_OAUTH, {"oauth_token": token}, expires_at)
     kinds = [f for f in _CREDENTIAL_FIELDS if f in data]
     raise FederateError(
         f"The workspace vended {' and '.join(kinds) or 'no known kind of'} credentials for "
-        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials) only "
-        "so far",
+        f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials), "
+        "Azure (azure_user_delegation_sas) and GCS (gcp_oauth_token) only so far",
         NOT_IMPLEMENTED,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from federate.errors import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED
 from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.s3 import MotoS3
+from federate.testing.trees import files_of
 from federate.testing.uc_workspace import PENDING, UcWorkspace
 
 UC = "databricks-uc"
@@ -21,39 +21,12 @@ NAME = "main.fraud.detector"
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def tree() -> dict[str, bytes]:
-    return {
-        "MLmodel": b"flavors:\n  python_function: {}\n",
-        "empty.txt": b"",
-        "data/weights.bin": os.urandom(20 * MiB + 13),  # past the ranged threshold
-        "data/größe ünïcödé.json": b'{"k": "v"}',
-        **{f"extra/f{i:02d}.txt": os.urandom(100 + i) for i in range(20)},
-    }
-
-
-@pytest.fixture
-def small_ranges(monkeypatch):
-    # many ranges, few workers: the download lasts long enough to expire credentials in it
-    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", "1M")
-    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "4M")
-    monkeypatch.setenv("FEDERATE_MAX_WORKERS", "2")
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 @pytest.mark.parametrize("prefix", ["", "models/abc/versions/def"])
-def test_every_uri_form_downloads_the_same_bytes(uc_workspace: UcWorkspace, tree, tmp_path, prefix):
+def test_every_uri_form_downloads_the_same_bytes(
+    uc_workspace: UcWorkspace, tree, tmp_path, every_uri_form, prefix
+):
     version = uc_workspace.publish(NAME, tree, prefix=prefix)
-    uc_workspace.add_version(NAME, "s3://nowhere", PENDING)  # never 'latest'
-    uc_workspace.set_alias(NAME, "champion", version)
-    for i, uri in enumerate(
-        [f"models:/{NAME}/{version}", f"models:/{NAME}@champion", f"models:/{NAME}/latest"]
-    ):
-        out = federate.download(uri, tmp_path / f"out{i}", registry_uri=UC, progress=False)
-        assert _files(Path(out)) == tree, uri
+    every_uri_form(uc_workspace, NAME, version, tree)
     (vend,) = uc_workspace.calls("/model-versions/generate-temporary-credentials")
     assert vend.method == "POST" and vend.params == {
         "name": NAME,
@@ -80,7 +53,7 @@ def test_credentials_refused_mid_download_are_renewed_through_the_workspace(
             f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC, progress=progress
         )
     assert expired.is_set()
-    assert _files(Path(out)) == tree
+    assert files_of(Path(out)) == tree
     assert len(uc_workspace.vended) >= 2
     logs.assert_hidden(
         [uc_workspace.token]
@@ -106,7 +79,7 @@ def test_credentials_expiring_mid_download_are_renewed_before_s3_refuses_them(
             f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC, progress=progress
         )
     assert waited.is_set()
-    assert _files(Path(out)) == tree
+    assert files_of(Path(out)) == tree
     assert len(uc_workspace.vended) >= 2
 
 
@@ -120,10 +93,7 @@ def test_a_version_not_ready_is_not_downloaded(uc_workspace: UcWorkspace, tree, 
 @pytest.mark.parametrize(
     "credentials, said",
     [
-        ({"azure_user_delegation_sas": {"sas_token": "sv=1&sig=abc"}}, "azure_user_delegation"),
-        ({"gcp_oauth_token": {"oauth_token": "ya29.x"}}, "gcp_oauth_token"),
         ({"r2_temp_credentials": {"access_key_id": "a"}}, "r2_temp_credentials"),
-        ({"storage_mode": "DEFAULT_STORAGE"}, "DEFAULT_STORAGE"),
     ],
 )
 def test_other_storage_is_not_implemented_yet(
@@ -148,15 +118,37 @@ def test_two_workspaces_never_share_cached_versions(
     try:
         assert other.publish(NAME, theirs) == version  # the same c.s.m, the same version
         out = federate.download(f"models:/{NAME}/{version}", tmp_path / "a", registry_uri=UC)
-        assert _files(Path(out)) == mine
+        assert files_of(Path(out)) == mine
         # another process, another workspace, the same FEDERATE_HOME and registry URI
         reset_federate_state()
         monkeypatch.setenv("DATABRICKS_HOST", other.url)
         monkeypatch.setenv("DATABRICKS_TOKEN", other.token)
         out = federate.download(f"models:/{NAME}/{version}", tmp_path / "b", registry_uri=UC)
-        assert _files(Path(out)) == theirs
+        assert files_of(Path(out)) == theirs
         monkeypatch.setenv("FEDERATE_OFFLINE", "1")  # offline too, each its own
         out = federate.download(f"models:/{NAME}/{version}", tmp_path / "c", registry_uri=UC)
-        assert _files(Path(out)) == theirs
+        assert files_of(Path(out)) == theirs
+    finally:
+        stop_uc_workspace(other)
+
+
+def test_a_changed_workspace_is_read_without_restarting(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path, monkeypatch
+):
+    from federate.testing.uc_workspace import start_uc_workspace, stop_uc_workspace
+
+    version = uc_workspace.publish(NAME, {"MLmodel": b"workspace A"})
+    other = start_uc_workspace(s3_env)
+    try:
+        other.publish(NAME, {"MLmodel": b"workspace B"})
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "a", registry_uri=UC)
+        assert files_of(out) == {"MLmodel": b"workspace A"}
+        # the same process, the registry already opened: the variables now name another
+        monkeypatch.setenv("DATABRICKS_HOST", other.url)
+        monkeypatch.setenv("DATABRICKS_TOKEN", other.token)
+        out = federate.download(f"models:/{NAME}/{version}", tmp_path / "b", registry_uri=UC)
+        assert files_of(out) == {"MLmodel": b"workspace B"}
+        assert federate.get_registry(UC).workspace.host == other.url
+        assert other.calls("/model-versions/get")
     finally:
         stop_uc_workspace(other)

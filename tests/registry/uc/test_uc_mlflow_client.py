@@ -1,4 +1,5 @@
-"""The fake workspace is faithful: MLflow's own ``databricks-uc`` client downloads from it.
+"""The fake workspace is faithful: MLflow's own ``databricks-uc`` client downloads from it
+(S3 and default storage), registers into it, and reads what federate registered.
 
 MLflow (``mlflow-skinny``, pinned in the ``test`` extra) runs in a subprocess, so its
 imports and settings never touch this process; the same version then comes through
@@ -77,3 +78,83 @@ def test_mlflow_and_federate_download_the_same_files(
     # MLflow went through the same endpoints federate uses
     assert uc_workspace.calls("/model-versions/generate-temporary-credentials")
     assert uc_workspace.calls("/registered-models/alias")
+
+
+def test_mlflow_reads_default_storage_as_federate_does(uc_workspace: UcWorkspace, s3_env, tmp_path):
+    uc_workspace.use_default_storage(tmp_path / "default-storage")
+    tree = {
+        "MLmodel": b"flavors:\n  python_function: {}\n",
+        "data/weights.bin": os.urandom(2 * 1024 * 1024 + 5),
+        "data/nested/config.json": b'{"k": 1}',
+    }
+    version = uc_workspace.publish_default(NAME, tree)
+    uri = f"models:/{NAME}/{version}"
+    _mlflow_download(uc_workspace, s3_env, uri, tmp_path / "mlflow")
+    assert _files(tmp_path / "mlflow") == tree
+    ours = federate.download(uri, tmp_path / "federate", registry_uri="databricks-uc")
+    assert _files(Path(ours)) == tree
+    assert not uc_workspace.storage_saw_authorization
+
+
+# MLflow's create -> READ_WRITE credentials -> upload -> finalize, below register_model's
+# signature check and dependency scan (both need pandas, which mlflow-skinny lacks)
+_MLFLOW_REGISTER = """
+import sys
+from mlflow import MlflowClient
+store = MlflowClient(registry_uri="databricks-uc")._get_registry_client().store
+mv = store._create_and_finalize_model_version(
+    full_name=sys.argv[2], source=sys.argv[1], description=None, run_id=None, tags=None,
+    feature_deps="", other_model_deps=[], model_id=None, source_workspace_id=None,
+    extra_headers=None, local_model_dir=sys.argv[1],
+)
+print(mv.version, mv.status)
+"""
+
+
+def test_federate_reads_what_mlflow_registered(uc_workspace: UcWorkspace, s3_env, tmp_path):
+    src = tmp_path / "model"
+    tree = {
+        "MLmodel": b"flavors:\n  python_function: {}\n",
+        "data/weights.bin": os.urandom(1024 * 1024 + 5),
+        "data/nested/config.json": b'{"k": 1}',
+    }
+    for rel, data in tree.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    env = {
+        **os.environ,
+        "DATABRICKS_HOST": uc_workspace.url,
+        "DATABRICKS_TOKEN": uc_workspace.token,
+        "MLFLOW_S3_ENDPOINT_URL": s3_env.endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    uc_workspace.add_model(NAME)
+    done = subprocess.run(
+        [sys.executable, "-c", _MLFLOW_REGISTER, str(src), NAME],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["1", "READY"]
+    ours = federate.download(
+        f"models:/{NAME}/1", tmp_path / "federate", registry_uri="databricks-uc"
+    )
+    assert _files(Path(ours)) == tree
+
+
+def test_mlflow_reads_what_federate_registered(uc_workspace: UcWorkspace, s3_env, tmp_path):
+    tree = {
+        "MLmodel": b"flavors:\n  python_function: {}\n",
+        "data/weights.bin": os.urandom(6 * 1024 * 1024 + 5),
+    }
+    src = tmp_path / "model"
+    for rel, data in tree.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    mv = federate.register(src, NAME, alias="champion", registry_uri="databricks-uc")
+    _mlflow_download(uc_workspace, s3_env, f"models:/{NAME}@champion", tmp_path / "mlflow")
+    assert _files(tmp_path / "mlflow") == tree
+    assert mv.version == 1
