@@ -24,6 +24,7 @@ pytest_plugins = [
     "federate.testing.gcs",
     "federate.testing.webhooks",
     "federate.testing.uc_workspace",
+    "federate.testing.server",
 ]
 
 _ENV = (
