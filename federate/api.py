@@ -461,7 +461,12 @@ def register(
     )
     location: str | None = None
     try:
-        location, repo = _fresh_location(registry, name, pending.version)
+        target = registry.upload_location(pending)
+        if target is None:
+            location, repo = _fresh_location(registry, name, pending.version)
+        else:  # the registry placed the version (a Unity Catalog server does)
+            location = target[0]
+            repo = get_plugin_host().open_repo(location, target[1])
         if source.is_dir():
             repo.upload_dir(str(source))
         else:

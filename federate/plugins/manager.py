@@ -54,6 +54,7 @@ ENTRY_POINT_GROUP = "federate"
 BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "databricks-uc": "federate.registry.uc.plugin",
+    "uc": "federate.registry.uc.oss_plugin",
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",

@@ -139,6 +139,15 @@ class Registry(ABC):
         repository's own credential chain (the default)."""
         return None
 
+    def upload_location(
+        self, model_version: ModelVersion
+    ) -> tuple[str, ScopedCredentials | None] | None:
+        """Where the registry itself keeps a PENDING_REGISTRATION version's files, and
+        credentials to write them there (None: the repository's own chain); None (the
+        default) lets :func:`federate.register` pick a fresh location under
+        :attr:`artifact_root`."""
+        return None
+
     def resolve_prompt(self, ref: ModelRef | str) -> PromptVersion:
         if isinstance(ref, str):
             ref = parse_uri(ref)

@@ -60,6 +60,10 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+class EndpointMissing(FederateError):
+    """A 404 without an error object: the server has no such route (not a missing model)."""
+
+
 class UcRestClient:
     """JSON over HTTP to one workspace; thread-safe (one urllib3 pool)."""
 
@@ -78,7 +82,7 @@ class UcRestClient:
                     import urllib3
                 except ImportError:  # pragma: no cover - depends on the environment
                     raise FederateError(
-                        "databricks-uc needs urllib3: pip install 'federate[http]'",
+                        "Unity Catalog registries need urllib3: pip install 'federate[http]'",
                         INVALID_PARAMETER_VALUE,
                     ) from None
                 from federate.repos.http_pool import (
@@ -115,11 +119,9 @@ class UcRestClient:
         from federate.transfer.settings import TransferSettings
 
         settings = TransferSettings.from_env()
-        headers = {
-            "Authorization": f"Bearer {self.workspace.token}",
-            "User-Agent": _USER_AGENT,
-            "Accept": "application/json",
-        }
+        headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        if self.workspace.token:  # an OSS server may run without authentication
+            headers["Authorization"] = f"Bearer {self.workspace.token}"
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -147,7 +149,7 @@ class UcRestClient:
                 wait = _retry_after(resp.headers.get("Retry-After"))
             if attempt >= settings.max_attempts or (wait is not None and wait > MAX_RETRY_AFTER_S):
                 raise FederateError(
-                    f"Databricks workspace {self.workspace.host} did not answer {method} "
+                    f"{self.workspace.kind} {self.workspace.host} did not answer {method} "
                     f"{endpoint} after {attempt} attempt{'s' if attempt > 1 else ''} ({reason}"
                     + (f", asked to retry after {wait:g}s" if wait else "")
                     + "); try again later",
@@ -166,8 +168,8 @@ class UcRestClient:
             answer = None
         if not isinstance(answer, dict):
             raise FederateError(
-                f"Databricks workspace {self.workspace.host} answered {method} {endpoint} "
-                "with something other than a JSON object: is it a Databricks workspace?",
+                f"{self.workspace.kind} {self.workspace.host} answered {method} {endpoint} "
+                f"with something other than a JSON object: is it a {self.workspace.kind}?",
                 INTERNAL_ERROR,
             )
         return answer
@@ -181,20 +183,23 @@ class UcRestClient:
         if isinstance(answer, dict):
             code = str(answer.get("error_code") or "")
             message = str(answer.get("message") or "")
-        message = message.replace(self.workspace.token, "<redacted>")[:_MAX_MESSAGE]
+        if self.workspace.token:
+            message = message.replace(self.workspace.token, "<redacted>")
+        message = message[:_MAX_MESSAGE]
         said = f"{code}: {message}" if code and message else code or message
         host = self.workspace.host
+        kind = self.workspace.kind
         if status in (401, 403):
             return FederateError(
-                f"Databricks workspace {host} refused the token from "
+                f"{kind} {host} refused the token from "
                 f"{self.workspace.token_source} (HTTP {status}{': ' + said if said else ''})",
                 PERMISSION_DENIED,
             )
         if status == 404:
             if not isinstance(answer, dict):
-                return FederateError(
-                    f"Databricks workspace {host} has no endpoint {endpoint} (HTTP 404 without "
-                    "an error object): is it a Databricks workspace with Unity Catalog?",
+                return EndpointMissing(
+                    f"{kind} {host} has no endpoint {endpoint} (HTTP 404 without "
+                    f"an error object): is it a {kind} with Unity Catalog?",
                     RESOURCE_DOES_NOT_EXIST,
                 )
             return FederateError(message or f"Not found: {endpoint}", RESOURCE_DOES_NOT_EXIST)
@@ -207,7 +212,7 @@ class UcRestClient:
         else:
             error_code = INTERNAL_ERROR
         return FederateError(
-            f"Databricks workspace {host} refused {method} {endpoint} (HTTP {status}"
+            f"{kind} {host} refused {method} {endpoint} (HTTP {status}"
             f"{': ' + said if said else ''})",
             error_code,
         )
