@@ -27,15 +27,10 @@ PROFILE_ENV = "FEDERATE_PROFILE"
 
 
 def max_body_from_env() -> int:
-    raw = os.environ.get(MAX_BODY_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_BODY
-    if not raw.isdigit() or int(raw) < 1:
-        raise FederateError(
-            f"{MAX_BODY_ENV} must be a positive number of bytes, got {raw!r}",
-            INVALID_PARAMETER_VALUE,
-        )
-    return int(raw)
+    """``FEDERATE_SERVER_MAX_BODY`` (a size: ``1048576``, ``4MiB``), else 1 MiB."""
+    from federate.envvars import env_size
+
+    return env_size(MAX_BODY_ENV, DEFAULT_MAX_BODY, 1)
 
 
 async def healthz(request: Request) -> JSONResponse:

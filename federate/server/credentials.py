@@ -1,6 +1,5 @@
-"""``/temporary-model-version-credentials``. For a ``file:`` location the answer carries
-no cloud credentials (clients on the same filesystem read and write the path itself);
-locations the server cannot scope credentials for are NOT_IMPLEMENTED, said as such."""
+"""``/temporary-model-version-credentials``: who may ask for what, for which version
+(what is vended: :mod:`federate.server.vending`)."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from federate.registry.base import as_version
 from federate.registry.sql.unity import check_part
 from federate.server.endpoints import API, Call, endpoint
 from federate.server.errors import ApiError, bad_request
+from federate.server.vending import vend
 
 READ = "READ_MODEL_VERSION"
 READ_WRITE = "READ_WRITE_MODEL_VERSION"
@@ -38,16 +38,7 @@ def temporary_credentials(call: Call) -> dict[str, Any]:
         )
     if operation == READ and mv.status not in (READY, PENDING_REGISTRATION):
         raise bad_request(f"Model version {full_name}/{version} is {mv.status}: nothing to read")
-    location = mv.storage_location or ""
-    if location.startswith("file:"):
-        return {"url": location}
-    scheme = location.split(":", 1)[0] if ":" in location else "(none)"
-    raise ApiError(
-        501,
-        "UNIMPLEMENTED",
-        f"federate serve cannot vend scoped credentials for {scheme}: locations yet "
-        "(file: locations only so far)",
-    )
+    return vend(mv.storage_location or "", writable=operation == READ_WRITE)
 
 
 ROUTES = [
