@@ -65,9 +65,8 @@ async def main(host, files):
         for rel, text in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(bytes.fromhex(text))
-        done = await versions.finalize_model_version(
-            "interop.ml.m", mv.version, FinalizeModelVersion(full_name="interop.ml.m", version=mv.version)
-        )
+        finalize = FinalizeModelVersion(full_name="interop.ml.m", version=mv.version)
+        done = await versions.finalize_model_version("interop.ml.m", mv.version, finalize)
         listed = await versions.list_model_versions("interop.ml.m", max_results=10)
         print(json.dumps({"version": done.version, "status": done.status.value,
                           "listed": [v.version for v in listed.model_versions]}))
