@@ -31,7 +31,8 @@ def _get(url: str, token: str | None = None) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
-def test_serve_answers_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_and_stops_on_sigterm(tmp_path, workers):
     from federate.registry.sql.store import SqlRegistry
 
     db = tmp_path / "r.db"
@@ -50,6 +51,8 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path):
             f"sqlite:///{db}",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.PIPE,
