@@ -4,6 +4,7 @@ update, delete, finalize (READY)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,14 @@ def create_version(call: Call) -> dict[str, Any]:
         description=a.text("comment"),
         status=PENDING_REGISTRATION,
     )
-    location, _repo = _fresh_location(call.registry, full_name, pending.version)
-    placed = call.unity.place_version(full_name, pending.version, storage_url(location))
+    try:
+        location, _repo = _fresh_location(call.registry, full_name, pending.version)
+        placed = call.unity.place_version(full_name, pending.version, storage_url(location))
+    except BaseException:
+        # a version nobody can upload to is of no use: the client sees the error, not it
+        with contextlib.suppress(Exception):
+            call.registry.delete_model_version(full_name, pending.version)
+        raise
     return wire.version_info(placed)
 
 

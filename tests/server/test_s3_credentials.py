@@ -116,3 +116,23 @@ def test_s3_without_a_role_is_unimplemented_naming_the_variable(s3_served, monke
     )
     assert (status, error["error_code"]) == (501, "UNIMPLEMENTED")
     assert "FEDERATE_SERVER_S3_ROLE_ARN" in error["message"]
+
+
+def test_a_root_the_server_cannot_reach_leaves_no_pending_version(s3_env, tmp_path):
+    """create version lists its fresh location first: a missing bucket fails the request
+    (JSON, naming it) and no PENDING_REGISTRATION version is left behind."""
+    from federate.registry.sql.store import SqlRegistry
+
+    root = "s3://no-such-bucket-federate/registry"
+    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/gone.db", root))
+    with registry.session.write(create=True):
+        pass
+    with running_server(registry) as s:
+        s.call("POST", "catalogs", {"name": "main"})
+        s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
+        s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
+        new = {"model_name": "m", "catalog_name": "main", "schema_name": "ml", "source": "s"}
+        status, error = s.call("POST", "models/versions", new)
+        assert (status, error["error_code"]) == (404, "NOT_FOUND"), error
+        assert "no-such-bucket-federate" in error["message"]
+        assert s.call("GET", "models/main.ml.m/versions") == (200, {"model_versions": []})
