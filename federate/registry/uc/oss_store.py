@@ -22,16 +22,15 @@ from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
-    RESOURCE_DOES_NOT_EXIST,
     FederateError,
 )
 from federate.names import check_alias
-from federate.registry.base import Registry, as_version
+from federate.registry.base import as_version
 from federate.registry.uc import oss_wire
 from federate.registry.uc.names import full_name
 from federate.registry.uc.oss_server import server_for
+from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import EndpointMissing, UcRestClient
-from federate.uri import ModelRef, parse_uri
 
 API = "/api/2.1/unity-catalog"
 #: versions asked for per page (servers cap it: the reference server at 100)
@@ -48,7 +47,7 @@ def _model_path(name: str) -> str:
     return f"{API}/models/{quote(full_name(name), safe='')}"
 
 
-class UcOssRegistry(Registry):
+class UcOssRegistry(UnityCatalogResolution):
     """Models of an open-source Unity Catalog server, read and registered over REST."""
 
     def __init__(self, config: RegistryConfig) -> None:
@@ -66,20 +65,6 @@ class UcOssRegistry(Registry):
         )
 
     # -- reads -------------------------------------------------------------------------
-
-    def resolve(self, ref: ModelRef | str) -> ModelVersion:
-        if isinstance(ref, str):
-            ref = parse_uri(ref)
-        if ref.name is not None:
-            full_name(ref.name)
-            if ref.stage is not None:
-                raise FederateError(
-                    f"models:/{ref.name}/{ref.stage}: Unity Catalog has no stages; load a "
-                    f"version by number, by alias (models:/{ref.name}@<alias>) or "
-                    f"models:/{ref.name}/latest",
-                    INVALID_PARAMETER_VALUE,
-                )
-        return super().resolve(ref)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return oss_wire.registered_model(self.client.get(_model_path(name)), name)
@@ -122,28 +107,6 @@ class UcOssRegistry(Registry):
         raise FederateError(
             f"The version list of {name!r} did not end after {MAX_PAGES} pages", INTERNAL_ERROR
         )
-
-    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        if stages:
-            raise FederateError(
-                f"Unity Catalog has no stages ({stages[0]!r} asked for {name!r})",
-                INVALID_PARAMETER_VALUE,
-            )
-        ready = [mv for mv in self.versions(name) if mv.status == READY]
-        return [max(ready, key=lambda mv: mv.version)] if ready else []
-
-    def get_latest_version(self, name: str, stage: str | None = None) -> ModelVersion:
-        if stage is not None:
-            return self.get_latest_versions(name, [stage])[0]
-        self.get_registered_model(name)  # a typo says "no such model", not "no versions"
-        latest = self.get_latest_versions(name)
-        if not latest:
-            raise FederateError(
-                f"Registered model {name!r} has no READY version (versions still being "
-                "registered or that failed to register are never 'latest')",
-                RESOURCE_DOES_NOT_EXIST,
-            )
-        return latest[0]
 
     # -- credentials -------------------------------------------------------------------
 

@@ -84,6 +84,10 @@ def test_missing_things_are_named(uc):
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
     assert "catalog.schema.model" in str(err.value)
     with pytest.raises(FederateError) as err:
+        registry.resolve("models:/main.ml.m/Production")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "Unity Catalog has no stages" in str(err.value)
+    with pytest.raises(FederateError) as err:
         federate.get_registry("uc:ftp://x")
     assert "uc:http://<host>:<port>" in str(err.value)
 
