@@ -14,7 +14,17 @@ from federate.testing.cli import pip_install
 from federate.testing.databases import database_params, fresh_database_uri
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("boto3", "botocore", "azure", "google", "alembic", "sqlalchemy", "sqlalchemy.orm")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "azure",
+    "google",
+    "alembic",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "starlette",
+    "uvicorn",
+)
 
 
 def test_import_federate_does_not_import_heavy_modules():

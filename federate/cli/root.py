@@ -25,6 +25,7 @@ from federate.cli.jobs import copy_command, jobs
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
+from federate.cli.serve import serve_command
 from federate.cli.webhooks import webhooks
 from federate.errors import redact
 
@@ -173,6 +174,7 @@ cli.add_command(prompts)
 cli.add_command(webhooks)
 cli.add_command(copy_command)
 cli.add_command(jobs)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "sql": "federate.registry.sql.plugin",
     "databricks-uc": "federate.registry.uc.plugin",
     "mlflow-server": "federate.registry.mlflow_rest.plugin",
+    "uc": "federate.registry.uc.oss_plugin",
     "local": "federate.repos.local",
     "gcs": "federate.repos.gcs",
     "azure": "federate.repos.azure",

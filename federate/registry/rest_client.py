@@ -52,6 +52,11 @@ _MAX_MESSAGE = 500
 _USER_AGENT = "federate"
 
 
+class EndpointMissing(FederateError):
+    """A 404 without an error object: the server has no such route (not a missing model);
+    a client may fall back (an OSS Unity Catalog server has no alias routes)."""
+
+
 @dataclass(frozen=True)
 class RestServer:
     """Where a :class:`RestClient` sends its calls and how it proves who it is.
@@ -233,7 +238,7 @@ class RestClient:
             )
         if status == 404:
             if not isinstance(answer, dict):
-                return FederateError(
+                return EndpointMissing(
                     f"{where} has no endpoint {endpoint} (HTTP 404 without an error object): "
                     f"{server.probe}",
                     RESOURCE_DOES_NOT_EXIST,

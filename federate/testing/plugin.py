@@ -25,6 +25,7 @@ pytest_plugins = [
     "federate.testing.webhooks",
     "federate.testing.uc_workspace",
     "federate.testing.mlflow_server",
+    "federate.testing.server",
 ]
 
 _ENV = (

@@ -192,3 +192,34 @@ class SqlJob(Base):
     files_total: Mapped[int] = mapped_column(Integer, nullable=False)
     creation_time: Mapped[Millis]
     last_updated_time: Mapped[Millis]
+
+
+class SqlCatalog(Base):
+    """A Unity Catalog catalog served by ``federate serve``: the first level of a model's
+    ``catalog.schema.model`` name (the model rows keep the whole name)."""
+
+    __tablename__ = "uc_catalogs"
+
+    id: Mapped[Id]
+    name: Mapped[str] = mapped_column(_key(256), nullable=False, unique=True)
+    uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    comment: Mapped[OptText]
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]
+
+
+class SqlSchema(Base):
+    """A schema of a catalog; deleted with it (ON DELETE CASCADE)."""
+
+    __tablename__ = "uc_schemas"
+    __table_args__ = (UniqueConstraint("catalog_id", "name"),)
+
+    id: Mapped[Id]
+    catalog_id: Mapped[int] = mapped_column(
+        ForeignKey("uc_catalogs.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(_key(256), nullable=False)
+    uuid: Mapped[str] = mapped_column(String(36), nullable=False)
+    comment: Mapped[OptText]
+    creation_time: Mapped[Millis]
+    last_updated_time: Mapped[Millis]

@@ -8,7 +8,7 @@ came from, never the token.
 
 from __future__ import annotations
 
-from federate.registry.rest_client import RestClient, RestServer
+from federate.registry.rest_client import EndpointMissing, RestClient, RestServer
 from federate.registry.uc.workspace import Workspace
 
 
@@ -20,13 +20,17 @@ class UcRestClient(RestClient):
         super().__init__(
             RestServer(
                 base_url=workspace.host,
-                kind="Databricks workspace",
-                headers={"Authorization": f"Bearer {workspace.token}"},
+                kind=workspace.kind,
+                # an OSS Unity Catalog server may run without authentication
+                headers={"Authorization": f"Bearer {workspace.token}"} if workspace.token else {},
                 credentials_source=f"the token from {workspace.token_source}",
-                probe="is it a Databricks workspace with Unity Catalog?",
-                secrets=(workspace.token,),
+                probe=f"is it a {workspace.kind} with Unity Catalog?",
+                secrets=(workspace.token,) if workspace.token else (),
             )
         )
 
     def __repr__(self) -> str:
         return f"UcRestClient({self.workspace!r})"
+
+
+__all__ = ["EndpointMissing", "UcRestClient"]

@@ -26,16 +26,15 @@ from federate.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     NOT_IMPLEMENTED,
-    RESOURCE_DOES_NOT_EXIST,
     FederateError,
 )
 from federate.names import check_alias
-from federate.registry.base import Registry, as_version, check_name
+from federate.registry.base import as_version, check_name
 from federate.registry.uc import wire
 from federate.registry.uc.names import full_name
+from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import UcRestClient
 from federate.registry.uc.workspace import Workspace, workspace_for
-from federate.uri import ModelRef, parse_uri
 
 API = "/api/2.0/mlflow/unity-catalog"
 #: versions asked for per page of the version search (servers may answer fewer)
@@ -44,15 +43,7 @@ SEARCH_PAGE_SIZE = 1000
 MAX_SEARCH_PAGES = 10_000
 
 
-def _no_stages(name: str, stage: str) -> FederateError:
-    return FederateError(
-        f"models:/{name}/{stage}: Unity Catalog has no stages; load a version by alias "
-        f"instead (models:/{name}@<alias>), by number, or models:/{name}/latest",
-        INVALID_PARAMETER_VALUE,
-    )
-
-
-class UcRegistry(Registry):
+class UcRegistry(UnityCatalogResolution):
     """A Databricks workspace's Unity Catalog models, read through its REST API."""
 
     def __init__(self, config: RegistryConfig) -> None:
@@ -91,15 +82,6 @@ class UcRegistry(Registry):
 
     # -- resolution --------------------------------------------------------------------
 
-    def resolve(self, ref: ModelRef | str) -> ModelVersion:
-        if isinstance(ref, str):
-            ref = parse_uri(ref)
-        if ref.name is not None:
-            full_name(ref.name)
-            if ref.stage is not None:
-                raise _no_stages(ref.name, ref.stage)
-        return super().resolve(ref)
-
     def get_registered_model(self, name: str) -> RegisteredModel:
         answer = self.client.get(f"{API}/registered-models/get", {"name": full_name(name)})
         return wire.registered_model(answer.get("registered_model"), name)
@@ -131,7 +113,7 @@ class UcRegistry(Registry):
             )
         return uri
 
-    def _versions(self, name: str) -> list[ModelVersion]:
+    def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, all pages of the search read."""
         name = full_name(name)
         found: list[ModelVersion] = []
@@ -155,27 +137,6 @@ class UcRegistry(Registry):
             f"The version search of {name!r} did not end after {MAX_SEARCH_PAGES} pages",
             INTERNAL_ERROR,
         )
-
-    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        """[the highest READY version] (empty if none); stages do not exist in UC."""
-        if stages:
-            raise _no_stages(name, stages[0])
-        ready = [mv for mv in self._versions(name) if mv.status == READY]
-        return [max(ready, key=lambda mv: mv.version)] if ready else []
-
-    def get_latest_version(self, name: str, stage: str | None = None) -> ModelVersion:
-        if stage is not None:
-            raise _no_stages(name, stage)
-        # confirm the model exists first, so a typo says "no such model", not "no versions"
-        self.get_registered_model(name)
-        latest = self.get_latest_versions(name)
-        if not latest:
-            raise FederateError(
-                f"Registered model {name!r} has no READY version (versions still being "
-                "registered or that failed to register are never 'latest')",
-                RESOURCE_DOES_NOT_EXIST,
-            )
-        return latest[0]
 
     # -- credentials -------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ class Workspace:
     host: str
     token: str = field(repr=False)
     token_source: str
+    #: what the host is, in error messages ("Databricks workspace", "Unity Catalog server")
+    kind: str = "Databricks workspace"
 
     def __repr__(self) -> str:
         return f"Workspace(host={self.host!r}, token_source={self.token_source!r})"

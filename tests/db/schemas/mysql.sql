@@ -1,4 +1,4 @@
--- federate registry schema at alembic revision 0003 (mysql)
+-- federate registry schema at alembic revision 0004 (mysql)
 
 CREATE TABLE jobs (
 	id VARCHAR(32) NOT NULL,
@@ -96,6 +96,32 @@ CREATE TABLE registered_models (
 )ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;
 
 CREATE UNIQUE INDEX uq_registered_models_name ON registered_models (name);
+
+CREATE TABLE uc_catalogs (
+	id INTEGER(11) NOT NULL AUTO_INCREMENT,
+	name VARCHAR(256) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	uuid VARCHAR(36) NOT NULL,
+	comment TEXT,
+	creation_time BIGINT(20) NOT NULL,
+	last_updated_time BIGINT(20) NOT NULL,
+	PRIMARY KEY (id)
+)ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;
+
+CREATE UNIQUE INDEX uq_uc_catalogs_name ON uc_catalogs (name);
+
+CREATE TABLE uc_schemas (
+	id INTEGER(11) NOT NULL AUTO_INCREMENT,
+	catalog_id INTEGER(11) NOT NULL,
+	name VARCHAR(256) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	uuid VARCHAR(36) NOT NULL,
+	comment TEXT,
+	creation_time BIGINT(20) NOT NULL,
+	last_updated_time BIGINT(20) NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT fk_uc_schemas_catalog_id FOREIGN KEY(catalog_id) REFERENCES uc_catalogs (id) ON DELETE CASCADE
+)ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;
+
+CREATE UNIQUE INDEX uq_uc_schemas_catalog_id_name ON uc_schemas (catalog_id, name);
 
 CREATE TABLE webhook_events (
 	webhook_id VARCHAR(32) NOT NULL,

@@ -1,4 +1,4 @@
--- federate registry schema at alembic revision 0003 (sqlite)
+-- federate registry schema at alembic revision 0004 (sqlite)
 
 CREATE TABLE jobs (
 	id VARCHAR(32) NOT NULL,
@@ -93,6 +93,30 @@ CREATE TABLE registered_models (
 	next_version INTEGER NOT NULL,
 	CONSTRAINT pk_registered_models PRIMARY KEY (id),
 	CONSTRAINT uq_registered_models_name UNIQUE (name)
+);
+
+CREATE TABLE uc_catalogs (
+	id INTEGER NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	uuid VARCHAR(36) NOT NULL,
+	comment TEXT,
+	creation_time BIGINT NOT NULL,
+	last_updated_time BIGINT NOT NULL,
+	CONSTRAINT pk_uc_catalogs PRIMARY KEY (id),
+	CONSTRAINT uq_uc_catalogs_name UNIQUE (name)
+);
+
+CREATE TABLE uc_schemas (
+	id INTEGER NOT NULL,
+	catalog_id INTEGER NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	uuid VARCHAR(36) NOT NULL,
+	comment TEXT,
+	creation_time BIGINT NOT NULL,
+	last_updated_time BIGINT NOT NULL,
+	CONSTRAINT pk_uc_schemas PRIMARY KEY (id),
+	CONSTRAINT fk_uc_schemas_catalog_id FOREIGN KEY(catalog_id) REFERENCES uc_catalogs (id) ON DELETE CASCADE,
+	CONSTRAINT uq_uc_schemas_catalog_id_name UNIQUE (catalog_id, name)
 );
 
 CREATE TABLE webhook_events (

@@ -1,0 +1,120 @@
+"""``federate serve`` on a free 127.0.0.1 port, for tests (and plugin authors' tests).
+
+:func:`running_server` starts uvicorn on a thread of this process, serving the given SQL
+registry, and stops it on exit; the ``federate_server`` fixture serves a fresh SQLite
+registry (artifact root under ``tmp_path``) and yields a :class:`ServedRegistry`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federate.registry.base import Registry
+
+API = "/api/2.1/unity-catalog"
+
+
+@dataclass
+class ServedRegistry:
+    """A running server: its base URL, the registry behind it, and a small JSON client."""
+
+    url: str
+    registry: Registry
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def uc_uri(self) -> str:
+        """The registry URI federate's ``uc:`` plugin (and MLflow) use for it."""
+        return f"uc:{self.url}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON answer) of one request; ``path`` is relative to the API
+        root unless it starts with ``/``."""
+        url = self.url + (path if path.startswith("/") else f"{API}/{path}")
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        bearer = token if token is not None else self.token
+        if bearer:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                status, payload, kind = resp.status, resp.read(), resp.headers.get("Content-Type")
+        except urllib.error.HTTPError as err:
+            status, payload, kind = err.code, err.read(), err.headers.get("Content-Type")
+        assert kind is not None and kind.startswith("application/json"), (status, kind, payload)
+        return status, json.loads(payload) if payload else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(
+    registry: Registry, *, token: str | None = None, read_token: str | None = None, **app_args: Any
+) -> Iterator[ServedRegistry]:
+    """Serve ``registry`` until the block ends."""
+    import uvicorn
+
+    from federate.server.app import create_app
+    from federate.server.auth import Tokens
+
+    app = create_app(registry, Tokens(token, read_token), **app_args)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"federate-serve-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"federate serve did not start on 127.0.0.1:{port}")
+        time.sleep(0.02)
+    try:
+        yield ServedRegistry(f"http://127.0.0.1:{port}", registry, token)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+def federate_server(tmp_path: Path) -> Iterator[ServedRegistry]:
+    """A fresh SQLite registry (artifacts under ``tmp_path/artifacts``) served over the
+    Unity Catalog API, without authentication."""
+    pytest.importorskip("uvicorn")
+    from federate.config import RegistryConfig
+    from federate.registry.sql.store import SqlRegistry
+
+    db = tmp_path / "served.db"
+    root = tmp_path / "artifacts"
+    registry = SqlRegistry(RegistryConfig(f"sqlite:///{db}", str(root), None, "argument"))
+    with registry.session.write(create=True):  # creates the database
+        pass
+    with running_server(registry) as served:
+        yield served

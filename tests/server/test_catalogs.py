@@ -1,0 +1,72 @@
+"""federate serve: catalogs and schemas over HTTP (create, get, list with paging, delete)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("uvicorn")
+
+
+def test_catalog_and_schema_lifecycle(federate_server):
+    s = federate_server
+    status, catalog = s.call("POST", "catalogs", {"name": "main", "comment": "prod"})
+    assert status == 200
+    assert catalog["name"] == "main" and catalog["comment"] == "prod"
+    assert isinstance(catalog["created_at"], int) and catalog["id"]
+    assert s.call("GET", "catalogs/main")[1] == catalog
+    status, schema = s.call("POST", "schemas", {"name": "fraud", "catalog_name": "main"})
+    assert status == 200
+    assert schema["full_name"] == "main.fraud" and "comment" not in schema  # unset: omitted
+    assert s.call("GET", "schemas/main.fraud")[1] == schema
+    assert s.call("GET", "schemas?catalog_name=main")[1] == {"schemas": [schema]}
+    assert s.call("DELETE", "schemas/main.fraud") == (200, {})
+    assert s.call("DELETE", "catalogs/main") == (200, {})
+    assert s.call("GET", "catalogs/main") == (
+        404,
+        {"error_code": "NOT_FOUND", "message": "Catalog not found: main"},
+    )
+
+
+def test_duplicates_are_409_and_missing_parents_404(federate_server):
+    s = federate_server
+    s.call("POST", "catalogs", {"name": "main"})
+    status, error = s.call("POST", "catalogs", {"name": "main"})
+    assert (status, error["error_code"]) == (409, "ALREADY_EXISTS")
+    assert "main" in error["message"]
+    status, error = s.call("POST", "schemas", {"name": "x", "catalog_name": "nope"})
+    assert (status, error) == (
+        404,
+        {"error_code": "NOT_FOUND", "message": "Catalog not found: nope"},
+    )
+    status, error = s.call("GET", "schemas/main.nope")
+    assert (status, error["message"]) == (404, "Schema not found: main.nope")
+
+
+def test_catalog_list_pages_and_clamps_max_results(federate_server):
+    s = federate_server
+    for name in ("a", "b", "c"):
+        s.call("POST", "catalogs", {"name": name})
+    status, page = s.call("GET", "catalogs?max_results=2")
+    assert status == 200
+    assert [c["name"] for c in page["catalogs"]] == ["a", "b"]
+    _, rest = s.call("GET", f"catalogs?max_results=2&page_token={page['next_page_token']}")
+    assert [c["name"] for c in rest["catalogs"]] == ["c"] and "next_page_token" not in rest
+    status, everything = s.call("GET", "catalogs?max_results=100000000")
+    assert status == 200 and len(everything["catalogs"]) == 3
+    status, error = s.call("GET", "catalogs?max_results=-1")
+    assert (status, error["error_code"]) == (400, "INVALID_ARGUMENT")
+    assert "max_results" in error["message"]
+
+
+def test_non_empty_schema_and_catalog_need_force(federate_server):
+    s = federate_server
+    s.call("POST", "catalogs", {"name": "main"})
+    s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
+    s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
+    status, error = s.call("DELETE", "schemas/main.ml")
+    assert status == 400 and "not empty" in error["message"] and "force" in error["message"]
+    status, error = s.call("DELETE", "catalogs/main")
+    assert status == 400 and "not empty" in error["message"]
+    assert s.call("DELETE", "catalogs/main?force=true") == (200, {})
+    assert s.call("GET", "models/main.ml.m")[0] == 404
+    assert s.call("GET", "schemas/main.ml")[0] == 404

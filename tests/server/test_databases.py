@@ -1,0 +1,45 @@
+"""federate serve on every database of the test kit (SQLite, PostgreSQL, MySQL): the
+catalog tables of migration 0004, names with LIKE wildcards, and a version registered
+through uc: and read back through the SQL registry directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import federate
+from federate.testing.databases import (  # noqa: F401  (fixtures for this module)
+    database,
+    database_uri,
+    registry,
+)
+from federate.testing.server import running_server
+
+pytest.importorskip("uvicorn")
+
+
+def test_served_on_each_database(registry, federate_home, tmp_path):  # noqa: F811
+    with running_server(registry) as s:
+        assert s.call("GET", "/healthz") == (200, {"status": "ok"})
+        for catalog in ("main", "ma_n", "m%n"):  # _ and % must not match as wildcards
+            assert s.call("POST", "catalogs", {"name": catalog})[0] == 200
+            assert s.call("POST", "schemas", {"name": "ml", "catalog_name": catalog})[0] == 200
+        assert s.call("POST", "catalogs", {"name": "MAIN"})[0] == 200  # case-sensitive
+        s.call("POST", "models", {"name": "m", "catalog_name": "ma_n", "schema_name": "ml"})
+        s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
+        _, listed = s.call("GET", "models?catalog_name=ma_n&schema_name=ml")
+        assert [m["full_name"] for m in listed["registered_models"]] == ["ma_n.ml.m"]
+        _, listed = s.call("GET", "models?catalog_name=m%25n")
+        assert listed == {"registered_models": []}
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "weights.bin").write_bytes(b"\x00\x01" * 50_000)
+        mv = federate.register(src, "main.ml.m", registry_uri=s.uc_uri)
+        out = federate.download(
+            f"models:/main.ml.m/{mv.version}", tmp_path / "out", registry_uri=registry.uri
+        )
+        assert (Path(out) / "weights.bin").read_bytes() == (src / "weights.bin").read_bytes()
+        assert s.call("DELETE", "catalogs/ma_n?force=true") == (200, {})
+        assert s.call("GET", "models/ma_n.ml.m")[0] == 404
+        assert s.call("GET", "models/main.ml.m")[0] == 200
