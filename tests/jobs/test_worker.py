@@ -139,6 +139,9 @@ def _worker(**env: str) -> subprocess.Popen[bytes]:
         "FEDERATE_JOBS_POLL_SECONDS": "0.1",
         "FEDERATE_MULTIPART_THRESHOLD": "256k",
         "FEDERATE_CHUNK_SIZE": "128k",
+        # one connection: the throttle is per connection, so the copy lasts seconds, long
+        # enough to be killed mid-way even on a loaded machine
+        "FEDERATE_MAX_WORKERS": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "federate", "jobs", "work"],
