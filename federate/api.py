@@ -2,7 +2,8 @@
 
 Each call parses the URI, picks the registry (see :mod:`federate.config`), asks it
 which version the URI means and where its files are, and hands that location to the
-repository plugin for its scheme. Registries are opened once per process and reused.
+repository plugin for its scheme. Registries are opened once per process and reused
+(:mod:`federate.registries`); versions are served from the cache (:mod:`federate.serving`).
 A third-party plugin's object failing with anything but a FederateError surfaces as one
 PluginError naming its package and method (:mod:`federate.plugins.blame`).
 """
@@ -10,18 +11,15 @@ PluginError naming its package and method (:mod:`federate.plugins.blame`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import os
-import shutil
-import threading
 import uuid
 from pathlib import Path
 
 from federate import transfer
-from federate.cache import ModelCache, Record, Snapshot, SnapshotChanged, offline
+from federate.cache import ModelCache, SnapshotChanged, offline
 from federate.cache.placing import link_mode
-from federate.config import RegistryConfig, chosen_registry, federate_home, registry_config
+from federate.config import federate_home
 from federate.entities import PENDING_REGISTRATION, FileInfo, ModelVersion, PromptVersion
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
@@ -33,50 +31,21 @@ from federate.errors import (
 )
 from federate.plugins.blame import names_failing_plugins
 from federate.plugins.manager import get_plugin_host
+from federate.registries import (
+    clear_registry_cache,
+    config_for,
+    get_registry,
+    registry_for,
+    repo_for_version,
+)
 from federate.registry.base import Registry, check_alias, check_name
 from federate.repos.base import ArtifactRepository
 from federate.repos.local_tree import check_regular_file, walk
+from federate.serving import SERVE_ATTEMPTS, serve_part, serve_version
 from federate.transfer.engine import check_destination, source_name
-from federate.transfer.progress import ProgressArg, report_served
+from federate.transfer.progress import ProgressArg
 from federate.transfer.selection import Patterns, Selection
-from federate.uri import ModelRef, is_registry_uri, parse_uri
-
-_registries: dict[RegistryConfig, Registry] = {}
-_registries_lock = threading.Lock()
-
-
-def _open_registry(config: RegistryConfig) -> Registry:
-    registry = _registries.get(config)
-    if registry is None:
-        with _registries_lock:
-            registry = _registries.get(config)
-            if registry is None:
-                registry = get_plugin_host().open_registry(config)
-                _registries[config] = registry
-    return registry
-
-
-def get_registry(uri: str | None = None, *, profile: str | None = None) -> Registry:
-    """The registry for ``uri`` (a registry URI, not a models:/ URI), or for ``profile``
-    (a ``[registries.<profile>]`` table of federate.toml), or the configured one."""
-    return _open_registry(chosen_registry(uri, profile))
-
-
-def clear_registry_cache() -> None:
-    """Forget opened registries (tests; after changing configuration files)."""
-    with _registries_lock:
-        _registries.clear()
-
-
-def _config_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> RegistryConfig:
-    # a models://<profile>/ URI names its registry itself, above any argument
-    if ref.profile is not None:
-        return registry_config(registry_uri, ref.profile)
-    return chosen_registry(registry_uri, profile)
-
-
-def _registry_for(ref: ModelRef, registry_uri: str | None, profile: str | None) -> Registry:
-    return _open_registry(_config_for(ref, registry_uri, profile))
+from federate.uri import is_registry_uri, parse_uri
 
 
 @names_failing_plugins
@@ -90,7 +59,7 @@ def resolve(
             f"{uri!r} is a prompt URI; use federate.load_prompt() to read prompts",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri, profile).resolve(ref)
+    return registry_for(ref, registry_uri, profile).resolve(ref)
 
 
 @names_failing_plugins
@@ -105,19 +74,7 @@ def load_prompt(
             "prompts:/<name>@<alias>",
             INVALID_PARAMETER_VALUE,
         )
-    return _registry_for(ref, registry_uri, profile).resolve_prompt(ref)
-
-
-def _repo_for_version(registry: Registry, mv: ModelVersion) -> ArtifactRepository:
-    location = mv.download_uri
-    if not location:
-        raise FederateError(
-            f"Model {mv.name!r} version {mv.version} has no storage location",
-            RESOURCE_DOES_NOT_EXIST,
-        )
-    credentials = registry.read_credentials(mv)
-    refresh = (lambda: registry.read_credentials(mv)) if credentials is not None else None
-    return get_plugin_host().open_repo(location, credentials, refresh)
+    return registry_for(ref, registry_uri, profile).resolve_prompt(ref)
 
 
 @names_failing_plugins
@@ -173,12 +130,12 @@ def download(
         if target is not None:
             check_destination(target, overwrite)  # before any fetching
             link_mode()  # a mistyped FEDERATE_CACHE_LINK too
-        config = _config_for(ref, registry_uri, profile)
-        for _ in range(_SERVE_ATTEMPTS):
+        config = config_for(ref, registry_uri, profile)
+        for _ in range(SERVE_ATTEMPTS):
             try:
                 if selection is not None:
-                    return _serve_part(ref, config, selection, progress, target, overwrite)
-                return _serve_version(ref, config, progress, target, overwrite)
+                    return serve_part(ref, config, selection, progress, target, overwrite)
+                return serve_version(ref, config, progress, target, overwrite)
             except SnapshotChanged:
                 continue  # edited while being copied: checked, repaired, copied again
         raise FederateError(
@@ -217,179 +174,6 @@ def download(
     return str(Path(out) / one) if one is not None and Path(out).is_dir() else out
 
 
-#: how often a download serves a snapshot that changes under it before giving up
-_SERVE_ATTEMPTS = 3
-
-
-def _locate(
-    cache: ModelCache, config: RegistryConfig, ref: ModelRef, cache_only: bool
-) -> tuple[Snapshot, Registry, ModelVersion]:
-    """The snapshot ``ref`` means, with the registry and version when online (offline:
-    what it meant when last resolved; the registry and version are then never used).
-    The cache knows the registry by its plugin's key: the URI, or the workspace it
-    reaches (see :class:`~federate.plugins.types.RegistryPlugin`)."""
-    key = get_plugin_host().cache_key(config)
-    if cache_only:
-        return cache.recall(key, ref), None, None  # type: ignore[return-value]
-    registry = _open_registry(config)
-    mv = registry.resolve(ref)
-    cache.remember(key, ref, mv.name, mv.version)
-    return cache.snapshot(key, mv.name, mv.version), registry, mv
-
-
-def _serve_version(
-    ref: ModelRef,
-    config: RegistryConfig,
-    progress: ProgressArg,
-    target: Path | None,
-    overwrite: bool,
-) -> str:
-    """Serve the version ``ref`` means from the cache: the snapshot's path, or its files
-    copied to ``target``; fetched first if missing, incomplete or damaged.
-
-    Whatever is served is checked and used under the version's lock, shared while it
-    is only read, so prune or a repair never removes it meanwhile (see
-    :mod:`federate.cache`)."""
-    cache = ModelCache()
-    key = get_plugin_host().cache_key(config)  # the URI, or the workspace it reaches
-    cache_only = offline()
-    snap, registry, mv = _locate(cache, config, ref, cache_only)
-
-    def serve(record: Record, fetched: bool = False) -> str:
-        cache.touch(snap)
-        if target is None:
-            path = str(snap.path)
-        else:
-            path = cache.materialize(snap, record, target, overwrite)
-        if not fetched:  # a fill sent its own final event
-            report_served(progress, [f.size for f in record.files.values()])
-        return path
-
-    with cache.reading(snap):
-        record = cache.intact(snap)  # one stat per file
-        if record is not None:
-            return serve(record)
-    with cache.lock(snap):
-        if cache.intact(snap) is None:
-            damaged = snap.record() is not None
-            if cache_only:
-                if damaged:
-                    cache.discard(snap)  # bad blobs with it
-                raise cache.missing_offline(snap, ref, damaged)
-            cache.discard(snap)  # what a crash, prune, damage or partial downloads left
-            # served before the lock is released, so nothing removes it meanwhile
-            return serve(_fill(cache, snap, registry, mv, key, progress), fetched=True)
-    with cache.reading(snap):  # another process filled it while we waited: read it
-        record = cache.intact(snap)  # with the other readers, not one at a time
-        if record is not None:
-            return serve(record)
-    raise SnapshotChanged(snap.path)  # removed again in between: the caller tries again
-
-
-def _fill(
-    cache: ModelCache,
-    snap: Snapshot,
-    registry: Registry,
-    mv: ModelVersion,
-    registry_uri: str,
-    progress: ProgressArg,
-) -> Record:
-    """Download the version into the cache (the caller holds its lock)."""
-    repo = _repo_for_version(registry, mv)
-    snap.path.mkdir(parents=True, exist_ok=True)  # a file-rooted version lands inside
-    sha256: dict[str, str] = {}  # blob names, taken while the bytes land
-    try:
-        transfer.download(repo, snap.path, overwrite=True, progress=progress, sha256=sha256)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            snap.path.rmdir()  # nothing came: leave no empty version behind
-        raise
-    return cache.adopt(snap, registry_uri, repo.root, sha256)
-
-
-def _serve_part(
-    ref: ModelRef,
-    config: RegistryConfig,
-    selection: Selection,
-    progress: ProgressArg,
-    target: Path | None,
-    overwrite: bool,
-) -> str:
-    """Serve the files of the version ``ref`` means that ``selection`` takes: from its
-    complete snapshot if cached, else from what partial downloads cached, else fetched
-    (only those files) into the snapshot directory without completing it."""
-    cache = ModelCache()
-    cache_only = offline()
-    snap, registry, mv = _locate(cache, config, ref, cache_only)
-    label = f"{ref} (version {snap.version})"
-
-    def pick(sizes: dict[str, int | None]) -> list[str]:
-        listing = [FileInfo(rel, False, size) for rel, size in sizes.items()]
-        return [info.path for info in selection.pick(listing, label)]
-
-    def serve(record: Record, rels: list[str]) -> str:
-        one = selection.one_file(rels)
-        cache.touch(snap)
-        if target is None:
-            return str(snap.path / one if one is not None else snap.path)
-        cache.materialize(snap, record.subset(rels), target, overwrite)
-        return str(target / one if one is not None else target)
-
-    def cached() -> str | None:
-        record = cache.intact(snap)
-        if record is not None:
-            return serve(record, pick({rel: f.size for rel, f in record.files.items()}))
-        partial = snap.partial()
-        if partial is None:
-            return None
-        rels = pick(partial.listing)
-        have = partial.as_record()
-        if all(rel in have.files for rel in rels) and not snap.changed(have.subset(rels)):
-            return serve(have, rels)
-        return None
-
-    with cache.reading(snap):
-        served = cached()
-        if served is not None:
-            return served
-    if cache_only:
-        raise cache.not_cached(
-            f"every file of {label} that {selection.describe()} selects",
-            "a download of the whole version, or of these files, puts them there",
-        )
-    with cache.lock(snap):
-        served = cached()
-        if served is not None:
-            return served
-        partial = snap.partial()
-        if partial is None:
-            cache.discard(snap)  # what a crashed fill left
-        else:
-            gone = set(snap.changed(partial.as_record()))
-            partial = dataclasses.replace(
-                partial, files={k: v for k, v in partial.files.items() if k not in gone}
-            )
-        listing: dict[str, int | None] = {}
-
-        def choose(entries: list[FileInfo]) -> list[FileInfo]:
-            listing.update({e.path: e.file_size for e in entries if not e.is_dir})
-            picked = selection.pick(entries, label)
-            return [e for e in picked if partial is None or e.path not in partial.files]
-
-        repo = _repo_for_version(registry, mv)
-        digest = hashlib.sha256(f"{snap.registry_id}/{snap.name}/{snap.version}".encode())
-        fetched = cache.root / "picks" / digest.hexdigest()[:16]
-        sha256: dict[str, str] = {}
-        try:
-            transfer.download(
-                repo, fetched, overwrite=True, progress=progress, sha256=sha256, select=choose
-            )
-            partial = cache.add_partial(snap, fetched, sha256, listing, partial)
-        finally:
-            shutil.rmtree(fetched, ignore_errors=True)
-        return serve(partial.as_record(), pick(listing))
-
-
 @names_failing_plugins
 def list_artifacts(
     uri: str,
@@ -401,8 +185,8 @@ def list_artifacts(
     """The entries directly under ``path`` of a version's files (or of a storage URI)."""
     if is_registry_uri(uri):
         ref = parse_uri(uri)
-        registry = _registry_for(ref, registry_uri, profile)
-        repo = _repo_for_version(registry, registry.resolve(ref))
+        registry = registry_for(ref, registry_uri, profile)
+        repo = repo_for_version(registry, registry.resolve(ref))
     else:
         repo = get_plugin_host().open_repo(uri)
     return repo.list(path or "")
@@ -510,3 +294,14 @@ def _undo_registration(
             repo.delete()
     with contextlib.suppress(Exception):
         registry.delete_model_version(name, version)
+
+
+__all__ = [
+    "clear_registry_cache",
+    "download",
+    "get_registry",
+    "list_artifacts",
+    "load_prompt",
+    "register",
+    "resolve",
+]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from federate.api import _open_registry, download
+from federate.api import download
 from federate.cache import ModelCache
 from federate.config import RegistryConfig, registry_config
 from federate.entities import PENDING_REGISTRATION, READY, ModelVersion
@@ -36,6 +36,7 @@ from federate.jobs import lineage
 from federate.jobs.digest import directory_hashes, tree_digest
 from federate.jobs.entities import Job, JobProgress
 from federate.plugins.manager import get_plugin_host
+from federate.registries import open_registry
 from federate.registry.base import Registry, check_alias, check_name
 from federate.transfer.progress import ProgressEvent
 from federate.uri import ModelRef, parse_uri
@@ -116,8 +117,8 @@ def copy_version(
     a callable gets :class:`JobProgress` updates."""
     ref = _source_ref(src_uri)
     src_config = registry_config(registry_uri, ref.profile)
-    source = _open_registry(src_config).resolve(ref)
-    dst = _open_registry(destination_config(to))
+    source = open_registry(src_config).resolve(ref)
+    dst = open_registry(destination_config(to))
     dst_name = name or source.name
     check_name(dst_name)
     identity = {

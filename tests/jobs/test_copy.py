@@ -68,7 +68,7 @@ def test_copy_local_to_s3_bytes_tags_and_lineage(two_registries, model_tree, tmp
 
     again = federate.copy("models://team/churn/1", "company")
     assert again.version == 1  # lineage says team/churn/1 either way
-    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
     assert [mv.version for mv in company.search_model_versions("name = 'churn'")] == [1]
 
 
@@ -86,7 +86,7 @@ def test_a_copy_killed_after_reserving_its_version_is_finished_not_duplicated(
     two_registries, model_tree
 ):
     federate.register(model_tree, "churn")
-    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
     # what a copy killed mid-upload leaves: a reserved version with the lineage tags and
     # part of the files under its location
     company.create_registered_model("churn")
@@ -114,7 +114,7 @@ def test_a_failed_upload_leaves_nothing_behind(two_registries, model_tree, monke
     monkeypatch.setattr(copy_module, "_upload", broken)
     with pytest.raises(FederateError, match="the store went away"):
         federate.copy("models:/churn/1", "company")
-    company = federate.api._open_registry(federate.config.registry_config(profile="company"))
+    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
     assert list(company.search_model_versions("name = 'churn'")) == []
 
 

@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 import federate
-from federate.api import _open_registry
 from federate.cli.root import cli
 from federate.config import registry_config
 from federate.jobs.entities import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED
 from federate.jobs.store import JobStore
 from federate.jobs.worker import Worker
+from federate.registries import open_registry
 from federate.registry.sql.db import prepare
 
 ROOT = Path(federate.__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def _queue() -> JobStore:
 
 
 def _company_versions(name: str) -> list[int]:
-    company = _open_registry(registry_config(profile="company"))
+    company = open_registry(registry_config(profile="company"))
     return [mv.version for mv in company.search_model_versions(f"name = '{name}'")]
 
 
@@ -125,7 +125,7 @@ def slow_source(registries, http_server):  # type: ignore[no-untyped-def]
     for path, data in files.items():
         (http_server.directory / "slow" / path).parent.mkdir(parents=True, exist_ok=True)
         (http_server.directory / "slow" / path).write_bytes(data)
-    team = _open_registry(registry_config(profile="team"))
+    team = open_registry(registry_config(profile="team"))
     team.create_registered_model("slow")
     team.create_model_version("slow", source=http_server.url("slow/"))
     http_server.faults.rate = 256 * 1024
