@@ -39,6 +39,7 @@ from federate.errors import (
     describe,
     missing_package,
 )
+from federate.transfer.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     import urllib3
@@ -97,17 +98,6 @@ class RestServer:
             if secret:
                 text = text.replace(secret, "<redacted>")
         return text
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (a number; dates are ignored)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 class RestClient:
@@ -188,7 +178,7 @@ class RestClient:
                 if status not in RETRIED_STATUSES:
                     raise self._refusal(status, resp.data, method, endpoint)
                 reason = f"HTTP {status}"
-                wait = _retry_after(resp.headers.get("Retry-After"))
+                wait = retry_after_seconds(resp.headers.get("Retry-After"))
             if attempt >= settings.max_attempts or (wait is not None and wait > MAX_RETRY_AFTER_S):
                 raise FederateError(
                     f"{self.server.kind} {self.server.base_url} did not answer {method} "

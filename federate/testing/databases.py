@@ -39,6 +39,7 @@ from federate.config import RegistryConfig
 from federate.registry.sql.db import dispose_engines, prepare
 from federate.registry.sql.models import Base
 from federate.registry.sql.store import SqlRegistry
+from federate.transfer.staging import pid_alive
 
 ENV_VAR = "FEDERATE_TEST_DB_URIS"
 FRESH_SQLITE = "sqlite"
@@ -202,19 +203,9 @@ def _drop_orphans(conn: sa.Connection) -> None:
         if not name.startswith(RUN_DATABASE_PREFIX):
             continue
         pid = name[len(RUN_DATABASE_PREFIX) :].split("_", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             with contextlib.suppress(Exception):
                 _drop(conn, name)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _drop(conn: sa.Connection, name: str) -> None:

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: a non-negative number, else None (an
+    HTTP date or garbage: the caller falls back to its own backoff)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
 class Cancelled(Exception):
     """Another part of the download failed or the user interrupted: stop quietly."""
 

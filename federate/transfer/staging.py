@@ -57,7 +57,8 @@ def read_json(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,7 +73,7 @@ def _owner_gone(owner: dict[str, object] | None) -> bool:
         return True  # unreadable, missing or handed back: nobody relies on it
     pid, host, beat = owner.get("pid"), owner.get("host"), owner.get("heartbeat")
     if host == socket.gethostname() and isinstance(pid, int):
-        return pid != os.getpid() and not _pid_alive(pid)
+        return pid != os.getpid() and not pid_alive(pid)
     return not isinstance(beat, (int, float)) or time.time() - beat > STALE_AFTER_S
 
 

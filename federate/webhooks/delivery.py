@@ -47,6 +47,7 @@ import federate
 from federate.envvars import env_float, env_int
 from federate.errors import redact
 from federate.redaction import REDACTED, redact_text, register_secret, split_userinfo
+from federate.transfer.retry import retry_after_seconds
 from federate.webhooks.signing import delivery_headers
 
 logger = logging.getLogger(__name__)
@@ -152,12 +153,8 @@ def _error_text(err: Exception, url: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return min(max(float(value), 0.0), MAX_BACKOFF_S)
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+    seconds = retry_after_seconds(value)  # None for an HTTP date: our own backoff then
+    return None if seconds is None else min(seconds, MAX_BACKOFF_S)
 
 
 def _new_session() -> Any:
