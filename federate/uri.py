@@ -165,6 +165,10 @@ def parse_uri(uri: str) -> ModelRef:
 
     only = segments[0]
     if "@" in only:
+        if "@@" in only:  # a typo far more often than a name ending in '@'
+            raise _invalid(
+                uri, scheme, "'@@' is not an alias; write an '@' that is part of the name as %40"
+            )
         name, alias = (_unquote(uri, scheme, s) for s in only.rsplit("@", 1))
         _check_name(uri, scheme, name)
         if not alias.strip():

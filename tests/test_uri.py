@@ -477,3 +477,17 @@ def test_escaped_specials_round_trip_through_str() -> None:
     for name in ["a#b", "a?b", "50%", "é"]:
         ref = ModelRef("models", name=name, version=2)
         assert parse_uri(str(ref)) == ref
+
+
+@pytest.mark.parametrize("uri", ["models:/iris@@x", "prompts:/p@@a", "models://prod/m@@"])
+def test_a_doubled_at_sign_is_refused_not_read_into_the_name(uri: str) -> None:
+    # models:/iris@@x used to resolve the model "iris@" (MLflow's split on the last '@');
+    # a name that really ends in '@' is written %40.
+    with pytest.raises(federate.FederateError) as info:
+        parse_uri(uri)
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "'@@'" in info.value.message and "%40" in info.value.message
+
+
+def test_a_name_ending_in_an_at_sign_is_written_percent_encoded() -> None:
+    assert parse_uri("models:/iris%40@x") == M(name="iris@", alias="x")
