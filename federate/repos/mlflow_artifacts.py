@@ -15,6 +15,10 @@ file. Files are read as the ``http`` repository reads them (it is one, with the 
 credentials): ranged GETs pinned to the ETag where the server honours ``Range`` (a local
 artifact store), one whole GET per file where it answers ranges with the whole file (an
 S3 store behind the proxy), pipelined GETs for small files, sizes checked.
+
+Writes go through the same API, as MLflow's client sends them: ``PUT .../artifacts/<path>``
+with a file's bytes (several files at once), ``DELETE .../artifacts/<path>`` for a file or
+a whole directory.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ def _artifact_path(location: str) -> tuple[str, str]:
 
 
 class MlflowArtifactsRepository(HttpArtifactRepository):
-    """Read-only access to files under an ``mlflow-artifacts:`` location."""
+    """Files under an ``mlflow-artifacts:`` location: read, written and deleted."""
 
     def __init__(
         self,
@@ -209,6 +213,44 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
             RESOURCE_DOES_NOT_EXIST,
         )
 
+    # -- writing -------------------------------------------------------------------------
+
+    def _file_endpoint(self, path: str) -> str:
+        where = self._server_path(path)
+        if not where:
+            raise FederateError(
+                f"A file needs a path under {self.root}, not the root itself",
+                INVALID_PARAMETER_VALUE,
+            )
+        return f"{API}/{quote(where)}"
+
+    def upload_file(self, local_path: str, path: str) -> None:
+        self._api.put_file(self._file_endpoint(path), local_path)
+
+    def upload_dir(self, local_dir: str, path: str = "") -> None:
+        """Every file under ``local_dir`` (read by the rule of
+        :mod:`federate.repos.local_tree`, checked before anything is sent), several at once."""
+        from pathlib import Path
+
+        from federate.repos.local_tree import walk
+
+        files = {
+            (f"{path.strip('/')}/{entry.rel}" if path.strip("/") else entry.rel): entry.path
+            for entry in walk(Path(local_dir))
+            if not entry.is_dir
+        }
+        in_parallel(lambda rel: self.upload_file(files[rel], rel), sorted(files))
+
+    def delete(self, path: str = "") -> None:
+        """Delete a file or a directory (the whole location without ``path``)."""
+        where = self._server_path(path)
+        if not where:
+            raise FederateError(
+                f"Refusing to delete the whole artifact store of {self.server.base_url}",
+                INVALID_PARAMETER_VALUE,
+            )
+        self._api.delete(f"{API}/{quote(where)}")
+
 
 @hookimpl(trylast=True)
 def federate_artifact_repos() -> builtins.list[RepoPlugin]:
@@ -217,6 +259,6 @@ def federate_artifact_repos() -> builtins.list[RepoPlugin]:
             name="mlflow-artifacts",
             schemes=(SCHEME,),
             factory=MlflowArtifactsRepository,
-            description="Files an MLflow server proxies (mlflow-artifacts:, read-only)",
+            description="Files an MLflow server proxies (mlflow-artifacts:)",
         )
     ]
