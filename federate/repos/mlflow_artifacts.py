@@ -51,8 +51,9 @@ _MAX_DEPTH = 64
 
 
 def server_credentials(tracking_uri: str) -> ScopedCredentials:
-    """What the MLflow server registry hands this repository: its tracking URI (no
-    secret: credentials come from the environment, as for MLflow's client)."""
+    """What the MLflow server registry hands this repository: its registry URI, an MLflow
+    tracking URI or ``databricks[://<profile>]`` (no secret: credentials come from the
+    environment, as for MLflow's client)."""
     return ScopedCredentials(MLFLOW_SERVER, {"tracking_uri": tracking_uri})
 
 
@@ -93,11 +94,11 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         credentials: ScopedCredentials | None = None,
         refresh: CredentialRefresher | None = None,
     ) -> None:
-        from federate.registry.mlflow_rest.server import tracking_server
+        from federate.registry.mlflow_rest.server import server_for
         from federate.registry.rest_client import RestClient
 
         netloc, self._prefix = _artifact_path(root)
-        server = tracking_server(_tracking_uri(root, credentials))
+        server = server_for(_tracking_uri(root, credentials))
         if netloc:  # the location names the host; the tracking URI's scheme and path stay
             track = urlsplit(server.base_url)
             server = replace(server, base_url=f"{track.scheme}://{netloc}{track.path}")

@@ -27,7 +27,7 @@ from federate.errors import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST, FederateErr
 from federate.names import check_alias
 from federate.registry.base import Registry, as_version
 from federate.registry.mlflow_rest import wire
-from federate.registry.mlflow_rest.server import tracking_server
+from federate.registry.mlflow_rest.server import server_for
 from federate.registry.mlflow_rest.tracking import RUNS_SCHEME, Tracking
 from federate.registry.mlflow_rest.writes import MlflowWrites
 from federate.registry.rest_client import RestClient
@@ -37,11 +37,12 @@ API = "/api/2.0/mlflow"
 
 
 class MlflowServerRegistry(MlflowWrites, Registry):
-    """The registry of the MLflow tracking server at ``config.uri``."""
+    """The registry of the MLflow tracking server (or Databricks workspace) ``config.uri``
+    names."""
 
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
-        self.server = tracking_server(config.uri)
+        self.server = server_for(config.uri)
         self.client = RestClient(self.server)
         self.tracking = Tracking(self.client)
 
@@ -136,5 +137,5 @@ class MlflowServerRegistry(MlflowWrites, Registry):
 
         location = model_version.download_uri or ""
         if location.lower().startswith(SCHEME + ":"):
-            return server_credentials(self.server.base_url)
+            return server_credentials(self.config.uri)
         return None
