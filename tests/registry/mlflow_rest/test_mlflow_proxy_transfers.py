@@ -6,11 +6,8 @@ against a TLS-terminating proxy with a certificate made here."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
-import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ import federate
 from federate.api import clear_registry_cache
 from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError
 from federate.testing.faults import FaultProxy
+from federate.testing.tls import self_signed, start_tls_proxy
 
 from .conftest import Populated, tree_files
 
@@ -142,55 +140,16 @@ def test_an_interrupted_download_resumes_with_what_is_missing(
     assert len(again) <= 21
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
-def tls_proxy(populated: Populated, tmp_path: Path) -> tuple[str, Path]:
+def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``https://127.0.0.1:<port>`` in front of the server, and its certificate."""
-    cert, key = _self_signed(tmp_path)
-    proxy = FaultProxy(populated.server.url)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    proxy._server.socket = context.wrap_socket(proxy._server.socket, server_side=True)
-    proxy.start()
-    yield proxy.url.replace("http://", "https://"), cert
+    cert, key = self_signed(tmp_path)
+    proxy, url = start_tls_proxy(populated.server.url, cert, key)
+    yield url, cert
     proxy.stop()
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_with_mlflows_variables(
     populated: Populated,
     big_tree: Path,
