@@ -250,13 +250,13 @@ def register(
             repo.upload_dir(str(source))
         else:
             repo.upload_file(str(source), source.name)
-        registry.finish_model_version(name, pending.version, location)
+        done = registry.complete_registration(pending, location)
     except BaseException:
-        _undo_registration(registry, name, pending.version, repo)
+        _undo_registration(registry, pending, repo)
         raise
     if alias is not None:
-        registry.set_registered_model_alias(name, alias, pending.version)
-    return registry.get_model_version(name, pending.version)
+        registry.set_registered_model_alias(name, alias, done.version)
+    return registry.get_model_version(name, done.version)
 
 
 def _upload_repo(registry: Registry, pending: ModelVersion) -> tuple[str, ArtifactRepository]:
@@ -285,7 +285,7 @@ def _fresh_location(registry: Registry, name: str, version: int) -> tuple[str, A
 
 
 def _undo_registration(
-    registry: Registry, name: str, version: int, repo: ArtifactRepository | None
+    registry: Registry, pending: ModelVersion, repo: ArtifactRepository | None
 ) -> None:
     # best effort: the caller needs the original error, not one from the clean-up; the
     # files go through the repository that wrote them (with the same credentials)
@@ -293,7 +293,7 @@ def _undo_registration(
         with contextlib.suppress(Exception):
             repo.delete()
     with contextlib.suppress(Exception):
-        registry.delete_model_version(name, version)
+        registry.abandon_registration(pending)
 
 
 __all__ = [

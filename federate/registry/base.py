@@ -229,6 +229,18 @@ class Registry(ABC):
         at ``storage_location``. Used by :func:`federate.register`."""
         raise self._not_implemented("finish_model_version")
 
+    def complete_registration(self, pending: ModelVersion, storage_location: str) -> ModelVersion:
+        """The version :func:`federate.register` made ``pending``, its files now stored at
+        ``storage_location``: by default :meth:`finish_model_version`. A registry that
+        numbers a version only once its files are stored (an MLflow server) creates it
+        here, so the version returned may carry another number than ``pending``."""
+        return self.finish_model_version(pending.name, pending.version, storage_location)
+
+    def abandon_registration(self, pending: ModelVersion) -> None:
+        """Undo ``pending`` after its files failed to store: by default
+        :meth:`delete_model_version` (its number is not reused)."""
+        self.delete_model_version(pending.name, pending.version)
+
     def upload_location(self, model_version: ModelVersion) -> str | None:
         """Where :func:`federate.register` stores the files of ``model_version`` (created
         ``PENDING_REGISTRATION``) when the registry decides, as Unity Catalog does; None

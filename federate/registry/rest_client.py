@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlencode
 
 from federate.errors import (
@@ -144,8 +145,41 @@ class RestClient:
     def post(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         return self.call("POST", path, body)
 
+    def patch(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
+        return self.call("PATCH", path, body)
+
+    def delete(self, path: str, body: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """A DELETE, with a JSON body if given (MLflow's registry deletes take one)."""
+        return self.call("DELETE", path, body)
+
     def call(self, method: str, path: str, body: Mapping[str, object] | None) -> dict[str, Any]:
         """One API call, retried while the server is busy; the decoded JSON answer."""
+        payload = None if body is None else json.dumps(body).encode()
+        data = self.send(method, path, payload, "application/json")
+        return self._json(data, method, path.split("?", 1)[0])
+
+    def put_file(self, path: str, local_path: str) -> dict[str, Any]:
+        """PUT the bytes of ``local_path`` (streamed from disk, read again for each
+        attempt) to ``path``; the decoded JSON answer ({} for an empty one)."""
+        size = os.path.getsize(local_path)
+
+        def body() -> BinaryIO:
+            return open(local_path, "rb")  # noqa: SIM115 (closed by send)
+
+        data = self.send("PUT", path, body, "application/octet-stream", size)
+        return self._json(data, "PUT", path.split("?", 1)[0])
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        payload: bytes | Callable[[], BinaryIO] | None,
+        content_type: str = "application/json",
+        size: int | None = None,
+    ) -> bytes:
+        """One request with a raw body (bytes, or a function opening a fresh stream of
+        ``size`` bytes for each attempt), retried while the server is busy; the body of
+        the 2xx answer."""
         from federate.transfer.settings import TransferSettings
 
         settings = TransferSettings.from_env()
@@ -154,19 +188,24 @@ class RestClient:
             "User-Agent": _USER_AGENT,
             "Accept": "application/json",
         }
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+        if payload is not None:
+            headers["Content-Type"] = content_type
+            if size is not None:
+                headers["Content-Length"] = str(size)
         url = self.server.base_url + path
         endpoint = path.split("?", 1)[0]
         attempt = 0
         while True:
             attempt += 1
             wait: float | None = None
+            stream = payload() if callable(payload) else None
             try:
                 resp = self._manager().request(
-                    method, url, body=payload, headers=headers, redirect=False
+                    method,
+                    url,
+                    body=stream if stream is not None else payload,
+                    headers=headers,
+                    redirect=False,
                 )
             except Exception as err:  # urllib3's connection and timeout errors
                 status, reason = 0, describe(err)
@@ -174,11 +213,14 @@ class RestClient:
                 status = resp.status
                 logger.debug("%s %s -> %s", method, endpoint, status)
                 if 200 <= status < 300:
-                    return self._json(resp.data, method, endpoint)
+                    return resp.data
                 if status not in RETRIED_STATUSES:
                     raise self._refusal(status, resp.data, method, endpoint)
                 reason = f"HTTP {status}"
                 wait = retry_after_seconds(resp.headers.get("Retry-After"))
+            finally:
+                if stream is not None:
+                    stream.close()
             if attempt >= settings.max_attempts or (wait is not None and wait > MAX_RETRY_AFTER_S):
                 raise FederateError(
                     f"{self.server.kind} {self.server.base_url} did not answer {method} "

@@ -195,6 +195,9 @@ class HttpTransport:
         self._pool_lock = threading.Lock()
         self._etags: dict[str, str] = {}
         self._sizes: dict[str, int] = {}
+        #: files whose :meth:`probe` was answered with the whole file (HTTP 200): their
+        #: server ignores ``Range``
+        self.ranges_ignored: set[str] = set()
 
     @property
     def pool(self) -> HttpPool:
@@ -239,6 +242,10 @@ class HttpTransport:
         etag = self._etags.get(path)
         return {"If-Match": etag} if etag and not etag.startswith("W/") else {}
 
+    def known_size(self, path: str) -> int | None:
+        """The size a HEAD or GET of ``path`` said, if one was made."""
+        return self._sizes.get(path)
+
     def info(
         self,
         path: str,
@@ -281,6 +288,8 @@ class HttpTransport:
                 if resp.status == 206
                 else None
             )
+            if resp.status == 200:
+                self.ranges_ignored.add(path)
             return self.info(path, resp, size=total)
         finally:
             close_response(resp)  # the one byte is not wanted

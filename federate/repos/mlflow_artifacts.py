@@ -15,12 +15,17 @@ file. Files are read as the ``http`` repository reads them (it is one, with the 
 credentials): ranged GETs pinned to the ETag where the server honours ``Range`` (a local
 artifact store), one whole GET per file where it answers ranges with the whole file (an
 S3 store behind the proxy), pipelined GETs for small files, sizes checked.
+
+Writes go through the same API, as MLflow's client sends them: ``PUT .../artifacts/<path>``
+with a file's bytes (several files at once), ``DELETE .../artifacts/<path>`` for a file or
+a whole directory.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +41,7 @@ from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
 from federate.repos.http import HttpArtifactRepository
 from federate.repos.http_transport import HttpTransport, in_parallel
+from federate.repos.ranged_answer import RangesIgnored
 
 SCHEME = "mlflow-artifacts"
 #: the ScopedCredentials kind naming the tracking server a location belongs to
@@ -47,8 +53,9 @@ _MAX_DEPTH = 64
 
 
 def server_credentials(tracking_uri: str) -> ScopedCredentials:
-    """What the MLflow server registry hands this repository: its tracking URI (no
-    secret: credentials come from the environment, as for MLflow's client)."""
+    """What the MLflow server registry hands this repository: its registry URI, an MLflow
+    tracking URI or ``databricks[://<profile>]`` (no secret: credentials come from the
+    environment, as for MLflow's client)."""
     return ScopedCredentials(MLFLOW_SERVER, {"tracking_uri": tracking_uri})
 
 
@@ -81,7 +88,7 @@ def _artifact_path(location: str) -> tuple[str, str]:
 
 
 class MlflowArtifactsRepository(HttpArtifactRepository):
-    """Read-only access to files under an ``mlflow-artifacts:`` location."""
+    """Files under an ``mlflow-artifacts:`` location: read, written and deleted."""
 
     def __init__(
         self,
@@ -89,11 +96,11 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         credentials: ScopedCredentials | None = None,
         refresh: CredentialRefresher | None = None,
     ) -> None:
-        from federate.registry.mlflow_rest.server import tracking_server
+        from federate.registry.mlflow_rest.server import server_for
         from federate.registry.rest_client import RestClient
 
         netloc, self._prefix = _artifact_path(root)
-        server = tracking_server(_tracking_uri(root, credentials))
+        server = server_for(_tracking_uri(root, credentials))
         if netloc:  # the location names the host; the tracking URI's scheme and path stay
             track = urlsplit(server.base_url)
             server = replace(server, base_url=f"{track.scheme}://{netloc}{track.path}")
@@ -174,6 +181,21 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         out.sort(key=lambda f: f.path)
         return out
 
+    def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
+        """A ranged read; on a server whose probe of the file came back whole (the proxy
+        over an S3 store ignores ``Range``), only a read of the whole file goes out: any
+        other range is :class:`RangesIgnored` at once, so the engine reads the file in one
+        GET instead of having the server stream it whole once per range."""
+        size = self._http.known_size(path)
+        whole = start == 0 and size is not None and length >= size
+        if path in self._http.ranges_ignored and not whole:
+            raise RangesIgnored(
+                f"{self.root}/{path}",
+                f"{self.server.kind} {self.server.base_url} answers ranged reads of this "
+                "file with the whole file: it is read whole, once",
+            )
+        yield from super().iter_range(path, start, length)
+
     def stat(self, path: str = "") -> FileInfo:
         """A file's size and ETag from a one-byte GET: the server's HEAD answers another
         ETag than its GETs (Flask's, not the proxy's), which would fail every pinned
@@ -209,6 +231,44 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
             RESOURCE_DOES_NOT_EXIST,
         )
 
+    # -- writing -------------------------------------------------------------------------
+
+    def _file_endpoint(self, path: str) -> str:
+        where = self._server_path(path)
+        if not where:
+            raise FederateError(
+                f"A file needs a path under {self.root}, not the root itself",
+                INVALID_PARAMETER_VALUE,
+            )
+        return f"{API}/{quote(where)}"
+
+    def upload_file(self, local_path: str, path: str) -> None:
+        self._api.put_file(self._file_endpoint(path), local_path)
+
+    def upload_dir(self, local_dir: str, path: str = "") -> None:
+        """Every file under ``local_dir`` (read by the rule of
+        :mod:`federate.repos.local_tree`, checked before anything is sent), several at once."""
+        from pathlib import Path
+
+        from federate.repos.local_tree import walk
+
+        files = {
+            (f"{path.strip('/')}/{entry.rel}" if path.strip("/") else entry.rel): entry.path
+            for entry in walk(Path(local_dir))
+            if not entry.is_dir
+        }
+        in_parallel(lambda rel: self.upload_file(files[rel], rel), sorted(files))
+
+    def delete(self, path: str = "") -> None:
+        """Delete a file or a directory (the whole location without ``path``)."""
+        where = self._server_path(path)
+        if not where:
+            raise FederateError(
+                f"Refusing to delete the whole artifact store of {self.server.base_url}",
+                INVALID_PARAMETER_VALUE,
+            )
+        self._api.delete(f"{API}/{quote(where)}")
+
 
 @hookimpl(trylast=True)
 def federate_artifact_repos() -> builtins.list[RepoPlugin]:
@@ -217,6 +277,6 @@ def federate_artifact_repos() -> builtins.list[RepoPlugin]:
             name="mlflow-artifacts",
             schemes=(SCHEME,),
             factory=MlflowArtifactsRepository,
-            description="Files an MLflow server proxies (mlflow-artifacts:, read-only)",
+            description="Files an MLflow server proxies (mlflow-artifacts:)",
         )
     ]

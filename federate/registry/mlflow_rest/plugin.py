@@ -8,6 +8,7 @@ from federate.plugins.types import RegistryPlugin
 from federate.registry.base import Registry
 
 MLFLOW_SERVER_SCHEMES = ("http", "https")
+WORKSPACE_SCHEMES = ("databricks",)
 
 
 def open_mlflow_registry(config: RegistryConfig) -> Registry:
@@ -24,6 +25,13 @@ def mlflow_cache_key(config: RegistryConfig) -> str:
     return base_url(config.uri)
 
 
+def workspace_cache_key(config: RegistryConfig) -> str:
+    """The workspace the URI reaches (``databricks`` alone names none)."""
+    from federate.registry.mlflow_rest.server import workspace_server
+
+    return f"databricks+{workspace_server(config.uri).base_url}"
+
+
 @hookimpl(trylast=True)
 def federate_registries() -> list[RegistryPlugin]:
     return [
@@ -33,5 +41,12 @@ def federate_registries() -> list[RegistryPlugin]:
             factory=open_mlflow_registry,
             description="A running MLflow tracking server's model registry (REST API)",
             cache_key=mlflow_cache_key,
-        )
+        ),
+        RegistryPlugin(
+            name="databricks",
+            schemes=WORKSPACE_SCHEMES,
+            factory=open_mlflow_registry,
+            description="A Databricks workspace's model registry (the MLflow REST API)",
+            cache_key=workspace_cache_key,
+        ),
     ]

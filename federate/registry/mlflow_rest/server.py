@@ -13,6 +13,11 @@ the variables MLflow's own client reads, with its rules:
 
 Credentials are never read from the URI (``http://user:pass@host`` is refused, naming the
 variables), so the URI, which federate shows and uses as a cache key, holds no secret.
+
+``databricks`` and ``databricks://<profile>`` are a Databricks workspace's registry (the
+same REST API): host and token as for ``databricks-uc`` (``DATABRICKS_HOST`` and
+``DATABRICKS_TOKEN``, else that profile of ``~/.databrickscfg``), read by the workspace
+configuration of :mod:`federate.registry.uc.workspace`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ CLIENT_CERT_ENV = "MLFLOW_TRACKING_CLIENT_CERT_PATH"
 KIND = "MLflow server"
 AUTH_HINT = f"set {TOKEN_ENV}, or {USERNAME_ENV} and {PASSWORD_ENV}, as for MLflow's own client"
 PROBE = "is it an MLflow tracking server (the URI MLflow's client takes as its tracking URI)?"
+DATABRICKS_SCHEME = "databricks"
+WORKSPACE_KIND = "Databricks workspace"
 
 
 def base_url(uri: str) -> str:
@@ -135,3 +142,47 @@ def tracking_server(uri: str) -> RestServer:
         client_cert=_path(CLIENT_CERT_ENV),
         secrets=secrets,
     )
+
+
+def is_workspace_uri(uri: str) -> bool:
+    text = uri.strip().lower()
+    return text == DATABRICKS_SCHEME or text.startswith(DATABRICKS_SCHEME + "://")
+
+
+def workspace_server(uri: str) -> RestServer:
+    """The Databricks workspace ``databricks`` / ``databricks://<profile>`` means, with
+    its token, configured as for ``databricks-uc`` (the same variables and profiles)."""
+    from federate.registry.uc.workspace import SCHEME as UC_SCHEME
+    from federate.registry.uc.workspace import workspace_for
+
+    text = uri.strip()
+    profile = text.split("://", 1)[1] if "://" in text else ""
+    if not is_workspace_uri(text) or ("://" in text and not profile.strip("/")):
+        raise FederateError(
+            f"Not a Databricks registry URI: {_shown(uri)}. Use 'databricks' "
+            "(DATABRICKS_HOST and DATABRICKS_TOKEN, else the DEFAULT profile of "
+            "~/.databrickscfg) or 'databricks://<profile>'",
+            INVALID_PARAMETER_VALUE,
+        )
+    try:
+        workspace = workspace_for(f"{UC_SCHEME}://{profile}" if profile else UC_SCHEME)
+    except FederateError as err:
+        # the workspace module speaks of databricks-uc: name the URI given instead
+        raise FederateError(
+            str(err).replace(UC_SCHEME, DATABRICKS_SCHEME), err.error_code
+        ) from None
+    return RestServer(
+        base_url=workspace.host,
+        kind=WORKSPACE_KIND,
+        headers={"Authorization": f"Bearer {workspace.token}"},
+        credentials_source=f"the token from {workspace.token_source}",
+        auth_hint="check DATABRICKS_TOKEN or the profile's token",
+        probe="is it a Databricks workspace URL?",
+        secrets=(workspace.token,),
+    )
+
+
+def server_for(uri: str) -> RestServer:
+    """The server a registry URI of this plugin means: an MLflow tracking server
+    (``http(s)://``) or a Databricks workspace (``databricks[://<profile>]``)."""
+    return workspace_server(uri) if is_workspace_uri(uri) else tracking_server(uri)

@@ -7,7 +7,13 @@ versions it returns, for that stage or over all stages). The files are where
 ``model-versions/get-download-uri`` says (the ``storage_location`` of the version
 returned): an ``mlflow-artifacts:`` location is read through the server's artifact proxy
 (:mod:`federate.repos.mlflow_artifacts`), any other (``s3://``, a path) by the repository
-for its scheme, with the caller's own credentials. Writes are NOT_IMPLEMENTED so far.
+for its scheme, with the caller's own credentials; a ``runs:/`` download URI is the run's
+artifacts (:mod:`.tracking`). ``models:/<model_id>`` (an MLflow 3 logged model) is the
+logged model's files, not a registry version: version 0 of a "model" named by its id.
+
+Writes are MLflow's client's (:mod:`.writes`): the files go to a new run's artifacts
+first, then the version is created from them, READY at once (an MLflow server has no
+pending versions), so ``latest`` never names a version whose files are not all there.
 """
 
 from __future__ import annotations
@@ -17,33 +23,31 @@ import dataclasses
 from federate.config import RegistryConfig
 from federate.credentials import ScopedCredentials
 from federate.entities import ModelVersion, RegisteredModel
-from federate.errors import INTERNAL_ERROR, NOT_IMPLEMENTED, FederateError
+from federate.errors import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.names import check_alias
 from federate.registry.base import Registry, as_version
 from federate.registry.mlflow_rest import wire
-from federate.registry.mlflow_rest.server import tracking_server
+from federate.registry.mlflow_rest.server import server_for
+from federate.registry.mlflow_rest.tracking import RUNS_SCHEME, Tracking
+from federate.registry.mlflow_rest.writes import MlflowWrites
 from federate.registry.rest_client import RestClient
 from federate.uri import ModelRef, parse_uri
 
 API = "/api/2.0/mlflow"
 
 
-class MlflowServerRegistry(Registry):
-    """The registry of the MLflow tracking server at ``config.uri``."""
+class MlflowServerRegistry(MlflowWrites, Registry):
+    """The registry of the MLflow tracking server (or Databricks workspace) ``config.uri``
+    names."""
 
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
-        self.server = tracking_server(config.uri)
+        self.server = server_for(config.uri)
         self.client = RestClient(self.server)
+        self.tracking = Tracking(self.client)
 
     def __repr__(self) -> str:
         return f"MlflowServerRegistry({self.server.base_url!r})"
-
-    def _not_implemented(self, op: str) -> FederateError:
-        return FederateError(
-            f"The MLflow server registry reads models only so far: {op} is not supported yet",
-            NOT_IMPLEMENTED,
-        )
 
     # -- resolution --------------------------------------------------------------------
 
@@ -52,15 +56,39 @@ class MlflowServerRegistry(Registry):
         if isinstance(ref, str):
             ref = parse_uri(ref)
         if ref.model_id is not None and not ref.is_prompt:
-            raise FederateError(
-                f"models:/{ref.model_id}: MLflow 3 logged models (models:/<model_id>) are not "
-                "supported by the MLflow server registry yet; use models:/<name>/<version>, "
-                "/<stage>, /latest or @<alias>",
-                NOT_IMPLEMENTED,
-            )
+            return self.get_model_version_by_model_id(ref.model_id)
         mv = super().resolve(ref)
         location = self.get_model_version_download_uri(mv.name, mv.version)
+        if location.lower().startswith(RUNS_SCHEME + ":"):
+            location = self.tracking.runs_uri_location(location, self._has_files)
         return dataclasses.replace(mv, storage_location=location)
+
+    def get_model_version_by_model_id(self, model_id: str) -> ModelVersion:
+        """The logged model ``model_id`` as version 0 of a model named by its id (logged
+        models are not registry versions; 0 keeps them apart from any registered one)."""
+        location = self.tracking.logged_model_location(model_id)
+        return ModelVersion(
+            name=model_id,
+            version=0,
+            creation_timestamp=0,
+            last_updated_timestamp=0,
+            source=f"models:/{model_id}",
+            storage_location=location,
+            model_id=model_id,
+        )
+
+    def _has_files(self, location: str) -> bool:
+        """Whether anything is stored at ``location`` (a run's artifacts)."""
+        from federate.plugins.manager import get_plugin_host
+
+        stub = ModelVersion("", 0, 0, 0, storage_location=location)
+        repo = get_plugin_host().open_repo(location, self.read_credentials(stub))
+        try:
+            return bool(repo.list(""))
+        except FederateError as err:
+            if err.error_code == RESOURCE_DOES_NOT_EXIST:
+                return False
+            raise
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         answer = self.client.get(f"{API}/registered-models/get", {"name": name})
@@ -109,5 +137,5 @@ class MlflowServerRegistry(Registry):
 
         location = model_version.download_uri or ""
         if location.lower().startswith(SCHEME + ":"):
-            return server_credentials(self.server.base_url)
+            return server_credentials(self.config.uri)
         return None

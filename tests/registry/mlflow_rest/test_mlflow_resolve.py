@@ -10,7 +10,6 @@ import pytest
 import federate
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
-    NOT_IMPLEMENTED,
     RESOURCE_DOES_NOT_EXIST,
     FederateError,
 )
@@ -102,16 +101,3 @@ def test_missing_things_name_what_is_missing_with_the_servers_message(populated:
         federate.resolve("models:/empty/Staging", registry_uri=url)
     assert err.value.error_code == RESOURCE_DOES_NOT_EXIST
     assert "empty" in str(err.value) and "Staging" in str(err.value)
-
-
-def test_a_logged_model_id_is_not_supported_yet_and_says_so(populated: Populated):
-    with pytest.raises(FederateError) as err:
-        federate.resolve("models:/m-0123456789abcdef", registry_uri=populated.server.url)
-    assert err.value.error_code == NOT_IMPLEMENTED and "logged model" in str(err.value)
-
-
-def test_writes_are_not_implemented_yet(populated: Populated, tmp_path):
-    (tmp_path / "f").write_text("x")
-    with pytest.raises(FederateError) as err:
-        federate.register(tmp_path, "new-model", registry_uri=populated.server.url)
-    assert err.value.error_code == NOT_IMPLEMENTED and "MLflow server" in str(err.value)

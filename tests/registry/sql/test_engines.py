@@ -20,6 +20,7 @@ from federate.errors import (
 from federate.registry.sql import db, engines
 from federate.testing.cli import run_federate
 from federate.testing.errors import raises_federate_error
+from federate.testing.tls import self_signed
 
 SECRET = "s3cr3t-pw"
 CLOSED_PORT_URLS = [
@@ -157,8 +158,7 @@ def test_mysql_ssl_settings_reach_the_driver(monkeypatch, tmp_path):
     with sa.create_engine(MARIADB).connect() as conn:
         if conn.exec_driver_sql("SHOW VARIABLES LIKE 'have_ssl'").one()[1] == "YES":
             pytest.skip("this MariaDB speaks TLS; the test needs one that does not")
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(_self_signed_certificate())
+    ca, _key = self_signed(tmp_path)
     monkeypatch.setenv("FEDERATE_MYSQL_SSL_CA", str(ca))
     # the driver insists on TLS, which this server cannot give: proof the option arrived
     with raises_federate_error(TEMPORARILY_UNAVAILABLE, "SSL is required"):
@@ -167,31 +167,6 @@ def test_mysql_ssl_settings_reach_the_driver(monkeypatch, tmp_path):
     ca.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
     with raises_federate_error(INVALID_PARAMETER_VALUE, "TLS", "FEDERATE_MYSQL_SSL_CA"):
         db.engine_for(MARIADB)
-
-
-def _self_signed_certificate() -> bytes:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "federate-test-ca")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def test_mysql_ssl_file_must_exist(monkeypatch, tmp_path):
