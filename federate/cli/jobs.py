@@ -1,8 +1,8 @@
-"""``federate copy`` and ``federate jobs ls|show|retry|cancel|work``.
+"""``federate copy``, ``federate worker`` and ``federate jobs ls|show|retry|cancel|work``.
 
 Jobs live in the configured registry's database (``--registry-uri``,
 ``FEDERATE_REGISTRY_URI``, federate.toml), so a ``copy --queue`` on one host and
-``jobs work`` on another share one queue when they reach the same database.
+``federate worker`` on another share one queue when they reach the same database.
 """
 
 from __future__ import annotations
@@ -127,22 +127,53 @@ def cancel(ctx: click.Context, job_id: str) -> None:
     click.echo(f"Job {job.id} is {job.status}")
 
 
-@jobs.command()
-@click.option("--once", is_flag=True, help="Stop when no job is due instead of waiting for more.")
-@click.pass_context
-def work(ctx: click.Context, once: bool) -> None:
-    """Claim and run queued jobs until SIGTERM or Ctrl-C (the running job goes back to
-    the queue). FEDERATE_JOBS_LEASE_SECONDS, FEDERATE_JOBS_POLL_SECONDS tune it."""
+def _worker_options(command: Any) -> Any:
+    command = click.option(
+        "--once", is_flag=True, help="Stop when no job is due instead of waiting for more."
+    )(command)
+    return click.option(
+        "--concurrency",
+        type=click.IntRange(1),
+        default=1,
+        show_default=True,
+        help="Jobs run at once, each with its own lease.",
+    )(command)
+
+
+def _work(ctx: click.Context, concurrency: int, once: bool) -> None:
     from federate.jobs.worker import Worker
 
-    worker = Worker(_store(ctx))
+    worker = Worker(_store(ctx), concurrency=concurrency)
 
     def on_signal(_signum: int, _frame: Any) -> None:
         worker.stop()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    click.echo(f"federate worker {worker.owner} waiting for jobs", err=True)
-    done = worker.run(once=once)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(
+        f"federate worker {worker.owner} waiting for jobs ({concurrency} at a time)", err=True
+    )
+    try:
+        done = worker.run(once=once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo(f"federate worker {worker.owner} stopped after {done} job(s)", err=True)
     sys.stdout.flush()
+
+
+_WORK_HELP = """Claim and run queued jobs until SIGTERM or Ctrl-C (running jobs go back to
+    the queue). FEDERATE_JOBS_LEASE_SECONDS, FEDERATE_JOBS_POLL_SECONDS tune it."""
+
+
+@click.command(name="worker", help=_WORK_HELP)
+@_worker_options
+@click.pass_context
+def worker_command(ctx: click.Context, concurrency: int, once: bool) -> None:
+    _work(ctx, concurrency, once)
+
+
+@jobs.command(help=_WORK_HELP + " Same as `federate worker`.")
+@_worker_options
+@click.pass_context
+def work(ctx: click.Context, concurrency: int, once: bool) -> None:
+    _work(ctx, concurrency, once)

@@ -1,10 +1,13 @@
-"""A worker: claims jobs from the store and runs them, one at a time, until told to stop.
+"""A worker: claims jobs from the store and runs them until told to stop.
 
-The job runs on a thread of its own while the worker's thread watches it: every third of
+A worker runs ``concurrency`` jobs at once (``federate worker --concurrency N``, 1 by
+default): that many slots, each a thread that claims a job, runs it, and claims the
+next; every job keeps a lease of its own. Each job runs on a thread of its own while
+its slot watches it: every third of
 ``FEDERATE_JOBS_LEASE_SECONDS`` (60, at least 1) it renews the lease, and it stops the job
 when the lease cannot be renewed (the job was canceled, or its lease ran out and another
 worker took it), when the job's timeout passes (TIMEOUT), or when the worker is asked
-to stop (SIGTERM: the job goes back to PENDING, the worker returns within 30 s). A job
+to stop (SIGTERM: every running job goes back to PENDING, the worker returns within 30 s). A job
 is stopped at its next progress report; one that does not report in time is left to its
 thread, which dies with the process. An idle worker looks for work every
 ``FEDERATE_JOBS_POLL_SECONDS`` (2) and requeues jobs whose lease ran out.
@@ -112,8 +115,15 @@ class Worker:
         lease: float | None = None,
         poll: float | None = None,
         runners: dict[str, Runner] | None = None,
+        concurrency: int = 1,
     ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise FederateError(
+                f"A worker's concurrency must be an integer >= 1, got {concurrency!r}",
+                INVALID_PARAMETER_VALUE,
+            )
         self.store = store
+        self.concurrency = concurrency
         self.owner = owner or default_owner()
         self.lease = lease if lease is not None else lease_seconds()
         self.poll = poll if poll is not None else poll_seconds()
@@ -121,13 +131,32 @@ class Worker:
         self.stopping = threading.Event()
 
     def stop(self) -> None:
-        """Ask the worker to stop: its running job goes back to PENDING (safe from a
+        """Ask the worker to stop: its running jobs go back to PENDING (safe from a
         signal handler)."""
         self.stopping.set()
 
     def run(self, *, once: bool = False) -> int:
-        """Claim and run jobs until :meth:`stop` (or, with ``once``, until none is due);
-        the number of jobs run."""
+        """Claim and run jobs, ``concurrency`` at a time, until :meth:`stop` (or, with
+        ``once``, until none is due); the number of jobs run."""
+        if self.concurrency == 1:
+            return self._slot(once)
+        counts: list[int] = []
+        slots = [
+            threading.Thread(
+                target=lambda: counts.append(self._slot(once)), name=f"slot-{n}", daemon=True
+            )
+            for n in range(self.concurrency)
+        ]
+        for slot in slots:
+            slot.start()
+        for slot in slots:
+            # joined in steps, so that the main thread still runs signal handlers
+            while slot.is_alive():
+                slot.join(0.2)
+        return sum(counts)
+
+    def _slot(self, once: bool) -> int:
+        """One slot: claim a job, run it, again, until stopped; the number of jobs run."""
         done = 0
         while not self.stopping.is_set():
             try:
