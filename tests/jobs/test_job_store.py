@@ -130,6 +130,23 @@ def test_transitions_need_the_lease(store):
     assert (got.status, got.result, got.lease_owner) == (SUCCEEDED, "done", None)
 
 
+def test_an_expired_lease_requeues_without_spending_a_retry(store):
+    """Even a job whose retry budget is spent (or that has none) goes back to PENDING
+    when its worker vanishes: it did not fail."""
+    for max_retries in (0, 2):
+        job = store.create("copy", {"n": max_retries}, max_retries=max_retries)
+        _age(store, job.id, retry_count=max_retries)
+        claimed = store.claim("w1", 60)
+        assert claimed.id == job.id
+        _age(store, job.id, lease_expires=1)
+        assert store.requeue_expired() == 1
+        back = store.get(job.id)
+        assert (back.status, back.retry_count, back.lease_owner) == (PENDING, max_retries, None)
+        again = store.claim("w2", 60)
+        assert again.id == job.id and again.retry_count == max_retries
+        assert store.finish(again)
+
+
 def test_requeue_leaves_live_leases_alone(store):
     store.create("copy", {})
     job = store.claim("w", 60)

@@ -210,8 +210,10 @@ def test_worker_runs_jobs_concurrently_and_sigterm_requeues_them_all(slow_source
     try:
         # both copies under way at once, each under its own lease
         running = _wait(
-            lambda: all((j := _queue().get(job.id)).progress.bytes_done > 0 for job in jobs)
-            and [_queue().get(job.id) for job in jobs]
+            lambda: (
+                all(_queue().get(job.id).progress.bytes_done > 0 for job in jobs)
+                and [_queue().get(job.id) for job in jobs]
+            )
         )
         assert all(j.status == RUNNING for j in running)
         assert len({j.lease_owner for j in running}) == 2
