@@ -1,4 +1,4 @@
-"""``federate copy``, ``federate worker`` and ``federate jobs ls|show|retry|cancel|work``.
+"""``federate copy``, ``mirror``, ``worker`` and ``federate jobs ls|show|retry|cancel|work``.
 
 Jobs live in the configured registry's database (``--registry-uri``,
 ``FEDERATE_REGISTRY_URI``, federate.toml), so a ``copy --queue`` on one host and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -63,6 +64,56 @@ def copy_command(
         click.echo(
             f"Copied {src_uri} to {result.name} version {result.version} at {result.download_uri}"
         )
+
+
+@click.command(name="mirror")
+@click.argument("uris", nargs=-1, required=True)
+@click.option("--queue", is_flag=True, help="Queue a mirror job (a worker warms its host).")
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="Keep going: resolve the URIs again every DURATION (5m, 30s) and cache what "
+    "they name now, until SIGTERM or Ctrl-C.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def mirror_command(
+    ctx: click.Context, uris: tuple[str, ...], queue: bool, every: str | None, quiet: bool
+) -> None:
+    """Fetch the versions URIS name into this host's cache (warm a host before traffic).
+
+    With --every, an alias's current version is fetched each time it moves."""
+    from federate.cache import parse_duration
+    from federate.jobs.mirror import keep_warm, mirror
+
+    registry_uri = registry_args(ctx)["registry_uri"]
+    if every is not None:
+        if queue:
+            raise click.UsageError("--every runs here and cannot be queued; drop one of them")
+        interval = parse_duration(every)
+        stop = threading.Event()
+
+        def on_signal(_signum: int, _frame: Any) -> None:
+            stop.set()
+
+        def on_mirrored(m: Any) -> None:
+            click.echo(f"Cached {m.uri} ({m.name} version {m.version}) at {m.path}")
+            sys.stdout.flush()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            keep_warm(list(uris), interval, stop, on_mirrored, registry_uri=registry_uri)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return
+    result: Any = mirror(list(uris), queue=queue, progress=not quiet, registry_uri=registry_uri)
+    if queue:
+        click.echo(f"Queued mirror of {' '.join(uris)} as job:")
+        click.echo(result.id)
+        return
+    for m in result:
+        click.echo(f"Cached {m.uri} ({m.name} version {m.version}) at {m.path}")
 
 
 @click.group()

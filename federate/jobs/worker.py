@@ -98,8 +98,31 @@ def run_copy(job: Job, report: Report, registry_uri: str) -> str:
     return json.dumps({"name": mv.name, "version": mv.version, "location": mv.download_uri})
 
 
+def run_mirror(job: Job, report: Report, registry_uri: str) -> str:
+    """Warm this worker's host: fetch the versions the job names into its cache."""
+    from federate.config import registry_config
+    from federate.jobs.mirror import mirror_versions
+
+    # the configured registry: None, so that its profile (and its settings) is used
+    source_registry = None if registry_config().uri == registry_uri else registry_uri
+    uris = job.params.get("uris")
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise FederateError(
+            f"A mirror job needs a param 'uris', a list of strings, got {job.params!r}",
+            INVALID_PARAMETER_VALUE,
+        )
+    try:
+        done = mirror_versions(uris, progress=report, registry_uri=source_registry)
+    except FederateError as err:
+        if err.error_code in PERMANENT and not any(u in err.message for u in uris):
+            raise FederateError(f"{', '.join(uris)}: {err.message}", err.error_code) from err
+        raise
+    versions = [{"uri": m.uri, "name": m.name, "version": m.version} for m in done]
+    return json.dumps({"host": socket.gethostname(), "versions": versions})
+
+
 #: job name -> what runs it
-RUNNERS: dict[str, Runner] = {"copy": run_copy}
+RUNNERS: dict[str, Runner] = {"copy": run_copy, "mirror": run_mirror}
 
 
 def default_owner() -> str:
