@@ -14,6 +14,8 @@ thread, which dies with the process. An idle worker looks for work every
 
 A failed job is retried with backoff while its retry budget lasts, except when its
 input is wrong (the source does not exist, an invalid parameter): then it fails at once.
+A job that ends (SUCCEEDED, FAILED, TIMEOUT) is announced to webhooks
+(:mod:`federate.jobs.events`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any
 
 from federate.envvars import env_float
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
-from federate.jobs.entities import Job, JobProgress
+from federate.jobs.entities import FAILED, Job, JobProgress
+from federate.jobs.events import announce
 from federate.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -219,7 +222,8 @@ class Worker:
                 return
             if deadline is not None and now >= deadline:
                 abort.set()
-                self.store.mark_timed_out(job)
+                if self.store.mark_timed_out(job):
+                    announce(self.store, job.id)
                 thread.join(STOP_GRACE_S)
                 return
             if now >= next_renewal:
@@ -230,14 +234,16 @@ class Worker:
                     return
         error = outcome.get("error")
         if error is None:
-            self.store.finish(job, outcome.get("result"))
+            ended = self.store.finish(job, outcome.get("result"))
         elif isinstance(error, JobStopped):
-            pass  # stopped by its own report after the job left this worker
+            ended = False  # stopped by its own report after the job left this worker
         elif isinstance(error, FederateError) and error.error_code in PERMANENT:
-            self.store.fail(job, error.message)
+            ended = self.store.fail(job, error.message)
         else:
             message = error.message if isinstance(error, FederateError) else str(error)
-            self.store.retry_or_fail(job, message or type(error).__name__)
+            ended = self.store.retry_or_fail(job, message or type(error).__name__) == FAILED
+        if ended:
+            announce(self.store, job.id)
 
     def _renew(self, job: Job) -> bool:
         try:
