@@ -7,7 +7,6 @@ Jobs live in the configured registry's database (``--registry-uri``,
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -15,7 +14,15 @@ from typing import Any
 
 import click
 
-from federate.cli.common import configured_registry, registry_args
+from federate.cli.common import (
+    configured_registry,
+    header_option,
+    json_option,
+    plain,
+    print_json,
+    print_table,
+    registry_args,
+)
 
 
 def _store(ctx: click.Context) -> Any:
@@ -121,43 +128,59 @@ def jobs() -> None:
     """Queued jobs (copies): list, show, retry, cancel, and run them."""
 
 
-def _print_job(job: Any) -> None:
+_HEADER = ("id", "name", "status", "bytes", "files", "params")
+
+
+def _row(job: Any) -> tuple[str, ...]:
     p = job.progress
-    size = f"{p.bytes_done}/{p.bytes_total} B, {p.files_done}/{p.files_total} files"
-    click.echo(f"{job.id}\t{job.name}\t{job.status}\t{size}\t{job.params.get('src', '')}")
+    params = " ".join(f"{k}={v}" for k, v in sorted(job.params.items()) if v is not None)
+    return (
+        job.id,
+        job.name,
+        job.status,
+        f"{p.bytes_done}/{p.bytes_total}",
+        f"{p.files_done}/{p.files_total}",
+        params,
+    )
 
 
 @jobs.command(name="ls")
 @click.option("--status", "statuses", multiple=True, help="Only jobs in this status (repeatable).")
 @click.option("--name", help="Only jobs of this kind (copy).")
 @click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="A JSON array of jobs, newest first.")
+@json_option("A JSON array of jobs, newest first.")
+@header_option()
 @click.pass_context
 def ls(
-    ctx: click.Context, statuses: tuple[str, ...], name: str | None, limit: int, as_json: bool
+    ctx: click.Context,
+    statuses: tuple[str, ...],
+    name: str | None,
+    limit: int,
+    as_json: bool,
+    show_header: bool,
 ) -> None:
     """List jobs, newest first."""
     found = _store(ctx).list_jobs(name=name, statuses=list(statuses) or None, limit=limit)
     if as_json:
-        click.echo(json.dumps([j.to_json() for j in found], indent=2, ensure_ascii=False))
+        print_json(found)
         return
-    for job in found:
-        _print_job(job)
+    print_table(_HEADER, [_row(job) for job in found], show_header)
 
 
 @jobs.command()
 @click.argument("job_id")
-@click.option("--json", "as_json", is_flag=True, help="The job as one JSON object.")
+@json_option("The job as one JSON object.")
+@header_option()
 @click.pass_context
-def show(ctx: click.Context, job_id: str, as_json: bool) -> None:
+def show(ctx: click.Context, job_id: str, as_json: bool, show_header: bool) -> None:
     """Show one job: status, params, error, progress."""
     job = _store(ctx).get(job_id)
     if as_json:
-        click.echo(json.dumps(job.to_json(), indent=2, ensure_ascii=False))
+        print_json(job)
         return
-    _print_job(job)
+    print_table(_HEADER, [_row(job)], show_header)
     if job.error:
-        click.echo(f"error: {job.error}")
+        click.echo(f"error: {plain(job.error)}")
 
 
 @jobs.command()

@@ -25,6 +25,7 @@ from federate.jobs.entities import (
 )
 from federate.jobs.store import JobStore
 from federate.jobs.table import jobs
+from federate.serialize import to_json
 
 FORK = multiprocessing.get_context("fork")
 NO_WAIT = Backoff(base=0.0, cap=0.0)
@@ -52,7 +53,7 @@ def test_create_get_and_json(store):
         30.0,
         3,
     )
-    as_json = got.to_json()
+    as_json = to_json(got)
     assert isinstance(as_json["id"], str) and as_json["error"] is None
     assert as_json["progress"] == {
         "bytes_done": 0,

@@ -99,8 +99,14 @@ def test_cli_queue_show_ls_cancel_retry(registries, model_tree):
     code, out, _ = _cli("jobs", "show", job_id, "--json")
     shown = json.loads(out)
     assert shown["id"] == job_id and shown["name"] == "copy" and shown["status"] == PENDING
+    assert shown["result"] is None and shown["retry_count"] == 0 and shown["max_retries"] == 3
     assert shown["params"]["src"] == "models:/churn/1" and shown["error"] is None
     assert set(shown["progress"]) == {"bytes_done", "bytes_total", "files_done", "files_total"}
+    code, out, _ = _cli("jobs", "ls")
+    assert out.splitlines() == [
+        "id\tname\tstatus\tbytes\tfiles\tparams",
+        f"{job_id}\tcopy\tPENDING\t0/0\t0/0\tsrc=models:/churn/1 to=company",
+    ]
     assert _cli("jobs", "cancel", job_id)[1].strip() == f"Job {job_id} is {CANCELED}"
     listed = json.loads(_cli("jobs", "ls", "--status", "CANCELED", "--json")[1])
     assert [j["id"] for j in listed] == [job_id]
