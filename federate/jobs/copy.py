@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ from federate.jobs.entities import Job, JobProgress
 from federate.plugins.manager import get_plugin_host
 from federate.registries import open_registry
 from federate.registry.base import Registry, check_alias, check_name
-from federate.transfer.progress import ProgressEvent
+from federate.transfer.progress import Progress, ProgressEvent
+from federate.transfer.settings import max_workers
 from federate.uri import ModelRef, parse_uri
 
 #: the name of copy jobs in the job store
@@ -52,6 +54,8 @@ JOB_NAME = "copy"
 QUEUED_RETRIES = 3
 #: fetches of a source whose snapshot another process keeps pruning
 _FETCH_ATTEMPTS = 3
+#: files uploaded at once (each large one also goes up in parallel parts or blocks)
+_UPLOAD_FILES_AT_ONCE = 8
 
 ProgressSink = Callable[[JobProgress], None]
 
@@ -152,7 +156,7 @@ def copy_version(
             # held while the snapshot is read: prune skips it, a repair waits (see
             # federate.cache); without it a prune could take files from under the upload
             if cache.intact(fetched.snapshot) is not None:
-                mv = _fill(dst, dst_name, source, identity, fetched, alias)
+                mv = _fill(dst, dst_name, source, identity, fetched, alias, progress)
                 break
         # pruned or damaged between the fetch and the lock: fetch it again
     else:
@@ -184,6 +188,7 @@ def _fill(
     identity: dict[str, str],
     fetched: Fetched,
     alias: str | None,
+    progress: bool | ProgressSink,
 ) -> ModelVersion:
     """Reserve the destination version (or take over a dead copy's), upload, finish."""
     tags = {**source.tags, **identity, lineage.DIGEST: tree_digest(fetched.hashes)}
@@ -210,7 +215,7 @@ def _fill(
     try:
         with heartbeat.beating(dst, pending):
             location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
-            _upload(location, fetched)
+            _upload(location, fetched, progress=progress)
             for key, value in tags.items():
                 if pending.tags.get(key) != value:
                     dst.set_model_version_tag(dst_name, pending.version, key, value)
@@ -294,10 +299,32 @@ def _location(dst: Registry, name: str, version: int, fetched: Fetched, recoveri
     return location
 
 
-def _upload(location: str, fetched: Fetched) -> None:
-    """Upload the fetched files to ``location`` and check that every one landed whole."""
+def _upload(location: str, fetched: Fetched, progress: bool | ProgressSink = False) -> None:
+    """Upload the fetched files to ``location``, several at once, and check that every
+    one landed whole. ``progress`` True shows an upload bar on a terminal (advancing as
+    each file is stored); a callable is called after each file (a job's report: where a
+    stopping worker stops the job)."""
     repo = get_plugin_host().open_repo(location)
-    repo.upload_dir(str(fetched.root))
+    bar = Progress(progress is True, sum(fetched.sizes.values()), len(fetched.sizes), "upload")
+    files = sorted(fetched.sizes, key=lambda rel: -fetched.sizes[rel])  # big ones first
+    total = sum(fetched.sizes.values())
+
+    def send(rel: str) -> None:
+        repo.upload_file(str(fetched.root / rel), rel)
+        bar.add(fetched.sizes[rel])
+        bar.file_done()
+        if callable(progress):
+            progress(JobProgress(total, total, len(files), len(files)))
+
+    completed = False
+    pool = ThreadPoolExecutor(max_workers=min(_UPLOAD_FILES_AT_ONCE, max_workers()))
+    try:
+        for future in [pool.submit(send, rel) for rel in files]:
+            future.result()
+        completed = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=not completed)  # a failure stops the rest
+        bar.close(completed)
     stored = {f.path: f.file_size for f in repo.walk_files()}
     if stored != fetched.sizes:
         missing = sorted(set(fetched.sizes) - set(stored))

@@ -254,14 +254,18 @@ class Worker:
 
     def _execute(self, job: Job, abort: threading.Event, outcome: dict[str, Any]) -> None:
         last = [0.0]
+        written: list[JobProgress | None] = [None]
 
         def report(progress: JobProgress) -> None:
             if abort.is_set():
                 raise JobStopped(job.id)
+            if progress == written[0]:
+                return  # a report that only gives the job a chance to stop
             now = time.monotonic()
             done = progress.files_total and progress.files_done == progress.files_total
             if now - last[0] >= PROGRESS_EVERY_S or done:
                 last[0] = now
+                written[0] = progress
                 with contextlib.suppress(FederateError):  # progress is best effort
                     self.store.report_progress(job, progress)
 

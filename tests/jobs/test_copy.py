@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import pty
 import sqlite3
+import struct
+import subprocess
+import sys
+import termios
 import threading
 from pathlib import Path
 
@@ -125,7 +132,7 @@ def test_a_failed_upload_leaves_nothing_behind(two_registries, model_tree, monke
     federate.register(model_tree, "churn")
     from federate.jobs import copy as copy_module
 
-    def broken(location, fetched):  # type: ignore[no-untyped-def]
+    def broken(location, fetched, **kwargs):  # type: ignore[no-untyped-def]
         raise FederateError("the store went away")
 
     monkeypatch.setattr(copy_module, "_upload", broken)
@@ -201,11 +208,77 @@ def test_the_upload_reads_the_cached_source_under_the_read_lock(
     upload = copy_module._upload
     pruned: list[list[str]] = []
 
-    def prune_then_upload(location, fetched):  # type: ignore[no-untyped-def]
+    def prune_then_upload(location, fetched, **kwargs):  # type: ignore[no-untyped-def]
         pruned.append(housekeeping.prune(ModelCache(), older_than_s=0))
-        upload(location, fetched)
+        upload(location, fetched, **kwargs)
 
     monkeypatch.setattr(copy_module, "_upload", prune_then_upload)
     copied = federate.copy("models:/churn/1", "company")
     assert pruned == [[]]  # the snapshot being read was skipped
     assert _tree(Path(federate.download(copied.download_uri))) == _tree(model_tree)
+
+
+@pytest.fixture
+def s3_to_azure(federate_home: Path, tmp_path: Path, store_s3, store_azure):  # type: ignore[no-untyped-def]
+    """``team`` (SQLite, artifacts in moto S3; the default) and ``company`` (SQLite,
+    artifacts in Azurite)."""
+    Path("federate.toml").write_text(
+        'default_registry = "team"\n'
+        "[registries.team]\n"
+        f'uri = "sqlite:///{tmp_path / "team.db"}"\n'
+        f'artifact_root = "{store_s3.root}/team"\n'
+        "[registries.company]\n"
+        f'uri = "sqlite:///{tmp_path / "company.db"}"\n'
+        f'artifact_root = "{store_azure.root}/company"\n'
+    )
+    return store_s3, store_azure
+
+
+def _on_a_terminal(*args: str) -> str:
+    """Run ``federate ARGS`` with stderr on a pseudo-terminal; what it drew there."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = os.environ | {"PYTHONPATH": str(Path(federate.__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "federate", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, b"".join(chunks)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_copy_s3_to_azure_bytes_tags_and_an_upload_bar(s3_to_azure, model_tree, tmp_path):
+    s3, azure = s3_to_azure
+    src = federate.register(model_tree, "churn", tags={"team": "ml"}, description="d")
+    assert src.download_uri.startswith(s3.root + "/team/")
+    drawn = _on_a_terminal("copy", "models:/churn/1", "--to", "company", "--alias", "prod")
+    assert "upload" in drawn and "%|" in drawn  # the foreground copy's upload bar
+    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
+    copied = company.get_model_version("churn", 1)
+    assert copied.status == READY and "prod" in copied.aliases
+    assert copied.download_uri == azure.root + "/company/models/churn/1"
+    assert copied.description == "d"
+    assert copied.tags == {
+        "team": "ml",
+        lineage.REGISTRY: "team",
+        lineage.NAME: "churn",
+        lineage.VERSION: "1",
+        lineage.DIGEST: _sha256sum_digest(model_tree),
+    }
+    # the bytes in Azure, read straight from the store (not through the cache)
+    out = federate.download(copied.download_uri, tmp_path / "from-azure")
+    assert _tree(Path(out)) == _tree(model_tree)
+    assert federate.copy("models:/churn/1", "company").version == 1  # once
