@@ -1,0 +1,220 @@
+"""Copy one model version from an S3 registry to an Azure one: federate vs MLflow's path.
+
+The source is a SQLite registry whose artifact root is in S3 (moto's server, in a child
+process of its own); the destination a SQLite registry whose root is in Azure (Azurite).
+The version is one large file and many small ones (1 GiB + 200 x 256 KiB; ``--quick``:
+128 MiB + 50 files).
+
+- federate: ``federate.copy("models:/big/1", "company")`` with a cold cache: resolve,
+  fetch into the cache (verified), reserve the destination version, upload, finish.
+- MLflow (mlflow-skinny, this interpreter): ``copy_model_version`` copies only the
+  registry entry (the new version points at the source's files), so moving the files
+  between stores is the caller's: ``mlflow.artifacts.download_artifacts`` of the source
+  version's S3 location into a temporary directory, then the upload MLflow's artifact
+  repository for ``wasbs://`` does (``AzureBlobArtifactRepository.log_artifacts``), then
+  ``MlflowClient.create_model_version`` in a destination SQLite registry pointing at it.
+
+One run of each (they move the same bytes), MLflow first; wall and CPU seconds of this
+process (both clients run here; the emulators' CPU is not counted), and the ratio. The
+emulators and this client share the machine: on a busy one, read the figures as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# run as a script, bench/ leads sys.path and this module would shadow the standard
+# library's copy module for whatever imports it later (platformdirs does)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
+
+from bench.harness import log  # noqa: E402
+
+MiB = 1024 * 1024
+BUCKET = "bench"
+
+_MOTO_CHILD = (
+    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
+    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
+    "sys.stdin.read(); stop_moto_s3(m)"
+)
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server in a child process (no GIL shared with the clients)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise SystemExit("moto server did not start")
+        env = json.loads(line)
+        url = env["FEDERATE_S3_ENDPOINT_URL"]
+        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
+    finally:
+        child.communicate(b"", timeout=60)
+
+
+@contextlib.contextmanager
+def azurite(work: Path) -> Iterator[dict[str, str]]:
+    from federate.testing.azure import start_azurite, stop_azurite
+
+    running = start_azurite(Path(tempfile.mkdtemp(dir=work)))
+    try:
+        yield {"AZURE_STORAGE_CONNECTION_STRING": running.connection_string()}
+    finally:
+        stop_azurite(running)
+
+
+def make_tree(root: Path, big: int, small: int, small_size: int) -> None:
+    (root / "shards").mkdir(parents=True)
+    with open(root / "weights.bin", "wb") as f:
+        for _ in range(big // (64 * MiB) or 1):
+            f.write(os.urandom(min(big, 64 * MiB)))
+    for i in range(small):
+        (root / "shards" / f"s{i:03d}.bin").write_bytes(os.urandom(small_size))
+    (root / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+
+
+def digests(root: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
+                    f, "sha256"
+                ).hexdigest()
+    return out
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="128 MiB + 50 files")
+    args = parser.parse_args()
+    big, small, small_size = (
+        (128 * MiB, 50, 256 * 1024) if args.quick else (1024 * MiB, 200, 256 * 1024)
+    )
+    work = Path(tempfile.mkdtemp(prefix="federate-bench-copy-"))
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(work / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
+            "FEDERATE_HOME": str(work / "home"),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    try:
+        with moto_s3() as s3_env, azurite(work) as az_env:
+            os.environ.update(s3_env | az_env)
+            run(work, big, small, small_size)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path, big: int, small: int, small_size: int) -> None:
+    import boto3
+    from azure.storage.blob import BlobServiceClient
+
+    import federate
+    from federate.testing.azure import DEV_ACCOUNT
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    BlobServiceClient.from_connection_string(
+        os.environ["AZURE_STORAGE_CONNECTION_STRING"]
+    ).create_container(BUCKET)
+    azure_root = f"wasbs://{BUCKET}@{DEV_ACCOUNT}.blob.core.windows.net"
+    os.chdir(work)
+    Path("federate.toml").write_text(
+        'default_registry = "team"\n'
+        "[registries.team]\n"
+        f'uri = "sqlite:///{work / "team.db"}"\n'
+        f'artifact_root = "s3://{BUCKET}/team"\n'
+        "[registries.company]\n"
+        f'uri = "sqlite:///{work / "company.db"}"\n'
+        f'artifact_root = "{azure_root}/federate"\n'
+    )
+    src = work / "src"
+    make_tree(src, big, small, small_size)
+    expected = digests(src)
+    total = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+    log(f"{total / MiB:.0f} MiB in {len(expected)} files; registering in S3")
+    source = federate.register(src, "big")
+    shutil.rmtree(src)
+
+    # -- MLflow's path: download the source's files, upload them, register ---------------
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.azure_blob_artifact_repo import AzureBlobArtifactRepository
+
+    mlflow_dst = f"{azure_root}/mlflow/big/1"
+    client = MlflowClient(registry_uri=f"sqlite:///{work / 'mlflow-company.db'}")
+    client.create_registered_model("big")  # creates the schema: not timed
+
+    def mlflow_copy() -> None:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source.download_uri, dst_path=tmp
+            )
+            AzureBlobArtifactRepository(mlflow_dst).log_artifacts(local)
+        client.create_model_version("big", mlflow_dst)
+
+    log("MLflow: download_artifacts + AzureBlobArtifactRepository.log_artifacts")
+    mlflow_wall, mlflow_cpu = timed(mlflow_copy)
+
+    log("federate: federate.copy (cold cache)")
+    copied: list[federate.ModelVersion] = []
+    fed_wall, fed_cpu = timed(
+        lambda: copied.append(federate.copy("models:/big/1", "company", progress=False))
+    )
+
+    log("checking both copies' bytes in Azure")
+    for label, uri in (("federate", copied[0].download_uri), ("MLflow", mlflow_dst)):
+        out = work / f"check-{label}"
+        federate.download(uri, out, progress=False)
+        if digests(out) != expected:
+            raise SystemExit(f"{label}'s copy in Azure differs from the source")
+        shutil.rmtree(out)
+
+    print(f"copy of {total / MiB:.0f} MiB in {len(expected)} files, S3 (moto) -> Azure (Azurite)")
+    print(f"{'':10}{'wall s':>10}{'CPU s':>10}")
+    print(f"{'federate':10}{fed_wall:10.2f}{fed_cpu:10.2f}")
+    print(f"{'MLflow':10}{mlflow_wall:10.2f}{mlflow_cpu:10.2f}")
+    verdict = "met" if mlflow_wall / fed_wall >= 2 else "MISSED"
+    print(
+        f"MLflow/federate: wall {mlflow_wall / fed_wall:.2f}x (goal >= 2x: {verdict}), "
+        f"CPU {mlflow_cpu / fed_cpu:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
