@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import pty
 import sqlite3
-import struct
-import subprocess
 import sys
-import termios
 import threading
 from pathlib import Path
 
@@ -28,6 +23,7 @@ from federate.errors import (
 from federate.jobs import heartbeat, lineage
 from federate.jobs.digest import tree_digest
 from federate.plugins.manager import get_plugin_host
+from federate.testing.terminal import stderr_on_terminal
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -98,6 +94,19 @@ def test_copy_by_uri_names_the_registry_without_its_password(two_registries, mod
     assert lineage.without_password("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
 
 
+def _reserve_like_a_copy(store, filling: bytes):  # type: ignore[no-untyped-def]
+    """What a copy of team's churn 1 leaves in company mid-upload: a reserved version
+    with the lineage tags and part of the files under its location."""
+    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
+    company.create_registered_model("churn")
+    identity = {lineage.REGISTRY: "team", lineage.NAME: "churn", lineage.VERSION: "1"}
+    pending = company.create_model_version(
+        "churn", source="models:/churn/1", tags=identity, status=PENDING_REGISTRATION
+    )
+    store.put("company/models/churn/1/MLmodel", filling)
+    return company, pending
+
+
 def _age_versions(db: Path) -> None:
     """Make every version of the SQLite registry ``db`` look untouched since 1970."""
     with sqlite3.connect(db) as conn:
@@ -109,15 +118,7 @@ def test_a_copy_killed_after_reserving_its_version_is_finished_not_duplicated(
     two_registries, model_tree, tmp_path
 ):
     federate.register(model_tree, "churn")
-    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
-    # what a copy killed mid-upload leaves: a reserved version with the lineage tags and
-    # part of the files under its location
-    company.create_registered_model("churn")
-    identity = {lineage.REGISTRY: "team", lineage.NAME: "churn", lineage.VERSION: "1"}
-    company.create_model_version(
-        "churn", source="models:/churn/1", tags=identity, status=PENDING_REGISTRATION
-    )
-    two_registries.put("company/models/churn/1/MLmodel", b"half")
+    company, _ = _reserve_like_a_copy(two_registries, b"half")  # then killed
     _age_versions(tmp_path / "company.db")  # its copy stopped beating long ago
     copied = federate.copy("models:/churn/1", "company")
     assert (copied.version, copied.status) == (1, READY)
@@ -165,13 +166,7 @@ def test_a_live_copy_is_left_alone_by_a_second_copy_of_its_source(
     two_registries, model_tree, tmp_path
 ):
     federate.register(model_tree, "churn")
-    company = federate.registries.open_registry(federate.config.registry_config(profile="company"))
-    company.create_registered_model("churn")
-    identity = {lineage.REGISTRY: "team", lineage.NAME: "churn", lineage.VERSION: "1"}
-    pending = company.create_model_version(
-        "churn", source="models:/churn/1", tags=identity, status=PENDING_REGISTRATION
-    )
-    two_registries.put("company/models/churn/1/MLmodel", b"being uploaded")
+    company, pending = _reserve_like_a_copy(two_registries, b"being uploaded")  # alive
     # the first copy's heartbeat is fresh: the second neither deletes its files nor
     # makes another version, and says to try again
     with pytest.raises(FederateError) as err:
@@ -236,28 +231,10 @@ def s3_to_azure(federate_home: Path, tmp_path: Path, store_s3, store_azure):  # 
 
 def _on_a_terminal(*args: str) -> str:
     """Run ``federate ARGS`` with stderr on a pseudo-terminal; what it drew there."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     env = os.environ | {"PYTHONPATH": str(Path(federate.__file__).resolve().parents[1])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "federate", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    assert proc.wait(timeout=120) == 0, b"".join(chunks)
-    return b"".join(chunks).decode(errors="replace")
+    code, drawn = stderr_on_terminal([sys.executable, "-m", "federate", *args], env)
+    assert code == 0, drawn
+    return drawn
 
 
 def test_copy_s3_to_azure_bytes_tags_and_an_upload_bar(s3_to_azure, model_tree, tmp_path):

@@ -22,64 +22,19 @@ emulators and this client share the machine: on a busy one, read the figures as 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import json
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# run as a script, bench/ leads sys.path and this module would shadow the standard
-# library's copy module for whatever imports it later (platformdirs does)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
-
-from bench.harness import log  # noqa: E402
+from harness import azurite, log, moto_s3, store_bench_env
 
 MiB = 1024 * 1024
 BUCKET = "bench"
-
-_MOTO_CHILD = (
-    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
-    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
-    "sys.stdin.read(); stop_moto_s3(m)"
-)
-
-
-@contextlib.contextmanager
-def moto_s3() -> Iterator[dict[str, str]]:
-    """moto's S3 server in a child process (no GIL shared with the clients)."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise SystemExit("moto server did not start")
-        env = json.loads(line)
-        url = env["FEDERATE_S3_ENDPOINT_URL"]
-        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
-    finally:
-        child.communicate(b"", timeout=60)
-
-
-@contextlib.contextmanager
-def azurite(work: Path) -> Iterator[dict[str, str]]:
-    from federate.testing.azure import start_azurite, stop_azurite
-
-    running = start_azurite(Path(tempfile.mkdtemp(dir=work)))
-    try:
-        yield {"AZURE_STORAGE_CONNECTION_STRING": running.connection_string()}
-    finally:
-        stop_azurite(running)
 
 
 def make_tree(root: Path, big: int, small: int, small_size: int) -> None:
@@ -120,21 +75,9 @@ def main() -> None:
         (128 * MiB, 50, 256 * 1024) if args.quick else (1024 * MiB, 200, 256 * 1024)
     )
     work = Path(tempfile.mkdtemp(prefix="federate-bench-copy-"))
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(work / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
-            "FEDERATE_HOME": str(work / "home"),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-    )
+    os.environ.update(store_bench_env(work))
     try:
-        with moto_s3() as s3_env, azurite(work) as az_env:
+        with moto_s3(work) as s3_env, azurite(work) as az_env:
             os.environ.update(s3_env | az_env)
             run(work, big, small, small_size)
     finally:
