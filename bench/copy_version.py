@@ -15,8 +15,13 @@ The version is one large file and many small ones (1 GiB + 200 x 256 KiB; ``--qu
   ``MlflowClient.create_model_version`` in a destination SQLite registry pointing at it.
 
 One run of each (they move the same bytes), MLflow first; wall and CPU seconds of this
-process (both clients run here; the emulators' CPU is not counted), and the ratio. The
-emulators and this client share the machine: on a busy one, read the figures as such.
+process (both clients run here), the ratio, where each copy's wall time went (federate:
+resolve and lookups, fetch into the cache, reserving the destination version, upload and
+its check, the registry writes that finish it; MLflow: download, upload, register), and
+the CPU seconds each emulator spent serving each copy (moto and Azurite run on this
+machine: on a small one their CPU is most of the work, and both copies push the same
+bytes through them). The load average is printed: on a busy machine, read the figures
+as such.
 """
 
 from __future__ import annotations
@@ -65,6 +70,70 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's children (the emulators, with their own
+    children), by name: ``moto`` or ``Azurite``; from /proc (Linux), else nothing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            name = "Azurite" if b"azurite" in cmdline else "moto"
+            # utime, stime, cutime, cstime
+            out[name] = out.get(name, 0.0) + sum(int(v) for v in stat[11:15]) / tick
+    return out
+
+
+class Phases:
+    """Wall seconds between named marks: ``mark("fetch")`` ends the phase before it."""
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self.last = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    def mark(self, ended: str) -> None:
+        now = time.perf_counter()
+        self.spent[ended] = self.spent.get(ended, 0.0) + now - self.last
+        self.last = now
+
+    def line(self) -> str:
+        return ", ".join(f"{name} {secs:.2f}" for name, secs in self.spent.items())
+
+
+def federate_phases(phases: Phases) -> None:
+    """Mark federate.copy's phases: wrap (for this run) the copy's fetch and upload steps,
+    which it calls by name; what comes before the fetch is resolving and looking up
+    earlier copies, between the two reserving the destination version, after the
+    upload the registry writes that finish it."""
+    from federate.jobs import copy as copy_module
+
+    fetch, upload = copy_module._fetch, copy_module._upload
+
+    def timed_fetch(*args: object, **kwargs: object) -> object:
+        phases.mark("resolve")
+        try:
+            return fetch(*args, **kwargs)
+        finally:
+            phases.mark("fetch")
+
+    def timed_upload(*args: object, **kwargs: object) -> object:
+        phases.mark("reserve")
+        try:
+            return upload(*args, **kwargs)
+        finally:
+            phases.mark("upload")
+
+    copy_module._fetch = timed_fetch  # type: ignore[assignment]
+    copy_module._upload = timed_upload  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -123,22 +192,39 @@ def run(work: Path, big: int, small: int, small_size: int) -> None:
     client = MlflowClient(registry_uri=f"sqlite:///{work / 'mlflow-company.db'}")
     client.create_registered_model("big")  # creates the schema: not timed
 
+    mlflow_phases = Phases()
+
     def mlflow_copy() -> None:
+        mlflow_phases.restart()
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=source.download_uri, dst_path=tmp
             )
+            mlflow_phases.mark("download")
             AzureBlobArtifactRepository(mlflow_dst).log_artifacts(local)
+            mlflow_phases.mark("upload")
         client.create_model_version("big", mlflow_dst)
+        mlflow_phases.mark("register")
 
+    load_before = os.getloadavg()
     log("MLflow: download_artifacts + AzureBlobArtifactRepository.log_artifacts")
+    servers = server_cpu()
     mlflow_wall, mlflow_cpu = timed(mlflow_copy)
+    mlflow_servers, servers = _spent(servers), server_cpu()
 
     log("federate: federate.copy (cold cache)")
     copied: list[federate.ModelVersion] = []
-    fed_wall, fed_cpu = timed(
-        lambda: copied.append(federate.copy("models:/big/1", "company", progress=False))
-    )
+    fed_phases = Phases()
+    federate_phases(fed_phases)
+
+    def federate_copy() -> None:
+        fed_phases.restart()
+        copied.append(federate.copy("models:/big/1", "company", progress=False))
+        fed_phases.mark("finish")
+
+    fed_wall, fed_cpu = timed(federate_copy)
+    fed_servers = _spent(servers)
+    load_after = os.getloadavg()
 
     log("checking both copies' bytes in Azure")
     for label, uri in (("federate", copied[0].download_uri), ("MLflow", mlflow_dst)):
@@ -149,14 +235,30 @@ def run(work: Path, big: int, small: int, small_size: int) -> None:
         shutil.rmtree(out)
 
     print(f"copy of {total / MiB:.0f} MiB in {len(expected)} files, S3 (moto) -> Azure (Azurite)")
-    print(f"{'':10}{'wall s':>10}{'CPU s':>10}")
-    print(f"{'federate':10}{fed_wall:10.2f}{fed_cpu:10.2f}")
-    print(f"{'MLflow':10}{mlflow_wall:10.2f}{mlflow_cpu:10.2f}")
+    names = sorted(fed_servers.keys() | mlflow_servers.keys())
+    print(f"{'':10}{'wall s':>10}{'CPU s':>10}" + "".join(f"{n + ' CPU s':>14}" for n in names))
+    for label, wall, cpu, spent in (
+        ("federate", fed_wall, fed_cpu, fed_servers),
+        ("MLflow", mlflow_wall, mlflow_cpu, mlflow_servers),
+    ):
+        cells = "".join(f"{spent.get(n, 0.0):14.2f}" for n in names)
+        print(f"{label:10}{wall:10.2f}{cpu:10.2f}{cells}")
+    print(f"federate wall s by phase: {fed_phases.line()}")
+    print(f"MLflow wall s by phase:   {mlflow_phases.line()}")
+    print(
+        "load average (1 min) before/after: "
+        f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPUs"
+    )
     verdict = "met" if mlflow_wall / fed_wall >= 2 else "MISSED"
     print(
         f"MLflow/federate: wall {mlflow_wall / fed_wall:.2f}x (goal >= 2x: {verdict}), "
         f"CPU {mlflow_cpu / fed_cpu:.2f}x"
     )
+
+
+def _spent(before: dict[str, float]) -> dict[str, float]:
+    """Each emulator's CPU seconds since ``before`` (a :func:`server_cpu` reading)."""
+    return {name: secs - before.get(name, 0.0) for name, secs in server_cpu().items()}
 
 
 if __name__ == "__main__":
