@@ -27,7 +27,6 @@ as such.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import resource
 import shutil
@@ -36,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import azurite, log, moto_s3, store_bench_env
+from harness import azurite, log, moto_s3, store_bench_env, tree_digests
 
 MiB = 1024 * 1024
 BUCKET = "bench"
@@ -50,17 +49,6 @@ def make_tree(root: Path, big: int, small: int, small_size: int) -> None:
     for i in range(small):
         (root / "shards" / f"s{i:03d}.bin").write_bytes(os.urandom(small_size))
     (root / "MLmodel").write_text("flavors:\n  python_function: {}\n")
-
-
-def digests(root: Path) -> dict[str, str]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as f:
-                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
-                    f, "sha256"
-                ).hexdigest()
-    return out
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:
@@ -116,24 +104,18 @@ def federate_phases(phases: Phases) -> None:
     upload the registry writes that finish it."""
     from federate.jobs import copy as copy_module
 
-    fetch, upload = copy_module._fetch, copy_module._upload
+    def between(fn: Callable[..., object], before: str, after: str) -> Callable[..., object]:
+        def marked(*args: object, **kwargs: object) -> object:
+            phases.mark(before)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                phases.mark(after)
 
-    def timed_fetch(*args: object, **kwargs: object) -> object:
-        phases.mark("resolve")
-        try:
-            return fetch(*args, **kwargs)
-        finally:
-            phases.mark("fetch")
+        return marked
 
-    def timed_upload(*args: object, **kwargs: object) -> object:
-        phases.mark("reserve")
-        try:
-            return upload(*args, **kwargs)
-        finally:
-            phases.mark("upload")
-
-    copy_module._fetch = timed_fetch  # type: ignore[assignment]
-    copy_module._upload = timed_upload  # type: ignore[assignment]
+    copy_module._fetch = between(copy_module._fetch, "resolve", "fetch")  # type: ignore[assignment]
+    copy_module._upload = between(copy_module._upload, "reserve", "upload")  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -177,7 +159,7 @@ def run(work: Path, big: int, small: int, small_size: int) -> None:
     )
     src = work / "src"
     make_tree(src, big, small, small_size)
-    expected = digests(src)
+    expected = tree_digests(src)
     total = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     log(f"{total / MiB:.0f} MiB in {len(expected)} files; registering in S3")
     source = federate.register(src, "big")
@@ -230,7 +212,7 @@ def run(work: Path, big: int, small: int, small_size: int) -> None:
     for label, uri in (("federate", copied[0].download_uri), ("MLflow", mlflow_dst)):
         out = work / f"check-{label}"
         federate.download(uri, out, progress=False)
-        if digests(out) != expected:
+        if tree_digests(out) != expected:
             raise SystemExit(f"{label}'s copy in Azure differs from the source")
         shutil.rmtree(out)
 

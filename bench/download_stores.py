@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import azurite, ensure_venv, log, moto_s3, store_bench_env
+from harness import azurite, ensure_venv, log, moto_s3, store_bench_env, tree_digests
 
 #: what this script needs in bench/.venv beside MLflow and federate
 NEEDS = [
@@ -293,17 +293,6 @@ def make_tree(src: Path, big_mb: int, small: int, small_mb: int) -> dict[str, st
         path.write_bytes(data)
         digests[name] = hashlib.sha256(data).hexdigest()
     return digests
-
-
-def tree_digests(root: Path) -> dict[str, str]:
-    out = {}
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
-                    f, "sha256"
-                ).hexdigest()
-    return out
 
 
 @dataclass

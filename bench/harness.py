@@ -8,6 +8,7 @@ editable federate, then re-runs the calling script there.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import statistics
@@ -60,6 +61,18 @@ def bench_workdir(prefix: str) -> Path:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     return workdir
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """SHA-256 (hex) of every file under ``root``, by its path relative to ``root``."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
+                    f, "sha256"
+                ).hexdigest()
+    return out
 
 
 def log(msg: str) -> None:
