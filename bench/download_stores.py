@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import hashlib
 import importlib
-import json
 import os
 import re
 import resource
@@ -44,14 +43,13 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import ensure_venv, log
+from harness import azurite, ensure_venv, log, moto_s3, store_bench_env, tree_digests
 
 #: what this script needs in bench/.venv beside MLflow and federate
 NEEDS = [
@@ -99,42 +97,6 @@ class Store:
 # -- the emulators, started by federate's test kit -----------------------------------------
 #
 # Each context manager yields the environment that points every client at the emulator.
-
-_MOTO_CHILD = (
-    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
-    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
-    "sys.stdin.read(); stop_moto_s3(m)"
-)
-
-
-@contextlib.contextmanager
-def moto_s3(work: Path) -> Iterator[dict[str, str]]:
-    """moto in a child process of its own, so it shares no GIL with the clients; it stops
-    when its stdin closes."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise SystemExit("moto server did not start")
-        env = json.loads(line)
-        url = env["FEDERATE_S3_ENDPOINT_URL"]
-        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
-    finally:
-        child.communicate(b"", timeout=30)
-
-
-@contextlib.contextmanager
-def azurite(work: Path) -> Iterator[dict[str, str]]:
-    from federate.testing.azure import start_azurite, stop_azurite
-
-    running = start_azurite(Path(tempfile.mkdtemp(dir=work)))
-    try:
-        yield {"AZURE_STORAGE_CONNECTION_STRING": running.connection_string()}
-    finally:
-        stop_azurite(running)
 
 
 @contextlib.contextmanager
@@ -333,17 +295,6 @@ def make_tree(src: Path, big_mb: int, small: int, small_mb: int) -> dict[str, st
     return digests
 
 
-def tree_digests(root: Path) -> dict[str, str]:
-    out = {}
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
-                    f, "sha256"
-                ).hexdigest()
-    return out
-
-
 @dataclass
 class Sample:
     seconds: float
@@ -451,19 +402,7 @@ def main() -> None:
     ensure_venv(__file__, NEEDS)
     big, small, small_mb = (32, 8, 1) if args.quick else (128, 32, 2)
     work = Path(tempfile.mkdtemp(prefix="federate-bench-stores-"))
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",  # replaced by moto's own admin keys
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(work / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
-            "FEDERATE_HOME": str(work / "home"),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-    )
+    os.environ.update(store_bench_env(work))
     results = {}
     try:
         expected = make_tree(work / "src", big, small, small_mb)

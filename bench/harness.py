@@ -7,13 +7,16 @@ editable federate, then re-runs the calling script there.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -58,6 +61,18 @@ def bench_workdir(prefix: str) -> Path:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     return workdir
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """SHA-256 (hex) of every file under ``root``, by its path relative to ``root``."""
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                out[path.relative_to(root).as_posix()] = hashlib.file_digest(
+                    f, "sha256"
+                ).hexdigest()
+    return out
 
 
 def log(msg: str) -> None:
@@ -116,3 +131,60 @@ def create_versions(client: SimpleNamespace, label: str, name: str, count: int, 
         if i % 1000 == 0 or i == count:
             log(f"{label}: {name}: {i}/{count} versions ({time.perf_counter() - start:.1f} s)")
     return time.perf_counter() - start
+
+
+# -- emulators, started by federate's test kit; each yields the environment that points
+# every client at it
+
+
+def store_bench_env(work: Path) -> dict[str, str]:
+    """The environment of a benchmark against the emulators: no AWS files of the user's,
+    ``FEDERATE_HOME`` under ``work``, MLflow quiet and offline."""
+    return {
+        "AWS_ACCESS_KEY_ID": "bench",  # replaced by moto's own admin keys
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(work / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-aws-credentials"),
+        "FEDERATE_HOME": str(work / "home"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+
+
+_MOTO_CHILD = (
+    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
+    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
+    "sys.stdin.read(); stop_moto_s3(m)"
+)
+
+
+@contextlib.contextmanager
+def moto_s3(work: Path) -> Iterator[dict[str, str]]:
+    """moto in a child process of its own, so it shares no GIL with the clients; it stops
+    when its stdin closes."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise SystemExit("moto server did not start")
+        env = json.loads(line)
+        url = env["FEDERATE_S3_ENDPOINT_URL"]
+        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
+    finally:
+        child.communicate(b"", timeout=30)
+
+
+@contextlib.contextmanager
+def azurite(work: Path) -> Iterator[dict[str, str]]:
+    from federate.testing.azure import start_azurite, stop_azurite
+
+    running = start_azurite(Path(tempfile.mkdtemp(dir=work)))
+    try:
+        yield {"AZURE_STORAGE_CONNECTION_STRING": running.connection_string()}
+    finally:
+        stop_azurite(running)

@@ -19,6 +19,7 @@ from federate.config import get_registry_uri, set_registry_uri
 from federate.entities import FileInfo, ModelVersion, PromptVersion, RegisteredModel
 from federate.errors import FederateError
 from federate.jobs.copy import copy
+from federate.jobs.mirror import mirror
 from federate.uri import ModelRef, parse_uri
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "PromptVersion",
     "RegisteredModel",
     "copy",
+    "mirror",
     "download",
     "get_registry",
     "get_registry_uri",

@@ -129,7 +129,8 @@ class FileInfo:
 
 
 class WebhookEvent(str, Enum):
-    """The registry changes a webhook can subscribe to; the value is the wire name."""
+    """The registry changes (and ends of jobs queued in the registry's database) a
+    webhook can subscribe to; the value is the wire name."""
 
     REGISTERED_MODEL_CREATED = "registered_model.created"
     MODEL_VERSION_CREATED = "model_version.created"
@@ -141,6 +142,9 @@ class WebhookEvent(str, Enum):
     PROMPT_VERSION_CREATED = "prompt_version.created"
     PROMPT_ALIAS_CREATED = "prompt_alias.created"
     PROMPT_ALIAS_DELETED = "prompt_alias.deleted"
+    #: a queued job (copy, mirror) ended: SUCCEEDED; FAILED or TIMEOUT
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
 
     def __str__(self) -> str:
         return self.value

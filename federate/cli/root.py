@@ -21,7 +21,7 @@ from federate.cli.common import (
     registry_args,
 )
 from federate.cli.db import db
-from federate.cli.jobs import copy_command, jobs
+from federate.cli.jobs import copy_command, jobs, mirror_command, worker_command
 from federate.cli.models import models
 from federate.cli.plugins import plugins
 from federate.cli.prompts import prompts
@@ -173,7 +173,9 @@ cli.add_command(models)
 cli.add_command(prompts)
 cli.add_command(webhooks)
 cli.add_command(copy_command)
+cli.add_command(mirror_command)
 cli.add_command(jobs)
+cli.add_command(worker_command)
 cli.add_command(serve_command)
 
 

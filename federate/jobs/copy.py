@@ -8,9 +8,14 @@ destination carrying the source's description and tags plus the lineage tags
 (as ``register`` does), checks what landed, and marks the version READY.
 
 It is idempotent: a destination version with the source's lineage tags is that source's
-copy. A READY one is returned as it is; a PENDING_REGISTRATION one (a copy killed after
-reserving it) is finished: its files are uploaded again and it becomes READY, so a
+copy. A READY one is returned as it is; a PENDING_REGISTRATION one is another copy's:
+while that copy's heartbeat (:mod:`federate.jobs.heartbeat`) is fresh it is left alone
+(RESOURCE_ALREADY_EXISTS: try again), and once it is stale (a copy killed after
+reserving it) it is finished: its files are uploaded again and it becomes READY, so a
 killed copy never turns into a second version.
+
+The upload reads the cached snapshot under the cache's shared read lock
+(``ModelCache.reading``), so a prune never removes files from under it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from federate.api import download
-from federate.cache import ModelCache
+from federate.cache import ModelCache, Snapshot
 from federate.config import RegistryConfig, registry_config
 from federate.entities import PENDING_REGISTRATION, READY, ModelVersion
 from federate.errors import (
@@ -32,19 +38,24 @@ from federate.errors import (
     RESOURCE_ALREADY_EXISTS,
     FederateError,
 )
-from federate.jobs import lineage
+from federate.jobs import heartbeat, lineage
 from federate.jobs.digest import directory_hashes, tree_digest
 from federate.jobs.entities import Job, JobProgress
 from federate.plugins.manager import get_plugin_host
 from federate.registries import open_registry
 from federate.registry.base import Registry, check_alias, check_name
-from federate.transfer.progress import ProgressEvent
+from federate.transfer.progress import Progress, ProgressEvent
+from federate.transfer.settings import max_workers
 from federate.uri import ModelRef, parse_uri
 
 #: the name of copy jobs in the job store
 JOB_NAME = "copy"
 #: attempts a queued copy gets after its first (FEDERATE_JOBS_* govern the waits)
 QUEUED_RETRIES = 3
+#: fetches of a source whose snapshot another process keeps pruning
+_FETCH_ATTEMPTS = 3
+#: files uploaded at once (each large one also goes up in parallel parts or blocks)
+_UPLOAD_FILES_AT_ONCE = 8
 
 ProgressSink = Callable[[JobProgress], None]
 
@@ -132,12 +143,58 @@ def copy_version(
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
     earlier = lineage.find_copy(dst, dst_name, identity)
-    if earlier is not None and earlier.status == READY:
-        return _with_alias(dst, earlier, alias)
+    if earlier is not None:
+        if earlier.status == READY:
+            return _with_alias(dst, earlier, alias)
+        _refuse_live(earlier)  # before fetching anything
 
     sink = progress if callable(progress) else None
-    fetched = _fetch(src_config, ref, source, sink, bool(progress))
+    cache = ModelCache()
+    for _attempt in range(_FETCH_ATTEMPTS):
+        fetched = _fetch(src_config, ref, source, sink, bool(progress))
+        with cache.reading(fetched.snapshot):
+            # held while the snapshot is read: prune skips it, a repair waits (see
+            # federate.cache); without it a prune could take files from under the upload
+            if cache.intact(fetched.snapshot) is not None:
+                mv = _fill(dst, dst_name, source, identity, fetched, alias, progress)
+                break
+        # pruned or damaged between the fetch and the lock: fetch it again
+    else:
+        raise FederateError(
+            f"The cached files of {src_uri} kept changing while being copied "
+            f"({_FETCH_ATTEMPTS} attempts); is another process pruning the cache?",
+            INTERNAL_ERROR,
+        )
+    if sink is not None:
+        total = sum(fetched.sizes.values())
+        sink(JobProgress(total, total, len(fetched.sizes), len(fetched.sizes)))
+    return mv
+
+
+def _refuse_live(pending: ModelVersion) -> None:
+    """Refuse to touch a pending copy whose filler is alive (see :mod:`heartbeat`)."""
+    if heartbeat.is_live(pending):
+        raise FederateError(
+            f"Another copy of this source is filling {pending.name} version "
+            f"{pending.version}; try again when it is done",
+            RESOURCE_ALREADY_EXISTS,
+        )
+
+
+def _fill(
+    dst: Registry,
+    dst_name: str,
+    source: ModelVersion,
+    identity: dict[str, str],
+    fetched: Fetched,
+    alias: str | None,
+    progress: bool | ProgressSink,
+) -> ModelVersion:
+    """Reserve the destination version (or take over a dead copy's), upload, finish."""
     tags = {**source.tags, **identity, lineage.DIGEST: tree_digest(fetched.hashes)}
+    earlier = lineage.find_copy(dst, dst_name, identity)  # again: the fetch took time
+    if earlier is not None and earlier.status == READY:
+        return _with_alias(dst, earlier, alias)
     if earlier is None:
         pending = dst.create_model_version(
             dst_name,
@@ -152,21 +209,20 @@ def copy_version(
             dst.delete_model_version(dst_name, pending.version)
             return _finished_elsewhere(dst, winner, alias)
     else:
-        pending = earlier  # a copy killed after reserving it: finish it
+        _refuse_live(earlier)
+        pending = earlier  # a copy that died after reserving it: finish it
     location = None
     try:
-        location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
-        _upload(location, fetched)
-        for key, value in tags.items():
-            if pending.tags.get(key) != value:
-                dst.set_model_version_tag(dst_name, pending.version, key, value)
-        dst.finish_model_version(dst_name, pending.version, location)
+        with heartbeat.beating(dst, pending):
+            location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
+            _upload(location, fetched, progress=progress)
+            for key, value in tags.items():
+                if pending.tags.get(key) != value:
+                    dst.set_model_version_tag(dst_name, pending.version, key, value)
+            dst.finish_model_version(dst_name, pending.version, location)
     except BaseException:
         _undo(dst, dst_name, pending.version, location)
         raise
-    if sink is not None:
-        total = sum(fetched.sizes.values())
-        sink(JobProgress(total, total, len(fetched.sizes), len(fetched.sizes)))
     return _with_alias(dst, dst.get_model_version(dst_name, pending.version), alias)
 
 
@@ -191,6 +247,7 @@ def _finished_elsewhere(dst: Registry, winner: ModelVersion, alias: str | None) 
 class Fetched:
     """A source version's files in the cache: where, their sizes and their sha256."""
 
+    snapshot: Snapshot
     root: Path
     sizes: dict[str, int]
     hashes: dict[str, str]
@@ -215,16 +272,15 @@ def _fetch(
     sizes = {
         p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()
     }
-    record = (
-        ModelCache()
-        .snapshot(get_plugin_host().cache_key(config), source.name, source.version)
-        .record()
+    snapshot = ModelCache().snapshot(
+        get_plugin_host().cache_key(config), source.name, source.version
     )
+    record = snapshot.record()
     if record is not None and set(record.files) == set(sizes):
         hashes = {rel: f.sha256 for rel, f in record.files.items()}  # hashed as they landed
     else:
         hashes = directory_hashes(root)
-    return Fetched(root, sizes, hashes)
+    return Fetched(snapshot, root, sizes, hashes)
 
 
 def _location(dst: Registry, name: str, version: int, fetched: Fetched, recovering: bool) -> str:
@@ -243,10 +299,32 @@ def _location(dst: Registry, name: str, version: int, fetched: Fetched, recoveri
     return location
 
 
-def _upload(location: str, fetched: Fetched) -> None:
-    """Upload the fetched files to ``location`` and check that every one landed whole."""
+def _upload(location: str, fetched: Fetched, progress: bool | ProgressSink = False) -> None:
+    """Upload the fetched files to ``location``, several at once, and check that every
+    one landed whole. ``progress`` True shows an upload bar on a terminal (advancing as
+    each file is stored); a callable is called after each file (a job's report: where a
+    stopping worker stops the job)."""
     repo = get_plugin_host().open_repo(location)
-    repo.upload_dir(str(fetched.root))
+    bar = Progress(progress is True, sum(fetched.sizes.values()), len(fetched.sizes), "upload")
+    files = sorted(fetched.sizes, key=lambda rel: -fetched.sizes[rel])  # big ones first
+    total = sum(fetched.sizes.values())
+
+    def send(rel: str) -> None:
+        repo.upload_file(str(fetched.root / rel), rel)
+        bar.add(fetched.sizes[rel])
+        bar.file_done()
+        if callable(progress):
+            progress(JobProgress(total, total, len(files), len(files)))
+
+    completed = False
+    pool = ThreadPoolExecutor(max_workers=min(_UPLOAD_FILES_AT_ONCE, max_workers()))
+    try:
+        for future in [pool.submit(send, rel) for rel in files]:
+            future.result()
+        completed = True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=not completed)  # a failure stops the rest
+        bar.close(completed)
     stored = {f.path: f.file_size for f in repo.walk_files()}
     if stored != fetched.sizes:
         missing = sorted(set(fetched.sizes) - set(stored))

@@ -35,6 +35,9 @@ class Job:
     ``lease_owner`` is the token of the claim that runs it (a RUNNING job), until
     ``lease_expires``: every change a worker makes to its job names that token, so a
     worker whose lease ran out (and whose job another worker took) changes nothing.
+
+    ``federate jobs ls|show --json`` print these fields through
+    :func:`federate.serialize.to_json` (``progress`` as an object of its four counts).
     """
 
     id: str
@@ -53,28 +56,3 @@ class Job:
     result: str | None = None
     error: str | None = None
     progress: JobProgress = field(default_factory=JobProgress)
-
-    def to_json(self) -> dict[str, Any]:
-        """The job as ``federate jobs show --json`` prints it."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "status": self.status,
-            "params": self.params,
-            "error": self.error,
-            "result": self.result,
-            "progress": {
-                "bytes_done": self.progress.bytes_done,
-                "bytes_total": self.progress.bytes_total,
-                "files_done": self.progress.files_done,
-                "files_total": self.progress.files_total,
-            },
-            "retry_count": self.retry_count,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "creation_time": self.creation_time,
-            "last_updated_time": self.last_updated_time,
-            "started_time": self.started_time,
-            "lease_owner": self.lease_owner,
-            "lease_expires": self.lease_expires,
-        }

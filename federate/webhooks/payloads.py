@@ -10,6 +10,8 @@ Every delivery body is one object::
 ``model_version.created`` is sent when the version is READY: for one registered with
 ``federate.register`` (reserved PENDING_REGISTRATION while its files are copied), that
 is when the copy finished.
+``job.succeeded`` and ``job.failed`` (FAILED, or TIMEOUT: ``status`` says which; not
+sent for an attempt that will be retried) come from the worker that ran the job.
 Deliveries sent by ``test_webhook`` carry ``"test": true`` and the example data.
 """
 
@@ -60,6 +62,24 @@ EXAMPLES: dict[WebhookEvent, dict[str, Any]] = {
     },
     E.PROMPT_ALIAS_CREATED: {"name": "example-prompt", "alias": "production", "version": 1},
     E.PROMPT_ALIAS_DELETED: {"name": "example-prompt", "alias": "production"},
+    E.JOB_SUCCEEDED: {
+        "id": "0123456789abcdef0123456789abcdef",
+        "name": "copy",
+        "status": "SUCCEEDED",
+        "params": {"src": "models:/example-model/1", "to": "company", "name": None, "alias": None},
+        "error": None,
+        "result": '{"name": "example-model", "version": 1, "location": "s3://example/1"}',
+        "retry_count": 0,
+    },
+    E.JOB_FAILED: {
+        "id": "0123456789abcdef0123456789abcdef",
+        "name": "copy",
+        "status": "FAILED",
+        "params": {"src": "models:/example-model/9", "to": "company", "name": None, "alias": None},
+        "error": "models:/example-model/9: Model version 9 of 'example-model' does not exist",
+        "result": None,
+        "retry_count": 0,
+    },
 }
 
 

@@ -25,6 +25,7 @@ from federate.jobs.entities import (
 )
 from federate.jobs.store import JobStore
 from federate.jobs.table import jobs
+from federate.serialize import to_json
 
 FORK = multiprocessing.get_context("fork")
 NO_WAIT = Backoff(base=0.0, cap=0.0)
@@ -52,7 +53,7 @@ def test_create_get_and_json(store):
         30.0,
         3,
     )
-    as_json = got.to_json()
+    as_json = to_json(got)
     assert isinstance(as_json["id"], str) and as_json["error"] is None
     assert as_json["progress"] == {
         "bytes_done": 0,
@@ -128,6 +129,23 @@ def test_transitions_need_the_lease(store):
     assert not store.finish(other)  # once
     got = store.get(job.id)
     assert (got.status, got.result, got.lease_owner) == (SUCCEEDED, "done", None)
+
+
+def test_an_expired_lease_requeues_without_spending_a_retry(store):
+    """Even a job whose retry budget is spent (or that has none) goes back to PENDING
+    when its worker vanishes: it did not fail."""
+    for max_retries in (0, 2):
+        job = store.create("copy", {"n": max_retries}, max_retries=max_retries)
+        _age(store, job.id, retry_count=max_retries)
+        claimed = store.claim("w1", 60)
+        assert claimed.id == job.id
+        _age(store, job.id, lease_expires=1)
+        assert store.requeue_expired() == 1
+        back = store.get(job.id)
+        assert (back.status, back.retry_count, back.lease_owner) == (PENDING, max_retries, None)
+        again = store.claim("w2", 60)
+        assert again.id == job.id and again.retry_count == max_retries
+        assert store.finish(again)
 
 
 def test_requeue_leaves_live_leases_alone(store):

@@ -99,8 +99,14 @@ def test_cli_queue_show_ls_cancel_retry(registries, model_tree):
     code, out, _ = _cli("jobs", "show", job_id, "--json")
     shown = json.loads(out)
     assert shown["id"] == job_id and shown["name"] == "copy" and shown["status"] == PENDING
+    assert shown["result"] is None and shown["retry_count"] == 0 and shown["max_retries"] == 3
     assert shown["params"]["src"] == "models:/churn/1" and shown["error"] is None
     assert set(shown["progress"]) == {"bytes_done", "bytes_total", "files_done", "files_total"}
+    code, out, _ = _cli("jobs", "ls")
+    assert out.splitlines() == [
+        "id\tname\tstatus\tbytes\tfiles\tparams",
+        f"{job_id}\tcopy\tPENDING\t0/0\t0/0\tsrc=models:/churn/1 to=company",
+    ]
     assert _cli("jobs", "cancel", job_id)[1].strip() == f"Job {job_id} is {CANCELED}"
     listed = json.loads(_cli("jobs", "ls", "--status", "CANCELED", "--json")[1])
     assert [j["id"] for j in listed] == [job_id]
@@ -132,7 +138,7 @@ def slow_source(registries, http_server):  # type: ignore[no-untyped-def]
     return http_server, files
 
 
-def _worker(**env: str) -> subprocess.Popen[bytes]:
+def _worker(*args: str, **env: str) -> subprocess.Popen[bytes]:
     environ = os.environ | {
         "PYTHONPATH": str(ROOT),
         "FEDERATE_JOBS_LEASE_SECONDS": "2",
@@ -144,11 +150,23 @@ def _worker(**env: str) -> subprocess.Popen[bytes]:
         "FEDERATE_MAX_WORKERS": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "federate", "jobs", "work"],
+        [sys.executable, "-m", "federate", *(args or ("jobs", "work"))],
         env=environ | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def _sigterm(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``worker``: it exits 0 within 30 s."""
+    try:
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(30)
+        assert time.monotonic() - started < 30
+    finally:
+        worker.kill()
+    assert code == 0, worker.stderr.read() if worker.stderr else ""
 
 
 def _wait(what, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -190,13 +208,47 @@ def test_sigterm_puts_the_running_job_back_and_exits_0(slow_source):
     worker = _worker()
     try:
         _wait(lambda: _queue().get(job.id).progress.bytes_done > 0)
-        started = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(30)
-        assert time.monotonic() - started < 30
     finally:
-        worker.kill()
-    assert code == 0, worker.stderr.read() if worker.stderr else ""
+        _sigterm(worker)
     back = _queue().get(job.id)
     assert (back.status, back.lease_owner) == (PENDING, None)
     assert _company_versions("slow") == []
+
+
+def test_worker_runs_jobs_concurrently_and_sigterm_requeues_them_all(slow_source):
+    team = open_registry(registry_config(profile="team"))
+    team.create_model_version("slow", source=team.get_model_version("slow", 1).source)
+    jobs = [federate.copy(f"models:/slow/{v}", "company", queue=True) for v in (1, 2)]
+    worker = _worker("worker", "--concurrency", "2")
+    try:
+        # both copies under way at once, each under its own lease
+        running = _wait(
+            lambda: (
+                all(_queue().get(job.id).progress.bytes_done > 0 for job in jobs)
+                and [_queue().get(job.id) for job in jobs]
+            )
+        )
+        assert all(j.status == RUNNING for j in running)
+        assert len({j.lease_owner for j in running}) == 2
+    finally:
+        _sigterm(worker)
+    for job in jobs:
+        back = _queue().get(job.id)
+        assert (back.status, back.lease_owner, back.retry_count) == (PENDING, None, 0)
+    assert _company_versions("slow") == []
+    # `federate worker --once` then runs both, and `jobs work --concurrency` is the same
+    http_server, files = slow_source
+    http_server.faults.rate = 0
+    code, _, err = _cli("worker", "--concurrency", "2", "--once")
+    assert code == 0, err
+    assert [_queue().get(job.id).status for job in jobs] == [SUCCEEDED, SUCCEEDED]
+    assert sorted(_company_versions("slow")) == [1, 2]
+    for version in (1, 2):
+        assert _tree(Path(federate.download(f"models://company/slow/{version}"))) == files
+
+
+def test_concurrency_must_be_at_least_one(registries):
+    code, _, err = _cli("worker", "--concurrency", "0")
+    assert code == 2 and "--concurrency" in err
+    with pytest.raises(federate.FederateError, match="concurrency must be an integer >= 1"):
+        Worker(_queue(), concurrency=0)

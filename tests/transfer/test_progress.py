@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 import federate
 from federate.testing.http import FileServer
+from federate.testing.terminal import stderr_on_terminal
 
 ROOT = Path(federate.__file__).resolve().parents[1]
 MiB = 1024 * 1024
@@ -58,22 +55,9 @@ def cli_download(url: str, dst: Path, *flags: str, terminal: bool) -> str:
         done = subprocess.run(cmd, env=env, capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stderr.decode()
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    assert proc.wait(timeout=60) == 0
-    return b"".join(chunks).decode(errors="replace")
+    code, drawn = stderr_on_terminal(cmd, env, timeout=60)
+    assert code == 0
+    return drawn
 
 
 def test_the_bar_shows_on_a_terminal_only_and_never_with_quiet(model, federate_home, tmp_path):

@@ -129,6 +129,28 @@ def subscriptions_for(engine: Engine) -> Subscriptions:
         return subs
 
 
+def emit(engine: Engine, read: Any, event: WebhookEvent, data: dict[str, Any]) -> None:
+    """Queue ``event`` with ``data`` for the webhooks of the database ``engine`` reaches
+    (``read`` opens a connection to look them up) that want it. Call after the change
+    committed; never raises: a notification must not undo a committed change."""
+    try:
+        targets = subscriptions_for(engine).targets(event.value, read)
+        if not targets:
+            return
+        dispatcher = get_dispatcher()
+        timestamp = q.now_ms()
+        for target in targets:
+            delivery_id = new_delivery_id()
+            body = event_body(event, target.webhook_id, delivery_id, data, timestamp)
+            dispatcher.submit(
+                Delivery(
+                    target.webhook_id, target.url, event.value, delivery_id, body, target.secret
+                )
+            )
+    except Exception as err:
+        logger.warning("Could not queue webhook event %s: %s", event.value, err)
+
+
 class WebhookMethods(SqlRegistryCore):
     """Webhook CRUD, test deliveries and event emission of the SQL registry."""
 
@@ -141,22 +163,7 @@ class WebhookMethods(SqlRegistryCore):
 
     def _emit(self, event: WebhookEvent, **data: Any) -> None:
         """Queue ``event`` for the webhooks that want it. Call after commit; never raises."""
-        try:
-            targets = self._subscriptions.targets(event.value, self.session.read)
-            if not targets:
-                return
-            dispatcher = get_dispatcher()
-            timestamp = q.now_ms()
-            for target in targets:
-                delivery_id = new_delivery_id()
-                body = event_body(event, target.webhook_id, delivery_id, data, timestamp)
-                dispatcher.submit(
-                    Delivery(
-                        target.webhook_id, target.url, event.value, delivery_id, body, target.secret
-                    )
-                )
-        except Exception as err:  # the write has committed: a notification must not undo it
-            logger.warning("Could not queue webhook event %s: %s", event.value, err)
+        emit(self.engine, self.session.read, event, data)
 
     def _emit_version_created(self, mv: ModelVersion) -> None:
         """``model_version.created``, sent once the version is READY (downloadable)."""

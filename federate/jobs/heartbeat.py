@@ -1,0 +1,71 @@
+"""A copy's heartbeat on the destination version it is filling.
+
+A copy reserves its destination version (PENDING_REGISTRATION, with the lineage tags)
+before uploading, and while it uploads it touches that version every third of
+``FEDERATE_JOBS_LEASE_SECONDS`` (the version's ``last_updated_timestamp`` moves; its
+description is written back unchanged, so no tag is added). Another copy of the same
+source that finds the version pending looks at that timestamp: touched within a lease,
+the first copy is alive and is left alone (the second is told to try again: a queued
+copy is retried with backoff); older, the first copy died and the second finishes the
+version in its place. So a second copy never deletes the files of a live upload.
+
+The timestamps are the registry's (the SQL registry stamps them with the writing
+host's clock): hosts sharing a queue should keep their clocks in step, as leases need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+from federate.entities import PENDING_REGISTRATION, ModelVersion
+from federate.errors import FederateError
+from federate.registry.base import Registry
+
+logger = logging.getLogger(__name__)
+
+
+def stale_after_seconds() -> float:
+    """How long a pending copy may go untouched before another copy takes it over."""
+    from federate.jobs.worker import lease_seconds
+
+    return lease_seconds()
+
+
+def is_live(mv: ModelVersion, now_ms: int | None = None) -> bool:
+    """Whether ``mv`` is a pending copy whose filler touched it within a lease."""
+    if mv.status != PENDING_REGISTRATION:
+        return False
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return now - mv.last_updated_timestamp < stale_after_seconds() * 1000
+
+
+@contextlib.contextmanager
+def beating(
+    registry: Registry, mv: ModelVersion, every: float | None = None
+) -> Iterator[threading.Event]:
+    """Touch the pending version ``mv`` every ``every`` seconds (a third of the lease by
+    default) on a thread of its own, while the block runs. Yields the event that stops
+    it. A failed touch is logged and tried again at the next beat."""
+    interval = stale_after_seconds() / 3 if every is None else every
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                registry.update_model_version(mv.name, mv.version, description=mv.description)
+            except FederateError as err:
+                logger.warning(
+                    "Cannot touch %s version %s being copied: %s", mv.name, mv.version, err
+                )
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{mv.name}-{mv.version}", daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(interval + 5)
