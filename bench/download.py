@@ -601,6 +601,11 @@ def main() -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (needs bench/.venv)")
     parser.add_argument("--no-s3", action="store_true", help="skip boto3 on moto")
     parser.add_argument("--runs", type=int, default=3, help="rounds of every contender (3)")
+    parser.add_argument(
+        "--uncapped-only",
+        action="store_true",
+        help="only the uncapped large-file section (CPU s/GiB against curl and aria2c)",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     if shutil.which("nginx") is None:
@@ -623,6 +628,10 @@ def main() -> None:
         for label, port in (("uncapped", fast), ("25 MB/s per connection", slow)):
             section = f"one file of {big} MiB from nginx on 127.0.0.1, {label}"
             big_file_rows(rows, section, port, work, big * MiB, args)
+            if args.uncapped_only:
+                break
+        if args.uncapped_only:
+            return report(rows, big, len(names), args.runs, None)
         tree_rows(
             rows, f"{n} files of 16 KiB from nginx on 127.0.0.1, uncapped", fast, work, names, args
         )

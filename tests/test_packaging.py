@@ -14,6 +14,9 @@ from federate.testing.cli import pip_install
 from federate.testing.databases import database_params, fresh_database_uri
 
 ROOT = Path(__file__).resolve().parents[1]
+#: what ``import federate`` must not load (each costs tens of milliseconds or more, and
+#: short processes, a CLI call or a serving entrypoint, pay it whether they use it or not):
+#: cloud SDKs, the SQL stack, the server, the HTTP client, the CLI toolkit, progress bars
 HEAVY = (
     "boto3",
     "botocore",
@@ -24,6 +27,12 @@ HEAVY = (
     "sqlalchemy.orm",
     "starlette",
     "uvicorn",
+    "urllib3",
+    "requests",
+    "click",
+    "tqdm",
+    "filelock",
+    "mlflow",
 )
 
 
