@@ -44,6 +44,24 @@ def test_import_federate_does_not_import_heavy_modules():
     assert json.loads(out.stdout) == []
 
 
+def test_federate_help_imports_no_sql_stack_nor_cloud_sdk():
+    """``federate --help`` (and every command that does not open a SQL registry) costs
+    click and federate's own modules only: ``federate db`` loads SQLAlchemy when it runs."""
+    heavy = tuple(m for m in HEAVY if m != "click")
+    code = (
+        "import sys, json\n"
+        "from federate.cli import main\n"
+        "sys.argv = ['federate', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
