@@ -469,7 +469,9 @@ def compare(
     ]
 
 
-def missing_tools(rows: list[Row], section: str, contenders: dict[str, object]) -> None:
+def missing_tools(
+    rows: list[Row], section: str, contenders: dict[str, Callable[[Path], Sample]]
+) -> None:
     for tool in list(contenders):
         exe = tool.split()[0]
         if exe in ("curl", "aria2c") and shutil.which(exe) is None:

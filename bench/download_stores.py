@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -364,7 +365,7 @@ def bench_store(
         timed(fn, dst)
         if tree_digests(dst) != expected:
             raise SystemExit(f"{store.name}/{name} did not download the same bytes")
-    contenders = {name: (lambda fn=fn: timed(fn, dst)) for name, fn in store.contenders.items()}
+    contenders = {name: functools.partial(timed, fn, dst) for name, fn in store.contenders.items()}
     samples = round_robin(
         contenders,
         runs,

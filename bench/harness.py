@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -122,7 +122,7 @@ def timed_process(cmd: Sequence[str], **kwargs: object) -> tuple[Sample, str]:
 
 
 def round_robin(
-    contenders: dict[str, Callable[[], Sample]],
+    contenders: Mapping[str, Callable[[], Sample]],
     runs: int,
     after: Callable[[str, Sample], None] | None = None,
 ) -> dict[str, list[Sample]]:

@@ -22,6 +22,7 @@ is enough) or ``bench/.venv`` (see harness.py). Timings are printed, never asser
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -123,7 +124,10 @@ def main() -> None:
 
             log(f"{label}: {args.runs} rounds")
             rows[label] = round_robin(
-                {"federate": lambda c=fed_cmd: run(c), "mlflow": lambda c=mlf_cmd: run(c)},
+                {
+                    "federate": functools.partial(run, fed_cmd),
+                    "mlflow": functools.partial(run, mlf_cmd),
+                },
                 args.runs,
             )
         rss = {
