@@ -47,7 +47,16 @@ from urllib.parse import quote_plus
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from harness import log, mlflow_python  # noqa: E402
+from harness import (  # noqa: E402
+    Sample,
+    best,
+    log,
+    median,
+    mlflow_python,
+    round_robin,
+    timed_call,
+    timed_process,
+)
 
 MiB = 1024 * 1024
 SMALL = 16 * 1024
@@ -104,9 +113,14 @@ MLFLOW_LOCATIONS = """
 class Row:
     section: str
     tool: str
-    seconds: float | None  # None: not run (see note)
+    samples: list[Sample] | None  # None: not run (see note)
     note: str = ""
     mib: float | None = None  # the data moved, when not the large file's size
+
+    @property
+    def seconds(self) -> float | None:
+        """The best run's wall time."""
+        return best(self.samples).seconds if self.samples else None
 
 
 def free_port() -> int:
@@ -175,27 +189,24 @@ def start_nginx(root: Path, data: Path) -> tuple[subprocess.Popen[bytes], int, i
 # -- contenders ----------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+# Each contender returns a Sample: wall seconds and the CPU seconds (user + system) of the
+# client doing the work. Tools (curl, aria2c) run as child processes, whose whole CPU time
+# is read from RUSAGE_CHILDREN; Python contenders run in this process (RUSAGE_SELF: nginx
+# is a child that is reaped only at the end, so none of its work is counted); federate,
+# MLflow and boto3 run in fresh child processes that time only the call, CPU included.
 
 
-def run(cmd: list[str]) -> None:
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def curl(url: str, dst: Path) -> Sample:
+    return timed_process(["curl", "-s", "-f", "-o", str(dst), url])[0]
 
 
-def curl(url: str, dst: Path) -> float:
-    return timed(lambda: run(["curl", "-s", "-f", "-o", str(dst), url]))
-
-
-def aria2c(url: str, dst: Path) -> float:
+def aria2c(url: str, dst: Path) -> Sample:
     cmd = ["aria2c", "-x16", "-s16", "-k1M", "-q", "--file-allocation=none"]
     cmd += ["--allow-overwrite=true", "-d", str(dst.parent), "-o", dst.name, url]
-    return timed(lambda: run(cmd))
+    return timed_process(cmd)[0]
 
 
-def requests_stream(url: str, dst: Path) -> float:
+def requests_stream(url: str, dst: Path) -> Sample:
     import requests
 
     def go() -> None:
@@ -204,10 +215,10 @@ def requests_stream(url: str, dst: Path) -> float:
             for piece in resp.iter_content(MiB):
                 out.write(piece)
 
-    return timed(go)
+    return timed_call(go)
 
 
-def requests_loop(base: str, names: list[str], dst: Path) -> float:
+def requests_loop(base: str, names: list[str], dst: Path) -> Sample:
     import requests
 
     def go() -> None:
@@ -219,10 +230,10 @@ def requests_loop(base: str, names: list[str], dst: Path) -> float:
                 resp.raise_for_status()
                 target.write_bytes(resp.content)
 
-    return timed(go)
+    return timed_call(go)
 
 
-def urllib3_pool(base: str, names: list[str], dst: Path, workers: int) -> float:
+def urllib3_pool(base: str, names: list[str], dst: Path, workers: int) -> Sample:
     """The floor: bare urllib3 GETs on a thread pool, each body written to its file."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -242,16 +253,29 @@ def urllib3_pool(base: str, names: list[str], dst: Path, workers: int) -> float:
         with ThreadPoolExecutor(workers) as ex:
             list(ex.map(one, names))
 
-    return timed(go)
+    return timed_call(go)
 
 
-FEDERATE_CHILD = """
-import json, sys, time
-import federate
-t = time.perf_counter()
-federate.download(sys.argv[1], sys.argv[2], progress=False)
-print(json.dumps({"seconds": time.perf_counter() - t}))
+#: what every Python child prints last: the call's wall and CPU seconds (all its threads)
+_CHILD_CLOCK = """
+import json, resource, sys, time
+def _cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 """
+_CHILD_REPORT = """
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu": _cpu() - c}))
+"""
+
+FEDERATE_CHILD = (
+    _CHILD_CLOCK
+    + """
+import federate
+t, c = time.perf_counter(), _cpu()
+federate.download(sys.argv[1], sys.argv[2], progress=False)
+"""
+    + _CHILD_REPORT
+)
 
 FEDERATE_CACHE_CHILD = """
 import json, sys, time
@@ -268,23 +292,37 @@ warm = time.perf_counter() - t
 print(json.dumps({"cold": cold, "warm": warm}))
 """
 
-MLFLOW_CHILD = """
-import json, sys, time
+MLFLOW_CHILD = (
+    _CHILD_CLOCK
+    + """
 import mlflow.artifacts
-t = time.perf_counter()
+t, c = time.perf_counter(), _cpu()
 mlflow.artifacts.download_artifacts(artifact_uri=sys.argv[1], dst_path=sys.argv[2])
-print(json.dumps({"seconds": time.perf_counter() - t}))
 """
+    + _CHILD_REPORT
+)
+
+BOTO3_CHILD = (
+    _CHILD_CLOCK
+    + """
+import boto3
+from boto3.s3.transfer import TransferConfig
+s3 = boto3.client("s3")
+config = TransferConfig(max_concurrency=16, multipart_chunksize=8 * 1024 * 1024)
+t, c = time.perf_counter(), _cpu()
+s3.download_file("bench", "big.bin", sys.argv[1], Config=config)
+"""
+    + _CHILD_REPORT
+)
 
 
 def child(python: str | Path, code: str, args: list[str], env: dict[str, str]) -> dict:
-    full_env = {**os.environ, **env}
-    out = subprocess.run(
-        [str(python), "-c", code, *args], env=full_env, capture_output=True, check=False
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.decode()[-2000:])
-    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+    _, out = timed_process([str(python), "-c", code, *args], env={**os.environ, **env})
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def child_sample(answer: dict) -> Sample:
+    return Sample(float(answer["seconds"]), float(answer["cpu"]))
 
 
 def federate_child(code: str, args: list[str], home: Path, env: dict[str, str]) -> dict:
@@ -292,28 +330,28 @@ def federate_child(code: str, args: list[str], home: Path, env: dict[str, str]) 
     return child(sys.executable, code, args, env)
 
 
-def federate_file(url: str, dst: Path, home: Path, **env: str) -> float:
-    return float(federate_child(FEDERATE_CHILD, [url, str(dst)], home, env)["seconds"])
+def federate_file(url: str, dst: Path, home: Path, **env: str) -> Sample:
+    return child_sample(federate_child(FEDERATE_CHILD, [url, str(dst)], home, env))
 
 
-def mlflow_download(artifact_uri: str, dst: Path) -> float:
+def mlflow_download(artifact_uri: str, dst: Path) -> Sample:
     env = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONPATH": ""}
     dst.mkdir(parents=True, exist_ok=True)
-    return float(child(mlflow_python(), MLFLOW_CHILD, [artifact_uri, str(dst)], env)["seconds"])
+    return child_sample(child(mlflow_python(), MLFLOW_CHILD, [artifact_uri, str(dst)], env))
 
 
 # -- S3 on moto ----------------------------------------------------------------------------
 
 
-def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
+def s3_rows(work: Path, big_mib: int, data: Path, runs: int) -> list[Row]:
     """boto3's TransferManager on moto's S3 server, and federate's S3 repository on the same
-    bucket (pointed at moto with ``AWS_ENDPOINT_URL``). ``bench/download_stores.py`` compares
-    the stores in depth; this row puts S3 beside the http rows of the same run."""
+    bucket (pointed at moto with ``AWS_ENDPOINT_URL``), each in a fresh child process.
+    ``bench/download_stores.py`` compares the stores in depth; this row puts S3 beside the
+    http rows of the same run."""
     big_mib = min(big_mib, S3_MAX_MIB)
     section = f"one file of {big_mib} MiB from moto's S3 server (Python, single process)"
     try:
         import boto3
-        from boto3.s3.transfer import TransferConfig
         from moto.server import ThreadedMotoServer
     except ImportError as err:
         return [Row(section, "boto3 TransferManager", None, f"not installed: {err.name}")]
@@ -327,25 +365,25 @@ def s3_rows(work: Path, big_mib: int, data: Path) -> list[Row]:
     env = {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    rows = []
+    dst = work / "s3-out" / "big.bin"
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket="bench")
-        config = TransferConfig(max_concurrency=16, multipart_chunksize=8 * MiB)
         with open(data / "big.bin", "rb") as f:
             part = f.read(big_mib * MiB)
         s3.put_object(Bucket="bench", Key="big.bin", Body=part)
         del part
-        dst = work / "s3-out" / "big.bin"
-        dst.parent.mkdir(parents=True)
-        seconds = timed(lambda: s3.download_file("bench", "big.bin", str(dst), Config=config))
-        assert dst.stat().st_size == big_mib * MiB
-        rows.append(Row(section, "boto3 TransferManager (16 threads)", seconds, mib=big_mib))
-        shutil.rmtree(dst.parent)
+        contenders = {
+            "boto3 TransferManager (16 threads)": lambda d: child_sample(
+                child(sys.executable, BOTO3_CHILD, [str(d)], {})
+            ),
+        }
         if federate_has_s3():
-            seconds = federate_file("s3://bench/big.bin", dst, work / "home-s3", **env)
-            rows.append(Row(section, "federate (default)", seconds, mib=big_mib))
-        else:
+            contenders["federate (default)"] = lambda d: federate_file(
+                "s3://bench/big.bin", d.parent, work / "home-s3", **env
+            )
+        rows = compare(section, contenders, runs, dst, big_mib * MiB, mib=big_mib)
+        if "federate (default)" not in contenders:
             rows.append(Row(section, "federate (default)", None, "no s3 repository (federate[s3])"))
     finally:
         server.stop()
@@ -381,23 +419,71 @@ def federate_has_s3() -> bool:
 # -- the run -------------------------------------------------------------------------------
 
 
-def attempt(rows: list[Row], section: str, tool: str, fn: Callable[[], float]) -> None:
-    log(f"{section}: {tool}")
-    # every contender starts with no dirty pages waiting: otherwise whoever runs after
-    # a writeback is fast and whoever runs into one is throttled
-    os.sync()
-    try:
-        rows.append(Row(section, tool, fn()))
-    except Exception as err:  # a peer failing is a row, not the end of the run
-        rows.append(Row(section, tool, None, f"failed: {str(err).strip().splitlines()[-1:]}"))
+def compare(
+    section: str,
+    contenders: dict[str, Callable[[Path], Sample]],
+    runs: int,
+    dst: Path,
+    size: int | None = None,
+    files: int | None = None,
+    mib: float | None = None,
+) -> list[Row]:
+    """``runs`` rounds of every contender into ``dst`` (see :func:`harness.round_robin`:
+    A, B, C, A, B, C..., ``os.sync()`` before each run), each run's output checked (one
+    file of ``size`` bytes at ``dst``, or ``files`` files under ``dst``) and removed. A
+    contender that fails is a row saying why, and is not run again."""
+    failed: dict[str, str] = {}
+
+    def checked(tool: str, fn: Callable[[Path], Sample]) -> Callable[[], Sample]:
+        def go() -> Sample:
+            if tool in failed:
+                return Sample(float("nan"), float("nan"))
+            log(f"{section}: {tool}")
+            shutil.rmtree(dst.parent if size is not None else dst, ignore_errors=True)
+            target_dir = dst.parent if size is not None else dst
+            target_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                sample = fn(dst)
+                if size is not None and dst.stat().st_size != size:
+                    raise RuntimeError(f"wrote {dst.stat().st_size} bytes, expected {size}")
+                if files is not None:
+                    got = sum(1 for p in dst.rglob("*.bin"))
+                    if got != files:
+                        raise RuntimeError(f"wrote {got} files, expected {files}")
+            except Exception as err:  # a peer failing is a row, not the end of the run
+                failed[tool] = f"failed: {str(err).strip().splitlines()[-1:]}"
+                return Sample(float("nan"), float("nan"))
+            finally:
+                # removed now, so the next run's os.sync() waits for it, not its clock
+                shutil.rmtree(target_dir, ignore_errors=True)
+            return sample
+
+        return go
+
+    got = round_robin({tool: checked(tool, fn) for tool, fn in contenders.items()}, runs)
+    return [
+        Row(section, tool, None, failed[tool])
+        if tool in failed
+        else Row(section, tool, samples, mib=mib)
+        for tool, samples in got.items()
+    ]
+
+
+def missing_tools(
+    rows: list[Row], section: str, contenders: dict[str, Callable[[Path], Sample]]
+) -> None:
+    for tool in list(contenders):
+        exe = tool.split()[0]
+        if exe in ("curl", "aria2c") and shutil.which(exe) is None:
+            rows.append(Row(section, tool, None, f"{exe} not on PATH"))
+            del contenders[tool]
 
 
 def big_file_rows(
     rows: list[Row], section: str, port: int, work: Path, size: int, args: argparse.Namespace
 ) -> None:
     url = f"http://127.0.0.1:{port}/big.bin"
-    out = work / "out"
-    contenders: dict[str, Callable[[Path], float]] = {
+    contenders: dict[str, Callable[[Path], Sample]] = {
         "curl (1 stream)": lambda d: curl(url, d),
         "aria2c -x16 -s16": lambda d: aria2c(url, d),
         "requests (1 stream, 1 MiB reads)": lambda d: requests_stream(url, d),
@@ -412,29 +498,15 @@ def big_file_rows(
     if not args.no_mlflow:
         uri = f"http://127.0.0.1:{port}{MLFLOW_API}/big.bin"
         contenders["MLflow download_artifacts (http)"] = lambda d: mlflow_download(uri, d.parent)
-    for tool, fn in contenders.items():
-        exe = tool.split()[0]
-        if exe in ("curl", "aria2c") and shutil.which(exe) is None:
-            rows.append(Row(section, tool, None, f"{exe} not on PATH"))
-            continue
-        dst = out / "big.bin"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-
-        def go(fn: Callable[[Path], float] = fn, dst: Path = dst) -> float:
-            seconds = fn(dst)
-            if dst.stat().st_size != size:
-                raise RuntimeError(f"wrote {dst.stat().st_size} bytes, expected {size}")
-            return seconds
-
-        attempt(rows, section, tool, go)
-        shutil.rmtree(out, ignore_errors=True)
+    missing_tools(rows, section, contenders)
+    rows.extend(compare(section, contenders, args.runs, work / "out" / "big.bin", size=size))
 
 
 def tree_rows(
     rows: list[Row], section: str, port: int, work: Path, names: list[str], args: argparse.Namespace
 ) -> None:
     base = f"http://127.0.0.1:{port}/tree/"
-    contenders: dict[str, Callable[[Path], float]] = {
+    contenders: dict[str, Callable[[Path], Sample]] = {
         "requests, sequential loop (1 Session)": lambda d: requests_loop(base, names, d),
         "urllib3, 8 threads, bare GETs (floor)": lambda d: urllib3_pool(base, names, d, 8),
         "urllib3, 16 threads, bare GETs (floor)": lambda d: urllib3_pool(base, names, d, 16),
@@ -451,57 +523,65 @@ def tree_rows(
     if not args.no_mlflow:
         uri = f"http://127.0.0.1:{port}{MLFLOW_API}/tree"
         contenders["MLflow download_artifacts (http)"] = lambda d: mlflow_download(uri, d)
-    for number, (tool, fn) in enumerate(contenders.items()):
-        # a fresh directory each, all removed at the end: deleting 2,000 files makes the
-        # disk slow for whoever runs next (ext4 with discard), which is not their cost
-        dst = work / f"out-tree-{number}"
-
-        def go(fn: Callable[[Path], float] = fn, dst: Path = dst) -> float:
-            seconds = fn(dst)
-            got = sum(1 for p in dst.rglob("*.bin"))
-            if got != len(names):
-                raise RuntimeError(f"wrote {got} files, expected {len(names)}")
-            return seconds
-
-        attempt(rows, section, tool, go)
-    for number in range(len(contenders)):
-        shutil.rmtree(work / f"out-tree-{number}", ignore_errors=True)
+    rows.extend(compare(section, contenders, args.runs, work / "out-tree", files=len(names)))
 
 
-def report(rows: list[Row], big_mib: int, n: int, cache: dict | None) -> None:
+def _line(row: Row, unit: str, amount: float) -> str:
+    if not row.samples:
+        return f"    {row.tool:<44} {'-':>8}  {row.note}"
+    fastest = best(row.samples)
+    cpu = median(row.samples, "cpu")
+    rate = f"{amount / fastest.seconds:8.0f} {unit}"
+    per = f"{cpu / (amount / 1024):6.2f} cpu s/GiB" if unit == "MiB/s" else ""
+    return (
+        f"    {row.tool:<44} {fastest.seconds:7.3f} {median(row.samples):8.3f} {rate}  "
+        f"{cpu:6.3f} {per}"
+    )
+
+
+def _versus(label: str, peer: Row, fed: Row) -> str:
+    assert peer.samples and fed.samples
+    wall = best(peer.samples).seconds / best(fed.samples).seconds
+    wall_median = median(peer.samples) / median(fed.samples)
+    cpu = median(peer.samples, "cpu") / median(fed.samples, "cpu")
+    return (
+        f"    {fed.tool} vs {label} ({peer.tool}): wall {wall:.2f}x best, "
+        f"{wall_median:.2f}x median; cpu {cpu:.2f}x"
+    )
+
+
+def report(rows: list[Row], big_mib: int, n: int, runs: int, cache: dict | None) -> None:
+    print(
+        f"\nbest and median wall seconds of {runs} rounds (contenders round robin, os.sync() "
+        "before each run);\ncpu s: the client's user + system CPU seconds, median; ratios > 1 "
+        "favour federate\n(wall: peer's / federate's; cpu: peer's cpu / federate's)"
+    )
     sections: dict[str, list[Row]] = {}
     for row in rows:
         sections.setdefault(row.section, []).append(row)
     for section, group in sections.items():
         tree = section.startswith(f"{n} files")
+        unit, amount = ("files/s", float(n)) if tree else ("MiB/s", float(big_mib))
         print(f"\n{section}")
+        print(f"    {'':<44} {'best s':>7} {'median':>8} {'rate':>14}  {'cpu s':>6}")
         for row in group:
-            if row.seconds is None:
-                print(f"    {row.tool:<42} {'-':>9}  {row.note}")
-            elif tree:
-                print(f"    {row.tool:<42} {row.seconds:7.2f} s  {n / row.seconds:8.0f} files/s")
-            else:
-                rate = (row.mib or big_mib) / row.seconds
-                print(f"    {row.tool:<42} {row.seconds:7.2f} s  {rate:8.0f} MiB/s")
-        ran = [r for r in group if r.seconds is not None]
+            print(_line(row, unit, row.mib or amount))
+        ran = [r for r in group if r.samples]
         feds = [r for r in ran if r.tool.startswith("federate")]
         peers = [r for r in ran if not r.tool.startswith("federate") and "floor" not in r.tool]
         if tree:
             loop = next((r for r in ran if "sequential" in r.tool), None)
-            floor = min(
-                (r for r in ran if "floor" in r.tool), key=lambda r: r.seconds or 0, default=None
-            )
             for r in ran:
                 if loop is not None and r is not loop:
-                    print(f"    {r.tool} vs the sequential loop: {loop.seconds / r.seconds:.2f}x")
-            for r in feds:
-                if floor is not None:
-                    print(f"    {r.tool} vs the fastest floor: {floor.seconds / r.seconds:.2f}x")
+                    print(_versus("the loop", loop, r))
             print("    goal: federate >= 3x the sequential loop")
         elif feds and peers:
-            best = min(peers, key=lambda r: r.seconds or 0)
+            fastest = min(peers, key=lambda r: r.seconds or 0)
             for r in feds:
-                print(f"    {r.tool} / best peer ({best.tool}): {best.seconds / r.seconds:.2f}x")
+                print(_versus("best peer", fastest, r))
+                for p in peers:
+                    if p.tool.startswith(("curl", "aria2c")) and p is not fastest:
+                        print(_versus(p.tool.split()[0], p, r))
     if cache is not None:
         print(
             f"\nRegistry version of {big_mib} MiB: first download (network + cache fill) "
@@ -513,7 +593,7 @@ def report(rows: list[Row], big_mib: int, n: int, cache: dict | None) -> None:
         plain = [r for r in rows if r.section.startswith("one file") and r.seconds]
         uncapped = [r for r in plain if r.section.endswith("uncapped")]
         for r in uncapped:
-            if r.tool.startswith(("federate (default", "MLflow")):
+            if r.tool.startswith(("federate (default", "MLflow")) and r.seconds:
                 print(f"    first download vs {r.tool}: {r.seconds / cache['cold']:.2f}x")
 
 
@@ -522,6 +602,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (needs bench/.venv)")
     parser.add_argument("--no-s3", action="store_true", help="skip boto3 on moto")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of every contender (3)")
+    parser.add_argument(
+        "--uncapped-only",
+        action="store_true",
+        help="only the uncapped large-file section (CPU s/GiB against curl and aria2c)",
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     if shutil.which("nginx") is None:
@@ -544,13 +630,17 @@ def main() -> None:
         for label, port in (("uncapped", fast), ("25 MB/s per connection", slow)):
             section = f"one file of {big} MiB from nginx on 127.0.0.1, {label}"
             big_file_rows(rows, section, port, work, big * MiB, args)
+            if args.uncapped_only:
+                break
+        if args.uncapped_only:
+            return report(rows, big, len(names), args.runs, None)
         tree_rows(
             rows, f"{n} files of 16 KiB from nginx on 127.0.0.1, uncapped", fast, work, names, args
         )
         if not args.no_s3:
             log("S3 on moto: boto3 TransferManager")
             try:
-                rows.extend(s3_rows(work, big, data))
+                rows.extend(s3_rows(work, big, data, args.runs))
             except Exception as err:
                 rows.append(Row("S3 on moto", "boto3 TransferManager", None, f"failed: {err}"))
         log("cache: cold and warm download of a registry version")
@@ -564,7 +654,7 @@ def main() -> None:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-    report(rows, big, n, cache)
+    report(rows, big, n, args.runs, cache)
     print(f"\n(whole run {time.perf_counter() - started:.0f} s; ratios > 1 favour federate)")
 
 

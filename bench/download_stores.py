@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import importlib
 import os
 import re
-import resource
 import shutil
 import socket
-import statistics
 import subprocess
 import tempfile
 import time
@@ -49,7 +48,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import azurite, ensure_venv, log, moto_s3, store_bench_env, tree_digests
+from harness import (
+    Sample,
+    azurite,
+    best,
+    ensure_venv,
+    log,
+    median,
+    moto_s3,
+    round_robin,
+    store_bench_env,
+    timed_call,
+    tree_digests,
+)
 
 #: what this script needs in bench/.venv beside MLflow and federate
 NEEDS = [
@@ -60,6 +71,8 @@ NEEDS = [
     "gcp-storage-emulator>=2024.8",
     "pytest>=8",  # federate.testing's modules are pytest plugins
 ]
+#: importable in this interpreter (with MLflow): no venv needed, the script runs here
+MODULES = ["boto3", "moto", "azure.storage.blob", "google.cloud.storage", "gcp_storage_emulator"]
 BUCKET = "bench"
 PREFIX = "models/m/1"
 MB = 1024 * 1024
@@ -295,21 +308,12 @@ def make_tree(src: Path, big_mb: int, small: int, small_mb: int) -> dict[str, st
     return digests
 
 
-@dataclass
-class Sample:
-    seconds: float
-    cpu: float  # this process's user + system seconds: the client's own work
-
-
 def timed(fn: Download, dst: Path) -> Sample:
+    """One download into a fresh ``dst``; the client's CPU is this process's (every emulator
+    runs in a child process of its own, so none of its work is counted)."""
     shutil.rmtree(dst, ignore_errors=True)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    start = time.perf_counter()
-    fn(dst)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return Sample(seconds, cpu)
+    os.sync()  # the previous run's files and their removal are on disk before the clock starts
+    return timed_call(lambda: fn(dst))
 
 
 def bench_store(
@@ -319,18 +323,17 @@ def bench_store(
 
     make_container(store.name)
     get_plugin_host().open_repo(store.root).upload_dir(str(src))
-    names = list(store.contenders)
-    samples: dict[str, list[Sample]] = {name: [] for name in names}
     dst = work / "out"
-    for name in names:  # untimed: imports, connection set-up, and a check of the bytes
-        timed(store.contenders[name], dst)
+    for name, fn in store.contenders.items():  # untimed: imports, connections, a bytes check
+        timed(fn, dst)
         if tree_digests(dst) != expected:
             raise SystemExit(f"{store.name}/{name} did not download the same bytes")
-    for run in range(runs):
-        for name in names[run % len(names) :] + names[: run % len(names)]:
-            sample = timed(store.contenders[name], dst)
-            samples[name].append(sample)
-            log(f"{store.name} run {run + 1} {name}: {sample.seconds:.2f}s")
+    contenders = {name: functools.partial(timed, fn, dst) for name, fn in store.contenders.items()}
+    samples = round_robin(
+        contenders,
+        runs,
+        after=lambda name, got: log(f"{store.name} {name}: {got.seconds:.3f}s cpu {got.cpu:.3f}s"),
+    )
     shutil.rmtree(dst, ignore_errors=True)
     return samples
 
@@ -353,24 +356,42 @@ def report(
         "process's own CPU time (median): federate's includes verifying\nevery file's checksum "
         "(Azure: MD5; GCS: CRC32C; S3: MD5 of single-part objects).\n"
     )
-    print(f"{'store':<6} {'contender':<9} {'best s':>7} {'median s':>9} {'MB/s':>7} {'cpu s':>6}")
+    print(
+        f"{'store':<6} {'contender':<9} {'best s':>7} {'median s':>9} {'MB/s':>7} "
+        f"{'cpu s':>6} {'best cpu':>8}"
+    )
     for label, samples in results.items():
         for name, got in samples.items():
-            times = [s.seconds for s in got]
-            cpu = statistics.median(s.cpu for s in got)
-            best, median = min(times), statistics.median(times)
-            print(f"{label:<6} {name:<9} {best:>7.2f} {median:>9.2f} {mb / best:>7.1f} {cpu:>6.2f}")
-    goals = f"goals: >={GOAL_SDK}x SDK, >={GOAL_MLFLOW}x MLflow"
-    print(f"\n{'store':<6} {'federate/SDK':>13} {'federate/MLflow':>16}  {goals}")
+            fastest = best(got)
+            print(
+                f"{label:<6} {name:<9} {fastest.seconds:>7.3f} {median(got):>9.3f} "
+                f"{mb / fastest.seconds:>7.1f} {median(got, 'cpu'):>6.3f} "
+                f"{min(s.cpu for s in got):>8.3f}"
+            )
+    goals = f"goals: >={GOAL_SDK}x SDK, >={GOAL_MLFLOW}x MLflow (best runs)"
+    print(
+        "\nhow many times faster federate was (peer's time / federate's; cpu: peer's median "
+        "cpu s / federate's)"
+    )
+    print(
+        f"{'store':<6} {'vs SDK best':>11} {'median':>7} {'cpu':>6} "
+        f"{'vs MLflow best':>14} {'median':>7} {'cpu':>6}  {goals}"
+    )
     for label, samples in results.items():
-        fed = min(s.seconds for s in samples["federate"])
-        vs_sdk = min(s.seconds for s in samples["sdk"]) / fed
-        vs_mlflow = min(s.seconds for s in samples["mlflow"]) / fed
-        met = [
-            "met" if vs_sdk >= GOAL_SDK else "missed",
-            "met" if vs_mlflow >= GOAL_MLFLOW else "missed",
-        ]
-        print(f"{label:<6} {vs_sdk:>12.2f}x {vs_mlflow:>15.2f}x  {' / '.join(met)}")
+        fed = samples["federate"]
+        cells, met = [], []
+        for peer, goal in (("sdk", GOAL_SDK), ("mlflow", GOAL_MLFLOW)):
+            ratio = best(samples[peer]).seconds / best(fed).seconds
+            cells += [
+                ratio,
+                median(samples[peer]) / median(fed),
+                median(samples[peer], "cpu") / median(fed, "cpu"),
+            ]
+            met.append("met" if ratio >= goal else "missed")
+        print(
+            f"{label:<6} {cells[0]:>10.2f}x {cells[1]:>6.2f}x {cells[2]:>5.2f}x "
+            f"{cells[3]:>13.2f}x {cells[4]:>6.2f}x {cells[5]:>5.2f}x  {' / '.join(met)}"
+        )
 
 
 Emulator = Callable[[Path], contextlib.AbstractContextManager[dict[str, str]]]
@@ -399,7 +420,7 @@ def main() -> None:
     unknown = set(chosen) - set(STORES)
     if unknown:
         parser.error(f"unknown store(s) {sorted(unknown)}; choose from {sorted(STORES)}")
-    ensure_venv(__file__, NEEDS)
+    ensure_venv(__file__, NEEDS, MODULES)
     big, small, small_mb = (32, 8, 1) if args.quick else (128, 32, 2)
     work = Path(tempfile.mkdtemp(prefix="federate-bench-stores-"))
     os.environ.update(store_bench_env(work))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,9 +32,17 @@ MLFLOW_REQ = "mlflow>=3,<4"
 DRIVERS = ("psycopg[binary]>=3.1", "pymysql>=1.1")
 
 
-def mlflow_python(extra: Sequence[str] = ()) -> Path:
+def _importable(modules: Sequence[str]) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def mlflow_python(extra: Sequence[str] = (), modules: Sequence[str] = ()) -> Path:
     """The venv's interpreter, creating or completing the venv (MLflow, drivers, federate,
-    ``extra`` requirements) first if needed; for benchmarks that run MLflow in a child."""
+    ``extra`` requirements) first if needed; for benchmarks that run MLflow in a child.
+    When this interpreter already has MLflow and ``modules`` (a CI or dev environment with
+    mlflow-skinny and the SDKs), it is used as it is and no venv is made."""
+    if _importable(["mlflow", *modules]):
+        return Path(sys.executable)
     have = VENV_READY.read_text().split() if VENV_READY.exists() else []
     wanted = list(dict.fromkeys([MLFLOW_REQ, *DRIVERS, *extra, *have]))
     missing = [req for req in wanted if req not in have]
@@ -45,11 +56,14 @@ def mlflow_python(extra: Sequence[str] = ()) -> Path:
     return VENV_PY
 
 
-def ensure_venv(script: str, extra: Sequence[str] = ()) -> None:
-    """Re-exec ``script`` under bench/.venv (see :func:`mlflow_python`) unless already there."""
+def ensure_venv(script: str, extra: Sequence[str] = (), modules: Sequence[str] = ()) -> None:
+    """Re-exec ``script`` under bench/.venv (see :func:`mlflow_python`) unless already there
+    or this interpreter has MLflow and ``modules``."""
     if sys.prefix != sys.base_prefix and Path(sys.prefix).resolve() == VENV.resolve():
         return
-    python = mlflow_python(extra)
+    python = mlflow_python(extra, modules)
+    if python == Path(sys.executable):
+        return
     os.execv(str(python), [str(python), str(Path(script).resolve()), *sys.argv[1:]])
 
 
@@ -89,6 +103,66 @@ def per_call(fn: Callable[[], object], iters: int, warmup: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed run: wall seconds and the client's CPU seconds (user + system)."""
+
+    seconds: float
+    cpu: float
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_call(fn: Callable[[], object]) -> Sample:
+    """``fn()`` in this process: wall time and this process's CPU time (every thread)."""
+    cpu, start = cpu_seconds(), time.perf_counter()
+    fn()
+    return Sample(time.perf_counter() - start, cpu_seconds() - cpu)
+
+
+def timed_process(cmd: Sequence[str], **kwargs: object) -> tuple[Sample, str]:
+    """``cmd`` as a child process, waited for: its wall time, its whole CPU time (read from
+    RUSAGE_CHILDREN, which grows only by the children reaped since), and its stdout."""
+    cpu, start = cpu_seconds(resource.RUSAGE_CHILDREN), time.perf_counter()
+    out = subprocess.run(list(cmd), capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+    sample = Sample(time.perf_counter() - start, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu)
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {out.returncode}: {out.stderr.decode()[-2000:]}")
+    return sample, out.stdout.decode()
+
+
+def round_robin(
+    contenders: Mapping[str, Callable[[], Sample]],
+    runs: int,
+    after: Callable[[str, Sample], None] | None = None,
+) -> dict[str, list[Sample]]:
+    """``runs`` rounds; each round runs every contender once (A, B, C, A, B, C...; the
+    order rotates by one each round, so nobody always follows the same neighbour), with
+    ``os.sync()`` before each run: no one pays for another's dirty pages."""
+    names = list(contenders)
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    for run in range(runs):
+        shift = run % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            os.sync()
+            sample = contenders[name]()
+            samples[name].append(sample)
+            if after is not None:
+                after(name, sample)
+    return samples
+
+
+def best(samples: Sequence[Sample]) -> Sample:
+    return min(samples, key=lambda s: s.seconds)
+
+
+def median(samples: Sequence[Sample], attr: str = "seconds") -> float:
+    return statistics.median(getattr(s, attr) for s in samples)
 
 
 def fmt_time(seconds: float) -> str:

@@ -14,6 +14,9 @@ from federate.testing.cli import pip_install
 from federate.testing.databases import database_params, fresh_database_uri
 
 ROOT = Path(__file__).resolve().parents[1]
+#: what ``import federate`` must not load (each costs tens of milliseconds or more, and
+#: short processes, a CLI call or a serving entrypoint, pay it whether they use it or not):
+#: cloud SDKs, the SQL stack, the server, the HTTP client, the CLI toolkit, progress bars
 HEAVY = (
     "boto3",
     "botocore",
@@ -24,6 +27,12 @@ HEAVY = (
     "sqlalchemy.orm",
     "starlette",
     "uvicorn",
+    "urllib3",
+    "requests",
+    "click",
+    "tqdm",
+    "filelock",
+    "mlflow",
 )
 
 
@@ -33,6 +42,24 @@ def test_import_federate_does_not_import_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_federate_help_imports_no_sql_stack_nor_cloud_sdk():
+    """``federate --help`` (and every command that does not open a SQL registry) costs
+    click and federate's own modules only: ``federate db`` loads SQLAlchemy when it runs."""
+    heavy = tuple(m for m in HEAVY if m != "click")
+    code = (
+        "import sys, json\n"
+        "from federate.cli import main\n"
+        "sys.argv = ['federate', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
 
 
 @pytest.fixture(scope="module")

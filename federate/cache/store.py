@@ -11,7 +11,6 @@ import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from federate.cache.layout import (
@@ -196,6 +195,8 @@ class SnapshotStore:
         def intern(rel: str) -> CachedFile:
             return self._intern(snap.path / rel, known.get(rel))
 
+        from concurrent.futures import ThreadPoolExecutor  # not at import: short processes
+
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
             cached = dict(zip(files, pool.map(intern, files), strict=True))
         record = Record(cached, tuple(sorted(dirs)), time.time())
@@ -348,6 +349,8 @@ class SnapshotStore:
 
             def copy(rel: str) -> None:
                 _copy_checked(snap.path / rel, staging / rel, record.files[rel], mode)
+
+            from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(8, max(1, len(record.files)))) as pool:
                 list(pool.map(copy, record.files))

@@ -7,7 +7,6 @@ import sys
 import click
 
 from federate.cli.common import configured_registry, json_option, print_json
-from federate.registry.sql import db as sqldb
 
 
 def _database(ctx: click.Context, uri: str | None) -> str:
@@ -27,6 +26,8 @@ def db() -> None:
 def current(ctx: click.Context, uri: str | None, as_json: bool) -> None:
     """Print the schema revision of URI ('none' for a database federate never touched).
     Without URI: the registry --profile, --registry-uri or the configuration names."""
+    from federate.registry.sql import db as sqldb  # SQLAlchemy: not for every command
+
     rev, head = sqldb.schema_state(_database(ctx, uri))
     if as_json:
         print_json({"revision": rev, "head": head, "at_head": rev == head})
@@ -40,6 +41,8 @@ def current(ctx: click.Context, uri: str | None, as_json: bool) -> None:
 def check(ctx: click.Context, uri: str | None) -> None:
     """Exit 0 if URI's schema is the one this federate expects, 1 otherwise.
     Without URI: the registry --profile, --registry-uri or the configuration names."""
+    from federate.registry.sql import db as sqldb  # SQLAlchemy: not for every command
+
     rev, head = sqldb.schema_state(_database(ctx, uri))
     if rev == head:
         click.echo(f"ok: at {head}")
@@ -54,6 +57,8 @@ def check(ctx: click.Context, uri: str | None) -> None:
 def upgrade(ctx: click.Context, uri: str | None) -> None:
     """Migrate URI's schema to this federate's head. Take a backup first.
     Without URI: the registry --profile, --registry-uri or the configuration names."""
+    from federate.registry.sql import db as sqldb
+
     before, head = sqldb.upgrade_url(_database(ctx, uri))
     click.echo(
         f"upgraded from {before or 'none'} to {head}" if before != head else f"already at {head}"

@@ -6,7 +6,6 @@ plugin as broken, naming its package, and carry on with the others.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import traceback
 from typing import Any
@@ -72,6 +71,8 @@ def hook_problems(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
     callers = pm.get_hookcallers(plugin) or []
     unknown = sorted(caller.name for caller in callers if caller.spec is None)
     if unknown:
+        import difflib  # only when a plugin names a hook that does not exist
+
         hints = [
             f"{name} -> {match[0]}"
             for name in unknown

@@ -55,7 +55,7 @@ class RangeSink(Protocol):
     """Where ``read_range_into`` writes: a write-only file object (the engine's writes
     each piece at its offset in the file being assembled)."""
 
-    def write(self, data: bytes, /) -> int: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
 class ArtifactRepository(ABC):

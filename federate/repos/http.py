@@ -25,7 +25,7 @@ from federate.entities import FileInfo
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError, redact
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
-from federate.repos.base import ArtifactRepository
+from federate.repos.base import ArtifactRepository, RangeSink
 from federate.repos.http_index import IndexWalk, parse_index
 from federate.repos.http_pipeline import Wanted, download_pipelined
 from federate.repos.http_pool import final_url
@@ -152,6 +152,14 @@ class HttpArtifactRepository(ArtifactRepository):
         url = self._url(path)
         resp = self._http.open_range(url, path, start, length, self._headers)
         yield from self._http.range_body(resp, url, length)
+
+    def read_range_into(self, path: str, start: int, length: int, sink: RangeSink) -> None:
+        if length <= 0:
+            return
+        url = self._url(path)
+        resp = self._http.open_range(url, path, start, length, self._headers)
+        if resp is not None:
+            self._http.body_into(resp, "GET", url, length, sink.write)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say (size, ETag, checksum) for the engine to

@@ -62,7 +62,7 @@ from federate.errors import (
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
-from federate.repos.base import ArtifactRepository
+from federate.repos.base import ArtifactRepository, RangeSink
 from federate.repos.http_transport import HttpTransport, stat_in_parallel
 
 if TYPE_CHECKING:
@@ -306,13 +306,24 @@ class PresignedArtifactRepository(ArtifactRepository):
     def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
         if length <= 0:
             return
+        resp, url = self._open_range(path, start, length)
+        yield from self._http.range_body(resp, url, length)
 
+    def read_range_into(self, path: str, start: int, length: int, sink: RangeSink) -> None:
+        if length <= 0:
+            return
+        resp, url = self._open_range(path, start, length)
+        if resp is not None:
+            self._http.body_into(resp, "GET", url, length, sink.write)
+
+    def _open_range(
+        self, path: str, start: int, length: int
+    ) -> tuple[urllib3.BaseHTTPResponse | None, str]:
         def open_range(entry: PresignedUrl) -> tuple[urllib3.BaseHTTPResponse | None, str]:
             resp = self._http.open_range(entry.url, path, start, length, entry.headers, entry.size)
             return resp, entry.url
 
-        resp, url = self._call(path, open_range)
-        yield from self._http.range_body(resp, url, length)
+        return self._call(path, open_range)
 
     def download_file(self, path: str, local_path: str, size: int | None = None) -> FileInfo:
         """One GET; returns what its headers say, for the engine to check."""

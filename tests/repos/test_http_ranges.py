@@ -92,8 +92,10 @@ def test_a_server_ignoring_ranges_gets_one_whole_read_never_a_body_at_an_offset(
     assert (Path(dst) / "weights.bin").read_bytes() == (bare.directory / PATH[1:]).read_bytes()
     gets = ranged_gets(bare)
     assert {a.status for a in gets} == {200}
-    # the answers to the first ranges (in flight together) and then one whole read
-    assert gets[-1].range == f"bytes=0-{5 * MiB + 5 - 1}"
+    # the first ranges (taken by the workers together, so some may be sent after the first
+    # answer already showed the server ignores ranges) and one whole read
+    whole = [a for a in gets if a.range == f"bytes=0-{5 * MiB + 5 - 1}"]
+    assert len(whole) == 1
     assert len(gets) <= 6 + 1
     assert not leftovers(tmp_path)
 
