@@ -2,7 +2,8 @@
 equal; a proxy that ignores ``Range`` (as MLflow's does over an S3 store, here made so on
 the wire by a proxy dropping the header) costs one whole read of the file, never one per
 range; an interrupted download resumes with what is missing; TLS with MLflow's variables
-against a TLS-terminating proxy with a certificate made here."""
+against a TLS-terminating proxy with a certificate made here (a certificate it does not
+trust is a configuration error, said at once)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import pytest
 
 import federate
 from federate.api import clear_registry_cache
-from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError
+from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
 from federate.testing.faults import FaultProxy
-from federate.testing.tls import self_signed, start_tls_proxy
+from federate.testing.tls import TlsProxy, self_signed, start_tls_proxy
 
 from .conftest import Populated, tree_files
 
@@ -141,11 +142,12 @@ def test_an_interrupted_download_resumes_with_what_is_missing(
 
 
 @pytest.fixture
-def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``https://127.0.0.1:<port>`` in front of the server, and its certificate."""
+def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[TlsProxy, Path]]:
+    """A TLS proxy (``https://127.0.0.1:<port>``) in front of the server, and its
+    certificate."""
     cert, key = self_signed(tmp_path)
-    proxy, url = start_tls_proxy(populated.server.url, cert, key)
-    yield url, cert
+    proxy, _url = start_tls_proxy(populated.server.url, cert, key)
+    yield proxy, cert
     proxy.stop()
 
 
@@ -153,15 +155,22 @@ def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[str, Path]
 def test_tls_with_mlflows_variables(
     populated: Populated,
     big_tree: Path,
-    tls_proxy: tuple[str, Path],
+    tls_proxy: tuple[TlsProxy, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    url, cert = tls_proxy
-    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "1")
+    proxy, cert = tls_proxy
+    url = proxy.url
+    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "3")
     with pytest.raises(FederateError) as err:
         federate.resolve("models:/big/1", registry_uri=url)
-    assert "certificate" in str(err.value).lower()
+    # a configuration to fix, said at once: not retried, not "try again later"
+    assert err.value.error_code == INVALID_PARAMETER_VALUE
+    message = str(err.value)
+    assert "certificate of 127.0.0.1:" in message and "failed verification" in message
+    assert "MLFLOW_TRACKING_SERVER_CERT_PATH" in message
+    assert "MLFLOW_TRACKING_INSECURE_TLS" in message
+    assert proxy.connections == 1
     monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
     clear_registry_cache()  # registries are opened once per process
     out = federate.download("models:/big/1", tmp_path / "checked", registry_uri=url)
