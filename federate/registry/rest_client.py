@@ -96,7 +96,8 @@ class RestServer:
     raises ("is it an MLflow tracking server?"); ``tls_hint`` follows a certificate that
     fails verification (which variables to set; default: the CA bundle variables).
     ``ca_certs`` (a PEM bundle; None: the usual CA bundle), ``verify`` and
-    ``client_cert`` (a PEM with certificate and key) set up TLS. ``headers`` and ``secrets`` never appear in a repr or a message.
+    ``client_cert`` (a PEM with certificate and key) set up TLS. ``headers`` and
+    ``secrets`` never appear in a repr or a message.
     """
 
     base_url: str
