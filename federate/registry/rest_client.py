@@ -8,6 +8,9 @@ server. Answers become FederateErrors, whatever went wrong:
   object: the URL is not the API it should be, said so);
 - 401 and 403: PERMISSION_DENIED naming the server and where the credentials came from
   (never the credentials themselves);
+- a server certificate that fails verification: INVALID_PARAMETER_VALUE at once (a
+  configuration to fix, not a server to wait for), naming the host and the server's
+  ``tls_hint`` (which variables set the trusted certificates);
 - 408, 429 and 5xx, and connections that fail: retried with exponential backoff and
   jitter (``FEDERATE_MAX_ATTEMPTS`` attempts, ``FEDERATE_RETRY_BACKOFF`` seconds base),
   waiting at least what ``Retry-After`` asks (up to :data:`MAX_RETRY_AFTER_S`), then
@@ -26,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from federate.errors import (
     HTTP_STATUS,
@@ -43,6 +46,8 @@ from federate.errors import (
 from federate.transfer.retry import retry_after_seconds
 
 if TYPE_CHECKING:
+    import ssl
+
     import urllib3
 
 logger = logging.getLogger(__name__)
@@ -52,6 +57,27 @@ RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
 _MAX_MESSAGE = 500
 _USER_AGENT = "federate"
+
+
+def _certificate_error(err: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind urllib3's exception, if that is what
+    ``err`` is (urllib3 wraps it in SSLError, or MaxRetryError around that)."""
+    import ssl
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        nested = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        current = (
+            getattr(current, "reason", None)
+            or (nested[0] if nested else None)
+            or current.__cause__
+            or current.__context__
+        )
+    return None
 
 
 class EndpointMissing(FederateError):
@@ -67,9 +93,11 @@ class RestServer:
     ``credentials_source`` says, in words fit for a message, which credentials were sent
     ("the token from DATABRICKS_TOKEN"; empty: none); ``auth_hint`` is added to a refusal
     (which variables to set); ``probe`` is the question an answer that is not the API's
-    raises ("is it an MLflow tracking server?"). ``ca_certs`` (a PEM bundle; None: the
-    usual CA bundle), ``verify`` and ``client_cert`` (a PEM with certificate and key) set
-    up TLS. ``headers`` and ``secrets`` never appear in a repr or a message.
+    raises ("is it an MLflow tracking server?"); ``tls_hint`` follows a certificate that
+    fails verification (which variables to set; default: the CA bundle variables).
+    ``ca_certs`` (a PEM bundle; None: the usual CA bundle), ``verify`` and
+    ``client_cert`` (a PEM with certificate and key) set up TLS. ``headers`` and
+    ``secrets`` never appear in a repr or a message.
     """
 
     base_url: str
@@ -78,6 +106,7 @@ class RestServer:
     credentials_source: str = ""
     auth_hint: str = ""
     probe: str = ""
+    tls_hint: str = ""
     ca_certs: str | None = None
     verify: bool = True
     client_cert: str | None = None
@@ -208,6 +237,9 @@ class RestClient:
                     redirect=False,
                 )
             except Exception as err:  # urllib3's connection and timeout errors
+                rejected = _certificate_error(err)
+                if rejected is not None:
+                    raise self._untrusted(rejected) from None
                 status, reason = 0, describe(err)
             else:
                 status = resp.status
@@ -232,6 +264,19 @@ class RestClient:
             from federate.transfer.retry import backoff_delay
 
             time.sleep(max(wait or 0.0, backoff_delay(settings, attempt)))
+
+    def _untrusted(self, err: ssl.SSLCertVerificationError) -> FederateError:
+        server = self.server
+        host = urlsplit(server.base_url).netloc
+        verify = err.verify_message or "not trusted"
+        hint = server.tls_hint or (
+            "point REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) at the CA bundle that signed it"
+        )
+        return FederateError(
+            f"{server.kind} {server.base_url}: the certificate of {host} failed verification "
+            f"({verify}); {hint}",
+            INVALID_PARAMETER_VALUE,
+        )
 
     def _json(self, data: bytes, method: str, endpoint: str) -> dict[str, Any]:
         if not data.strip():

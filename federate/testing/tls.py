@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
 from pathlib import Path
 
@@ -51,12 +52,33 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def start_tls_proxy(upstream: str, cert: Path, key: Path) -> tuple[FaultProxy, str]:
+class TlsProxy(FaultProxy):
+    """A :class:`FaultProxy` that speaks TLS; ``connections`` counts the connections
+    clients opened (handshakes tried, whether they succeeded or not)."""
+
+    def __init__(self, upstream: str, cert: Path, key: Path) -> None:
+        super().__init__(upstream)
+        self.connections = 0
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server = self._server
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        accept = server.get_request
+
+        def counted() -> tuple[socket.socket, object]:
+            self.connections += 1  # one thread accepts: no lock needed
+            return accept()
+
+        server.get_request = counted  # type: ignore[method-assign]
+
+    @property
+    def url(self) -> str:
+        return super().url.replace("http://", "https://", 1)
+
+
+def start_tls_proxy(upstream: str, cert: Path, key: Path) -> tuple[TlsProxy, str]:
     """A started proxy terminating TLS in front of ``upstream`` and its ``https://`` URL;
     stop it with ``proxy.stop()``."""
-    proxy = FaultProxy(upstream)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    proxy._server.socket = context.wrap_socket(proxy._server.socket, server_side=True)
+    proxy = TlsProxy(upstream, cert, key)
     proxy.start()
-    return proxy, proxy.url.replace("http://", "https://", 1)
+    return proxy, proxy.url

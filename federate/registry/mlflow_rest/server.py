@@ -39,6 +39,10 @@ CLIENT_CERT_ENV = "MLFLOW_TRACKING_CLIENT_CERT_PATH"
 #: what an MLflow server registry is called in messages
 KIND = "MLflow server"
 AUTH_HINT = f"set {TOKEN_ENV}, or {USERNAME_ENV} and {PASSWORD_ENV}, as for MLflow's own client"
+TLS_HINT = (
+    f"set {SERVER_CERT_ENV} to the CA bundle that signed it, or {INSECURE_TLS_ENV}=true "
+    "to skip the check, as for MLflow's own client"
+)
 PROBE = "is it an MLflow tracking server (the URI MLflow's client takes as its tracking URI)?"
 DATABRICKS_SCHEME = "databricks"
 WORKSPACE_KIND = "Databricks workspace"
@@ -137,6 +141,7 @@ def tracking_server(uri: str) -> RestServer:
         credentials_source=source,
         auth_hint=AUTH_HINT,
         probe=PROBE,
+        tls_hint=TLS_HINT,
         ca_certs=server_cert,
         verify=not insecure,
         client_cert=_path(CLIENT_CERT_ENV),

@@ -53,6 +53,16 @@ def tree_files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+def write_big_tree(root: Path, size: int, small: int) -> Path:
+    """``root/weights.bin`` of ``size`` random bytes and ``small`` small files under
+    ``root/shards``."""
+    (root / "shards").mkdir(parents=True)
+    (root / "weights.bin").write_bytes(os.urandom(size))
+    for i in range(small):
+        (root / "shards" / f"{i}.json").write_text(f'{{"shard": {i}}}')
+    return root
+
+
 def _write_tree(root: Path, version: int) -> Path:
     (root / "sub" / "deeper").mkdir(parents=True)
     (root / "MLmodel").write_text(f"version: {version}\n")

@@ -2,11 +2,12 @@
 equal; a proxy that ignores ``Range`` (as MLflow's does over an S3 store, here made so on
 the wire by a proxy dropping the header) costs one whole read of the file, never one per
 range; an interrupted download resumes with what is missing; TLS with MLflow's variables
-against a TLS-terminating proxy with a certificate made here."""
+against a TLS-terminating proxy with a certificate made here (a certificate it does not
+trust is a configuration error, said at once); a server whose artifacts are in S3
+(moto), whose proxy really ignores ``Range``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,38 +15,23 @@ import pytest
 
 import federate
 from federate.api import clear_registry_cache
-from federate.errors import TEMPORARILY_UNAVAILABLE, FederateError
+from federate.errors import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE, FederateError
 from federate.testing.faults import FaultProxy
-from federate.testing.tls import self_signed, start_tls_proxy
+from federate.testing.mlflow_server import LOG_VERSION, MlflowOverS3
+from federate.testing.tls import TlsProxy, self_signed, start_tls_proxy
 
-from .conftest import Populated, tree_files
+from .conftest import Populated, tree_files, write_big_tree
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
 
 MiB = 1024 * 1024
 SIZE = 40 * MiB + 5
 
-_LOG_BIG = """
-import json, sys
-from mlflow import MlflowClient
-client = MlflowClient()
-experiment = client.create_experiment("big")
-run = client.create_run(experiment)
-client.log_artifacts(run.info.run_id, sys.argv[1], "model")
-client.create_registered_model("big")
-client.create_model_version("big", f"{run.info.artifact_uri}/model", run.info.run_id)
-print(json.dumps("ok"))
-"""
-
 
 @pytest.fixture(scope="module")
 def big_tree(populated: Populated, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("big") / "tree"
-    (tree / "shards").mkdir(parents=True)
-    (tree / "weights.bin").write_bytes(os.urandom(SIZE))
-    for i in range(20):
-        (tree / "shards" / f"{i}.json").write_text(f'{{"shard": {i}}}')
-    populated.server.run_client(_LOG_BIG, str(tree))
+    tree = write_big_tree(tmp_path_factory.mktemp("big") / "tree", SIZE, 20)
+    assert populated.server.run_client(LOG_VERSION, str(tree), "big")["version"] == 1
     return tree
 
 
@@ -140,12 +126,45 @@ def test_an_interrupted_download_resumes_with_what_is_missing(
     assert len(again) <= 21
 
 
+@pytest.fixture(scope="module")
+def s3_tree(mlflow_s3_server: MlflowOverS3, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``models:/s3big/1`` on the server over S3, logged by MLflow's client."""
+    tree = write_big_tree(tmp_path_factory.mktemp("s3big") / "tree", SIZE, 5)
+    logged = mlflow_s3_server.server.run_client(LOG_VERSION, str(tree), "s3big")
+    assert logged["source"].startswith("mlflow-artifacts:/"), logged
+    return tree
+
+
+def test_a_40_mib_file_over_an_s3_destination_is_read_whole_once(
+    mlflow_s3_server: MlflowOverS3,
+    s3_tree: Path,
+    ranged: None,
+    fault_proxy: Callable[[str], FaultProxy],
+    tmp_path: Path,
+):
+    # MLflow's proxy takes the whole object from S3 for every GET, whatever its Range:
+    # 1 MiB ranges would be 41 whole transfers of the file
+    front = fault_proxy(mlflow_s3_server.server.url)
+    asked = _watch(front)  # what federate asks the server for
+    fetched = _watch(mlflow_s3_server.s3)  # what the server takes from the store
+    try:
+        out = federate.download("models:/s3big/1", tmp_path / "dst", registry_uri=front.url)
+    finally:
+        mlflow_s3_server.s3.on_request = None
+    assert tree_files(Path(out)) == tree_files(s3_tree)
+    # the one-byte probe, answered with the whole file (how federate learns the server
+    # ignores Range), then one read of the whole file; no ranges
+    assert _ranges_of(asked, "weights.bin") == ["bytes=0-0", f"bytes=0-{SIZE - 1}"]
+    assert _ranges_of(fetched, "weights.bin") == [None, None]  # one S3 GET for each
+
+
 @pytest.fixture
-def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``https://127.0.0.1:<port>`` in front of the server, and its certificate."""
+def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[TlsProxy, Path]]:
+    """A TLS proxy (``https://127.0.0.1:<port>``) in front of the server, and its
+    certificate."""
     cert, key = self_signed(tmp_path)
-    proxy, url = start_tls_proxy(populated.server.url, cert, key)
-    yield url, cert
+    proxy, _url = start_tls_proxy(populated.server.url, cert, key)
+    yield proxy, cert
     proxy.stop()
 
 
@@ -153,15 +172,22 @@ def tls_proxy(populated: Populated, tmp_path: Path) -> Iterator[tuple[str, Path]
 def test_tls_with_mlflows_variables(
     populated: Populated,
     big_tree: Path,
-    tls_proxy: tuple[str, Path],
+    tls_proxy: tuple[TlsProxy, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    url, cert = tls_proxy
-    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "1")
+    proxy, cert = tls_proxy
+    url = proxy.url
+    monkeypatch.setenv("FEDERATE_MAX_ATTEMPTS", "3")
     with pytest.raises(FederateError) as err:
         federate.resolve("models:/big/1", registry_uri=url)
-    assert "certificate" in str(err.value).lower()
+    # a configuration to fix, said at once: not retried, not "try again later"
+    assert err.value.error_code == INVALID_PARAMETER_VALUE
+    message = str(err.value)
+    assert "certificate of 127.0.0.1:" in message and "failed verification" in message
+    assert "MLFLOW_TRACKING_SERVER_CERT_PATH" in message
+    assert "MLFLOW_TRACKING_INSECURE_TLS" in message
+    assert proxy.connections == 1
     monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
     clear_registry_cache()  # registries are opened once per process
     out = federate.download("models:/big/1", tmp_path / "checked", registry_uri=url)
