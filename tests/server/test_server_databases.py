@@ -1,6 +1,6 @@
 """federate serve on every database of the test kit (SQLite, PostgreSQL, MySQL): the
-catalog tables of migration 0004, names with LIKE wildcards, and a version registered
-through uc: and read back through the SQL registry directly."""
+catalog tables of migration 0004, names with LIKE wildcards, renames, and a version
+registered through uc: and read back through the SQL registry directly."""
 
 from __future__ import annotations
 
@@ -43,3 +43,10 @@ def test_served_on_each_database(registry, federate_home, tmp_path):  # noqa: F8
         assert s.call("DELETE", "catalogs/ma_n?force=true") == (200, {})
         assert s.call("GET", "models/ma_n.ml.m")[0] == 404
         assert s.call("GET", "models/main.ml.m")[0] == 200
+        # a rename moves the catalog's models (and only them: _ is not a wildcard)
+        s.call("POST", "models", {"name": "m", "catalog_name": "m%n", "schema_name": "ml"})
+        assert s.call("PATCH", "catalogs/main", {"new_name": "prod"})[0] == 200
+        assert s.call("PATCH", "schemas/prod.ml", {"new_name": "fraud"})[0] == 200
+        _, moved = s.call("GET", f"models/prod.fraud.m/versions/{mv.version}")
+        assert (moved["catalog_name"], moved["schema_name"]) == ("prod", "fraud")
+        assert s.call("GET", "models/m%25n.ml.m")[0] == 200

@@ -161,6 +161,42 @@ class UnityCatalog:
             conn.execute(delete(schemas).where(schemas.c.catalog_id == catalog_id))
             conn.execute(delete(catalogs).where(catalogs.c.id == catalog_id))
 
+    def update_catalog(
+        self, name: str, comment: str | None, set_comment: bool, new_name: str | None
+    ) -> Securable:
+        """Change a catalog's comment (when ``set_comment``) and/or name; renaming moves
+        its models (``old.s.m`` becomes ``new.s.m``) in the same transaction."""
+        with self.session.write() as conn:
+            catalog_id = self._catalog_id(conn, name)
+            values: dict[str, Any] = {"last_updated_time": q.now_ms()}
+            if set_comment:
+                values["comment"] = comment
+            if new_name and new_name != name:
+                check_part(new_name, "catalog name")
+                taken = conn.execute(select(catalogs.c.id).where(catalogs.c.name == new_name))
+                if taken.first() is not None:
+                    raise FederateError(
+                        f"Catalog already exists: {new_name}", RESOURCE_ALREADY_EXISTS
+                    )
+                self._move_models(conn, name + ".", new_name + ".")
+                values["name"] = new_name
+            conn.execute(update(catalogs).where(catalogs.c.id == catalog_id).values(**values))
+        return self.get_catalog(values.get("name", name))
+
+    def _move_models(self, conn: Any, old_prefix: str, new_prefix: str) -> None:
+        """Rename every model under ``old_prefix`` to the same name under ``new_prefix``."""
+        clash = conn.execute(select(q.rm.c.name).where(_prefix_filter(new_prefix))).first()
+        if clash is not None:
+            raise FederateError(
+                f"Registered model {clash.name!r} already exists under {new_prefix[:-1]}",
+                RESOURCE_ALREADY_EXISTS,
+            )
+        conn.execute(
+            update(q.rm)
+            .where(_prefix_filter(old_prefix))
+            .values(name=sa.literal(new_prefix) + func.substr(q.rm.c.name, len(old_prefix) + 1))
+        )
+
     # -- schemas -----------------------------------------------------------------------
 
     def _schema_row(self, conn: Any, catalog: str, name: str) -> Any:
@@ -236,6 +272,37 @@ class UnityCatalog:
         self._delete_models(prefix)
         with self.session.write() as conn:
             conn.execute(delete(schemas).where(schemas.c.id == row.id))
+
+    def update_schema(
+        self,
+        catalog: str,
+        name: str,
+        comment: str | None,
+        set_comment: bool,
+        new_name: str | None,
+    ) -> Securable:
+        """Change a schema's comment (when ``set_comment``) and/or name (within its
+        catalog); renaming moves its models in the same transaction."""
+        with self.session.write() as conn:
+            row = self._schema_row(conn, catalog, name)
+            values: dict[str, Any] = {"last_updated_time": q.now_ms()}
+            if set_comment:
+                values["comment"] = comment
+            if new_name and new_name != name:
+                check_part(new_name, "schema name")
+                taken = conn.execute(
+                    select(schemas.c.id).where(
+                        schemas.c.catalog_id == row.catalog_id, schemas.c.name == new_name
+                    )
+                ).first()
+                if taken is not None:
+                    raise FederateError(
+                        f"Schema already exists: {catalog}.{new_name}", RESOURCE_ALREADY_EXISTS
+                    )
+                self._move_models(conn, f"{catalog}.{name}.", f"{catalog}.{new_name}.")
+                values["name"] = new_name
+            conn.execute(update(schemas).where(schemas.c.id == row.id).values(**values))
+        return self.get_schema(catalog, values.get("name", name))
 
     def _delete_models(self, prefix: str) -> None:
         with self.session.read() as conn:
