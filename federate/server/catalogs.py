@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from federate.server import wire
 from federate.server.endpoints import API, Call, endpoint
+from federate.server.roots import given_root
 
 #: the most catalogs one page lists
 PAGE_CAP = 1000
@@ -15,9 +16,8 @@ PAGE_CAP = 1000
 
 def create_catalog(call: Call) -> dict[str, Any]:
     a = call.args
-    return wire.catalog_info(
-        call.unity.create_catalog(a.text("name", required=True) or "", a.text("comment"))
-    )
+    name = a.text("name", required=True) or ""
+    return wire.catalog_info(call.unity.create_catalog(name, a.text("comment"), given_root(call)))
 
 
 def list_catalogs(call: Call) -> dict[str, Any]:

@@ -109,6 +109,7 @@ def _schemas() -> dict[str, Any]:
                 "name": _STRING,
                 "comment": _STRING,
                 "id": _STRING,
+                "storage_root": _STRING,
                 **securable_times,
             }
         ),
@@ -127,11 +128,12 @@ def _schemas() -> dict[str, Any]:
                 "full_name": _STRING,
                 "comment": _STRING,
                 "schema_id": _STRING,
+                "storage_root": _STRING,
                 **securable_times,
             }
         ),
         "CreateSchema": _obj(
-            {"name": _NAME, "catalog_name": _NAME, "comment": _STRING},
+            {"name": _NAME, "catalog_name": _NAME, "comment": _STRING, "storage_root": _STRING},
             ("name", "catalog_name"),
         ),
         "UpdateSchema": _obj({"comment": _STRING, "new_name": _NAME}),

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from federate.registry.sql.unity import split_full_name
 from federate.server import wire
 from federate.server.endpoints import API, Call, endpoint
+from federate.server.roots import given_root
 
 PAGE_CAP = 1000
 
@@ -19,6 +20,7 @@ def create_schema(call: Call) -> dict[str, Any]:
         a.text("catalog_name", required=True) or "",
         a.text("name", required=True) or "",
         a.text("comment"),
+        given_root(call),
     )
     return wire.schema_info(schema)
 

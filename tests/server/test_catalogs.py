@@ -128,3 +128,42 @@ def test_a_rename_onto_a_model_of_the_sql_registry_is_refused_whole(federate_ser
     assert (status, error["error_code"]) == (409, "ALREADY_EXISTS")
     assert "b.x.m" in error["message"]
     assert s.call("GET", "catalogs/a")[0] == 200 and s.call("GET", "models/a.x.m")[0] == 200
+
+
+def test_versions_live_under_their_schema_root_else_their_catalog_root(federate_server, tmp_path):
+    s = federate_server
+    catalog_root, schema_root = tmp_path / "catalog-root", tmp_path / "schema-root"
+    status, catalog = s.call("POST", "catalogs", {"name": "c", "storage_root": str(catalog_root)})
+    assert (status, catalog["storage_root"]) == (200, catalog_root.as_uri())
+    assert s.call("GET", "catalogs/c")[1]["storage_root"] == catalog_root.as_uri()
+    s.call("POST", "schemas", {"name": "plain", "catalog_name": "c"})
+    body = {"name": "own", "catalog_name": "c", "storage_root": schema_root.as_uri() + "/"}
+    status, schema = s.call("POST", "schemas", body)
+    assert (status, schema["storage_root"]) == (200, schema_root.as_uri())
+    placed = {}
+    for schema_name in ("plain", "own"):
+        s.call("POST", "models", {"name": "m", "catalog_name": "c", "schema_name": schema_name})
+        new = {"catalog_name": "c", "schema_name": schema_name, "model_name": "m", "source": "s"}
+        placed[schema_name] = s.call("POST", "models/versions", new)[1]["storage_location"]
+    assert placed == {
+        "plain": f"{catalog_root.as_uri()}/models/c.plain.m/1",
+        "own": f"{schema_root.as_uri()}/models/c.own.m/1",
+    }
+    # a schema without roots anywhere: the registry's artifact root, as before
+    s.call("POST", "catalogs", {"name": "d"})
+    s.call("POST", "schemas", {"name": "x", "catalog_name": "d"})
+    s.call("POST", "models", {"name": "m", "catalog_name": "d", "schema_name": "x"})
+    new = {"catalog_name": "d", "schema_name": "x", "model_name": "m", "source": "s"}
+    location = s.call("POST", "models/versions", new)[1]["storage_location"]
+    assert location == f"{(tmp_path / 'artifacts').resolve().as_uri()}/models/d.x.m/1"
+
+
+def test_a_storage_root_federate_cannot_open_is_refused_naming_it(federate_server):
+    s = federate_server
+    status, error = s.call("POST", "catalogs", {"name": "c", "storage_root": "relative/dir"})
+    assert (status, error["error_code"]) == (400, "INVALID_ARGUMENT")
+    assert "relative path" in error["message"]
+    status, error = s.call("POST", "catalogs", {"name": "c", "storage_root": "nope://x/y"})
+    assert (status, error["error_code"]) == (400, "INVALID_ARGUMENT")
+    assert "nope" in error["message"]
+    assert s.call("GET", "catalogs/c")[0] == 404  # nothing created

@@ -40,6 +40,7 @@ class Securable:
     created_at: int
     updated_at: int
     catalog_name: str | None = None
+    storage_root: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -87,7 +88,13 @@ def split_full_name(full_name: str, levels: int, what: str) -> list[str]:
 
 def _securable(row: Any, catalog_name: str | None = None) -> Securable:
     return Securable(
-        row.name, row.uuid, row.comment, row.creation_time, row.last_updated_time, catalog_name
+        row.name,
+        row.uuid,
+        row.comment,
+        row.creation_time,
+        row.last_updated_time,
+        catalog_name,
+        row.storage_root,
     )
 
 
@@ -110,7 +117,9 @@ class UnityCatalog:
             raise FederateError(f"Catalog not found: {name}", RESOURCE_DOES_NOT_EXIST)
         return int(found.id)
 
-    def create_catalog(self, name: str, comment: str | None) -> Securable:
+    def create_catalog(
+        self, name: str, comment: str | None, storage_root: str | None = None
+    ) -> Securable:
         check_part(name, "catalog name")
         now = q.now_ms()
         with self.session.write(create=True) as conn:
@@ -122,6 +131,7 @@ class UnityCatalog:
                     name=name,
                     uuid=str(uuid.uuid4()),
                     comment=comment,
+                    storage_root=storage_root,
                     creation_time=now,
                     last_updated_time=now,
                 )
@@ -208,7 +218,9 @@ class UnityCatalog:
             raise FederateError(f"Schema not found: {catalog}.{name}", RESOURCE_DOES_NOT_EXIST)
         return row
 
-    def create_schema(self, catalog: str, name: str, comment: str | None) -> Securable:
+    def create_schema(
+        self, catalog: str, name: str, comment: str | None, storage_root: str | None = None
+    ) -> Securable:
         check_part(catalog, "catalog name")
         check_part(name, "schema name")
         now = q.now_ms()
@@ -229,6 +241,7 @@ class UnityCatalog:
                     name=name,
                     uuid=str(uuid.uuid4()),
                     comment=comment,
+                    storage_root=storage_root,
                     creation_time=now,
                     last_updated_time=now,
                 )
@@ -310,6 +323,18 @@ class UnityCatalog:
             doomed = list(names)
         for name in doomed:
             self.registry.delete_registered_model(name)
+
+    def storage_root(self, catalog: str, schema: str) -> str | None:
+        """Where versions of models in ``catalog.schema`` go: the schema's storage root,
+        else its catalog's, else None (the registry's artifact root)."""
+        with self.session.read() as conn:
+            row = self._schema_row(conn, catalog, schema)
+            if row.storage_root:
+                return str(row.storage_root)
+            found = conn.execute(
+                select(catalogs.c.storage_root).where(catalogs.c.id == row.catalog_id)
+            ).scalar_one_or_none()
+        return str(found) if found else None
 
     def require_schema(self, catalog: str, schema: str) -> None:
         """RESOURCE_DOES_NOT_EXIST naming the catalog or schema that is missing."""
