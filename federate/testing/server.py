@@ -77,9 +77,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(
-    registry: Registry, *, token: str | None = None, read_token: str | None = None, **app_args: Any
+    registry: Registry,
+    *,
+    token: str | None = None,
+    read_token: str | None = None,
+    log_level: str | None = None,
+    **app_args: Any,
 ) -> Iterator[ServedRegistry]:
-    """Serve ``registry`` until the block ends."""
+    """Serve ``registry`` until the block ends. With ``log_level`` uvicorn logs at that
+    level, access log included, through the process's logging (records reach the root
+    logger, and pytest's ``caplog``); without, it logs only warnings."""
     import uvicorn
 
     from federate.server.app import create_app
@@ -87,7 +94,10 @@ def running_server(
 
     app = create_app(registry, Tokens(token, read_token), **app_args)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    logging: dict[str, Any] = {"log_level": "warning"}
+    if log_level is not None:
+        logging = {"log_level": log_level, "log_config": None, "access_log": True}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", **logging)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"federate-serve-{port}", daemon=True)
     thread.start()
