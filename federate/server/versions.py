@@ -74,7 +74,7 @@ def list_versions(call: Call) -> dict[str, Any]:
 
 
 def get_version(call: Call) -> dict[str, Any]:
-    return wire.version_info(call.registry.get_model_version(path_model(call), path_version(call)))
+    return wire.version_info(call.unity.get_version(path_model(call), path_version(call)))
 
 
 def update_version(call: Call) -> dict[str, Any]:
@@ -105,7 +105,7 @@ _VERSION = f"{API}/models/{{full_name}}/versions/{{version}}"
 ROUTES = [
     Route(f"{API}/models/versions", endpoint(create_version), methods=["POST"]),
     Route(f"{API}/models/{{full_name}}/versions", endpoint(list_versions), methods=["GET"]),
-    Route(_VERSION, endpoint(get_version), methods=["GET"]),
+    Route(_VERSION, endpoint(get_version, inline=True), methods=["GET"]),
     Route(_VERSION, endpoint(update_version), methods=["PATCH"]),
     Route(_VERSION, endpoint(delete_version), methods=["DELETE"]),
     Route(f"{_VERSION}/finalize", endpoint(finalize_version), methods=["PATCH"]),

@@ -24,6 +24,7 @@ from federate.errors import (
 )
 from federate.registry.sql import queries as q
 from federate.registry.sql.models import MODEL, SqlCatalog, SqlSchema
+from federate.registry.sql.sessions import KeptReader
 from federate.registry.sql.store import SqlRegistry
 
 catalogs = cast(sa.Table, SqlCatalog.__table__)
@@ -98,6 +99,23 @@ def _securable(row: Any, catalog_name: str | None = None) -> Securable:
     )
 
 
+# one version with its aliases (a row per alias, one row if none) in a single statement:
+# what the served API answers for a version (Unity Catalog has no version tags)
+_VERSION_WITH_ALIASES = (
+    select(*q.VERSION_COLUMNS, q.alias_t.c.alias)
+    .select_from(
+        q.mv.join(q.rm, q.rm.c.id == q.mv.c.registered_model_id).outerjoin(
+            q.alias_t, q.alias_t.c.model_version_id == q.mv.c.id
+        )
+    )
+    .where(
+        q.rm.c.name == sa.bindparam("name"),
+        q.rm.c.kind == MODEL,
+        q.mv.c.version == sa.bindparam("version"),
+    )
+)
+
+
 def _prefix_filter(prefix: str) -> Any:
     return sa.and_(q.rm.c.kind == MODEL, q.rm.c.name.startswith(prefix, autoescape=True))
 
@@ -108,6 +126,7 @@ class UnityCatalog:
     def __init__(self, registry: SqlRegistry) -> None:
         self.registry = registry
         self.session = registry.session
+        self._kept = KeptReader(registry.session)
 
     # -- catalogs ----------------------------------------------------------------------
 
@@ -373,6 +392,17 @@ class UnityCatalog:
             ).all()
             versions = q.many_versions(conn, [(name, r) for r in rows[:limit]])
         return versions, (str(versions[-1].version) if len(rows) > limit else None)
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """A version as the API shows it (aliases, no tags), in one statement on a kept
+        connection (:class:`KeptReader`): the hot path of the served API, called from the
+        event loop's thread. A miss is told apart (model or version) by the registry's own
+        lookup, with its messages."""
+        rows = self._kept.rows(_VERSION_WITH_ALIASES, {"name": name, "version": version})
+        if not rows:
+            return self.registry.get_model_version(name, version)
+        aliases = tuple(sorted(r.alias for r in rows if r.alias is not None))
+        return q.to_model_version(name, rows[0], {}, aliases)
 
     def place_version(self, name: str, version: int, storage_location: str) -> ModelVersion:
         """Record where a pending version's files go (its status stays as it is)."""
