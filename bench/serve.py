@@ -66,14 +66,24 @@ def wait_up(port: int, path: str, proc: subprocess.Popen, deadline_s: float = 12
 
 
 def call(port: int, method: str, path: str, body: dict | None = None) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """One setup request; a dropped connection is tried again (a loaded machine makes
+    uvicorn's supervisor restart a worker that answers its ping late)."""
     data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    payload = resp.read()
-    if resp.status != 200:
-        raise RuntimeError(f"{method} {path}: {resp.status} {payload[:300]!r}")
-    return json.loads(payload or b"{}")
+    for attempt in range(5):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            payload = resp.read()
+        except (ConnectionError, http.client.RemoteDisconnected):
+            if attempt == 4:
+                raise
+            time.sleep(2)
+            continue
+        if resp.status != 200:
+            raise RuntimeError(f"{method} {path}: {resp.status} {payload[:300]!r}")
+        return json.loads(payload or b"{}")
+    raise AssertionError("unreachable")
 
 
 async def _client(

@@ -32,7 +32,8 @@ def given_root(call: Call) -> str | None:
         return None
     root = root.strip().rstrip("/")
     if location_scheme(root) == "file" and not root.startswith("file:"):
-        if not Path(root).expanduser().is_absolute():
+        # no ~ expansion: the client means no home directory of the server's
+        if not Path(root).is_absolute():
             raise bad_request(
                 f"storage_root {root!r} is a relative path: give an absolute path or a URL "
                 "(file:, s3:, wasbs:, abfss:, gs: ...)"

@@ -13,9 +13,8 @@ from urllib.parse import parse_qs
 import pytest
 
 import federate
-from federate.config import RegistryConfig
 from federate.testing.azure import DEV_ACCOUNT
-from federate.testing.server import running_server
+from federate.testing.server import running_server, sqlite_registry
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("azure.storage.blob")
@@ -30,19 +29,12 @@ def _ask(s, version: int, operation: str = "READ_MODEL_VERSION"):
 
 @pytest.fixture
 def azure_served(azurite_blob, azure_container, federate_home, tmp_path, monkeypatch):
-    from federate.registry.sql.store import SqlRegistry
-
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_blob.connection_string())
     for name in ("AZURE_STORAGE_ACCESS_KEY", "FEDERATE_AZURE_BLOB_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     root = f"wasbs://{azure_container}@{DEV_ACCOUNT}.blob.core.windows.net/registry"
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/az.db", root))
-    with registry.session.write(create=True):
-        pass
-    with running_server(registry) as served:
-        served.call("POST", "catalogs", {"name": "main"})
-        served.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-        served.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
+    with running_server(sqlite_registry(tmp_path / "az.db", root)) as served:
+        served.seed()
         served.container = azure_container  # type: ignore[attr-defined]
         yield served
 

@@ -34,12 +34,7 @@ CHECKS = ",".join(
 def _seed(s: ServedRegistry) -> None:
     """What the document's examples name: catalog ``main``, schema ``main.ml``, model
     ``main.ml.m`` with version 1 (READY, alias ``champion``) and 2 (pending)."""
-    s.call("POST", "catalogs", {"name": "main"})
-    s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-    s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
-    version = {"catalog_name": "main", "schema_name": "ml", "model_name": "m", "source": "s"}
-    for _ in range(2):
-        assert s.call("POST", "models/versions", version)[0] == 200
+    s.seed(pending_versions=2)
     assert s.call("PATCH", "models/main.ml.m/versions/1/finalize", {})[0] == 200
     assert s.call("PUT", "models/main.ml.m/aliases/champion", {"version_num": 1})[0] == 200
 

@@ -109,11 +109,7 @@ def test_a_version_read_survives_the_database_dropping_its_connection(
     registry.engine.dispose()  # its pooled connections are older than the mark: close them
     mark = _session_mark(database_uri)
     with running_server(registry) as s:
-        s.call("POST", "catalogs", {"name": "main"})
-        s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-        s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
-        new = {"catalog_name": "main", "schema_name": "ml", "model_name": "m", "source": "s"}
-        assert s.call("POST", "models/versions", new)[0] == 200
+        s.seed(pending_versions=1)
         path = "models/main.ml.m/versions/1"
         assert s.call("GET", path)[1]["version"] == 1
         assert _end_sessions_since(database_uri, mark) >= 1

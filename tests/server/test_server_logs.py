@@ -10,9 +10,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from federate.config import RegistryConfig
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY
-from federate.testing.server import ServedRegistry, running_server
+from federate.testing.server import ServedRegistry, running_server, sqlite_registry
 
 pytest.importorskip("uvicorn")
 
@@ -22,22 +21,10 @@ WRONG_TOKEN = "wrong-" + uuid.uuid4().hex
 MODEL = {"catalog_name": "main", "schema_name": "ml", "model_name": "m"}
 
 
-def _registry(tmp_path, root: str):
-    from federate.registry.sql.store import SqlRegistry
-
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/logs.db", root))
-    with registry.session.write(create=True):
-        pass
-    return registry
-
-
 def _exercise(s: ServedRegistry) -> list[dict]:
     """Requests with each token (and a wrong one), a pending version and both kinds of
     credentials for it; the credentials answers."""
-    s.call("POST", "catalogs", {"name": "main"})
-    s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-    s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
-    assert s.call("POST", "models/versions", {**MODEL, "source": "s"})[0] == 200
+    s.seed(pending_versions=1)
     assert s.call("GET", "models/main.ml.m", token=READ_TOKEN)[0] == 200
     assert s.call("GET", "models/main.ml.m", token=WRONG_TOKEN)[0] == 401
     assert s.call("DELETE", "models/main.ml.m", token=READ_TOKEN)[0] == 403
@@ -73,7 +60,7 @@ def test_tokens_and_sts_credentials_stay_out_of_the_logs(
     monkeypatch.setenv("FEDERATE_SERVER_S3_ROLE_ARN", s3_env.reader_role_arn)
     monkeypatch.setenv("FEDERATE_STS_ENDPOINT_URL", s3_env.endpoint)
     caplog.set_level(logging.DEBUG)
-    registry = _registry(tmp_path, f"s3://{s3_bucket}/registry")
+    registry = sqlite_registry(tmp_path / "logs.db", f"s3://{s3_bucket}/registry")
     with running_server(registry, token=TOKEN, read_token=READ_TOKEN, log_level="debug") as s:
         answers = _exercise(s)
     vended = [a["aws_temp_credentials"] for a in answers]
@@ -91,7 +78,10 @@ def test_tokens_and_sas_signatures_stay_out_of_the_logs(
     caplog.set_level(logging.DEBUG)
     root = f"wasbs://{azure_container}@{DEV_ACCOUNT}.blob.core.windows.net/registry"
     with running_server(
-        _registry(tmp_path, root), token=TOKEN, read_token=READ_TOKEN, log_level="debug"
+        sqlite_registry(tmp_path / "logs.db", root),
+        token=TOKEN,
+        read_token=READ_TOKEN,
+        log_level="debug",
     ) as s:
         answers = _exercise(s)
     signatures = [parse_qs(a["azure_user_delegation_sas"]["sas_token"])["sig"][0] for a in answers]

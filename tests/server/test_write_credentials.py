@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 import federate
-from federate.config import RegistryConfig
 from federate.credentials import ScopedCredentials
 from federate.testing.s3 import add_role
-from federate.testing.server import running_server
+from federate.testing.server import running_server, sqlite_registry
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("boto3")
@@ -33,20 +32,11 @@ SIZE = 20 * 1024 * 1024 + 5
 def writer_served(s3_env, s3_bucket, federate_home, tmp_path, monkeypatch):
     """federate serve on an s3:// root, vending sessions of a role that may write; yields
     (server, role ARN)."""
-    from federate.registry.sql.store import SqlRegistry
-
     role = add_role(s3_env.client("iam"), f"federate-writer-{uuid.uuid4().hex[:8]}", ["s3:*"])
     monkeypatch.setenv("FEDERATE_SERVER_S3_ROLE_ARN", role)
     monkeypatch.setenv("FEDERATE_STS_ENDPOINT_URL", s3_env.endpoint)
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/w.db", f"s3://{s3_bucket}/r"))
-    with registry.session.write(create=True):
-        pass
-    with running_server(registry) as s:
-        s.call("POST", "catalogs", {"name": "main"})
-        s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-        s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
-        new = {"catalog_name": "main", "schema_name": "ml", "model_name": "m", "source": "s"}
-        assert s.call("POST", "models/versions", new)[0] == 200
+    with running_server(sqlite_registry(tmp_path / "w.db", f"s3://{s3_bucket}/r")) as s:
+        s.seed(pending_versions=1)
         yield s, role
 
 
