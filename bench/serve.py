@@ -21,6 +21,7 @@ as a ratio within one run. MLflow runs from ``--mlflow-python`` (an interpreter 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -29,7 +30,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -66,60 +66,121 @@ def wait_up(port: int, path: str, proc: subprocess.Popen, deadline_s: float = 12
 
 
 def call(port: int, method: str, path: str, body: dict | None = None) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    """One setup request; a dropped connection is tried again (a loaded machine makes
+    uvicorn's supervisor restart a worker that answers its ping late)."""
     data = json.dumps(body).encode() if body is not None else None
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    payload = resp.read()
-    if resp.status != 200:
-        raise RuntimeError(f"{method} {path}: {resp.status} {payload[:300]!r}")
-    return json.loads(payload or b"{}")
+    for attempt in range(5):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            payload = resp.read()
+        except (ConnectionError, http.client.RemoteDisconnected):
+            if attempt == 4:
+                raise
+            time.sleep(2)
+            continue
+        if resp.status != 200:
+            raise RuntimeError(f"{method} {path}: {resp.status} {payload[:300]!r}")
+        return json.loads(payload or b"{}")
+    raise AssertionError("unreachable")
+
+
+async def _client(
+    port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[int]
+) -> None:
+    """One keep-alive connection asking ``request`` until ``stop_at``; a failed connection
+    counts as an error and is opened again."""
+    reader = writer = None
+    while True:
+        t0 = time.perf_counter()
+        if t0 >= stop_at:
+            break
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            ok = status == 200
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            ok = False
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+        latencies.append(time.perf_counter() - t0)
+        if not ok:
+            errors.append(1)
+    if writer is not None:
+        writer.close()
 
 
 def load(port: int, path: str, clients: int, seconds: float) -> dict[str, float]:
-    """``clients`` threads on keep-alive connections for ``seconds``: RPS, p50, p99, errors."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start_gate = threading.Event()
-    stop_at = [0.0]
+    """``clients`` keep-alive connections asking ``path`` for ``seconds``, from one asyncio
+    loop (a thread per client would spend the shared cores on the GIL): RPS, p50, p99,
+    errors."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    latencies: list[float] = []
+    errors: list[int] = []
 
-    def worker(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        start_gate.wait()
-        mine = latencies[i]
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= stop_at[0]:
-                return
-            try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except OSError:
-                ok = False
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append(time.perf_counter() - t0)
-            if not ok:
-                errors[i] += 1
+    async def run() -> float:
+        began = time.perf_counter()
+        stop_at = began + seconds
+        await asyncio.gather(
+            *(_client(port, request, stop_at, latencies, errors) for _ in range(clients))
+        )
+        return time.perf_counter() - began
 
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    start_gate.set()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
-    every = sorted(x for per in latencies for x in per)
+    cpu0 = time.process_time()
+    elapsed = asyncio.run(run())
+    every = sorted(latencies)
     return {
         "requests": len(every),
         "rps": len(every) / elapsed,
         "p50_ms": statistics.median(every) * 1000,
         "p99_ms": every[int(len(every) * 0.99) - 1] * 1000,
-        "errors": sum(errors),
+        "errors": len(errors),
+        "client_cpu_s": time.process_time() - cpu0,
+        "wall_s": elapsed,
     }
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants (its workers),
+    from /proc; 0 where there is no /proc."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(entry.parent.name)
+        parents[child] = int(fields[1])
+        cpu[child] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for child in cpu:
+        walk = child
+        while walk in parents and walk != pid:
+            walk = parents[walk]
+        if walk == pid:
+            total += cpu[child]
+    return total
+
+
+def measured(proc: subprocess.Popen, port: int, path: str, args: argparse.Namespace):
+    """:func:`load` with the server's CPU seconds over the same interval."""
+    before = tree_cpu_s(proc.pid)
+    row = load(port, path, args.clients, args.seconds)
+    row["server_cpu_s"] = tree_cpu_s(proc.pid) - before
+    return row
 
 
 def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -157,7 +218,7 @@ def federate_row(pg: str, args: argparse.Namespace, workdir: Path) -> dict[str, 
     try:
         wait_up(port, "/healthz", proc)
         assert call(port, "GET", FEDERATE_PATH)["version"] == 1
-        return load(port, FEDERATE_PATH, args.clients, args.seconds)
+        return measured(proc, port, FEDERATE_PATH, args)
     finally:
         stop(proc)
 
@@ -199,7 +260,7 @@ def mlflow_row(pg: str, args: argparse.Namespace, workdir: Path) -> dict[str, fl
             {"name": "m", "source": "s3://bench-bucket/models/m/1"},
         )
         assert call(port, "GET", MLFLOW_PATH)["model_version"]["version"] == "1"
-        return load(port, MLFLOW_PATH, args.clients, args.seconds)
+        return measured(proc, port, MLFLOW_PATH, args)
     finally:
         stop(proc)
 
@@ -227,12 +288,17 @@ def main() -> None:
         f"get-model-version, {args.clients} clients, {args.seconds:g} s, "
         f"{args.workers} workers each, PostgreSQL"
     )
-    print(f"{'server':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'not 200':>10}")
+    print(
+        f"{'server':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'not 200':>10}"
+        f"{'server CPU ms/req':>19}{'client CPU s':>14}{'wall s':>8}"
+    )
     for name, row in rows.items():
         print(
             f"{name:<16}{row['rps']:>10.0f}{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}"
-            f"{row['errors']:>10.0f}"
+            f"{row['errors']:>10.0f}{1000 * row['server_cpu_s'] / row['requests']:>19.2f}"
+            f"{row['client_cpu_s']:>14.2f}{row['wall_s']:>8.1f}"
         )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     if len(rows) == 2:
         ratio = rows["federate serve"]["rps"] / rows["mlflow server"]["rps"]
         print(f"federate serve / mlflow server: {ratio:.2f}x requests per second")

@@ -271,12 +271,15 @@ def _upload_repo(registry: Registry, pending: ModelVersion) -> tuple[str, Artifa
     return location, get_plugin_host().open_repo(location, credentials, refresh)
 
 
-def _fresh_location(registry: Registry, name: str, version: int) -> tuple[str, ArtifactRepository]:
-    """``<root>/models/<name>/<version>``, unless something already lives there (another
-    registry sharing the root, or a registry database recreated over old artifacts): then
-    a suffixed sibling, so files of two versions are never mixed."""
+def _fresh_location(
+    registry: Registry, name: str, version: int, root: str | None = None
+) -> tuple[str, ArtifactRepository]:
+    """``<root>/models/<name>/<version>`` (``root``: the registry's artifact root unless
+    given), unless something already lives there (another registry sharing the root, or a
+    registry database recreated over old artifacts): then a suffixed sibling, so files of
+    two versions are never mixed."""
     host = get_plugin_host()
-    location = _join(registry.artifact_root, "models", name, str(version))
+    location = _join(root or registry.artifact_root, "models", name, str(version))
     repo = host.open_repo(location)
     if repo.list(""):
         location = f"{location}-{uuid.uuid4().hex[:8]}"

@@ -15,6 +15,8 @@ rows, a webhook's stored secret among them. :func:`redact_text` finds these in t
   ``AccountKey``...;
 - the value of a header or field of such a name, as ``Name: value`` (header dumps,
   botocore's canonical request) or ``'Name': b'value'`` (dict reprs);
+- the text of an XML element of such a name, ``<SecretAccessKey>value</SecretAccessKey>``
+  (botocore's dump of an STS answer, which ``federate serve`` asks for when it vends);
 - webhook secrets as the registry stores them, ``'plain:...'`` and ``'fernet:...'``
   literals (SQLAlchemy's parameter and row reprs);
 - strings registered with :func:`register_secret` (the path and query of webhook URLs,
@@ -103,6 +105,8 @@ _FIELD = r"(['\"])([\w.-]+)\1(\s*:\s*b?)(['\"])((?:\\.|(?!\4).)*)\4"
 # Name: value, to the end of the line (header dumps; botocore's canonical request, whose
 # "Signature:" puts the value on the next line)
 _HEADER = r"(?<![\w'\"-])([\w-]+)([ \t]*:[ \t]*\n?[ \t]*)(?![\s'\"]|<redacted>)([^\n]+)"
+# <Name>value</Name> (XML answers botocore logs at DEBUG: STS's session credentials)
+_ELEMENT = r"<([\w.:-]+)>([^<]*)</\1>"
 # how the registry stores a webhook secret (federate.webhooks.secrets), in reprs
 _STORED = r"(['\"])(?:plain|fernet):(?:\\.|(?!\1).)*\1"
 
@@ -167,6 +171,12 @@ def _field(match: re.Match[str]) -> str:
     return match[0]
 
 
+def _element(match: re.Match[str]) -> str:
+    if _re(_SECRET_FIELD).match(match[1]):
+        return f"<{match[1]}>{REDACTED}</{match[1]}>"
+    return match[0]
+
+
 def _header(match: re.Match[str]) -> str:
     if _re(_SECRET_FIELD).match(match[1]):
         return f"{match[1]}{match[2]}{REDACTED}"
@@ -184,6 +194,8 @@ def redact_text(text: str) -> str:
     lowered = text.lower()
     if not any(hint in lowered for hint in _HINTS):
         return text
+    if "</" in text:
+        text = _re(_ELEMENT).sub(_element, text)
     if "=" in text:
         text = _re(_PAIR).sub(_pair, text)
     if ":" in text:

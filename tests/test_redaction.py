@@ -41,6 +41,15 @@ SIG = "uXk3bSIGNATURE%2Bq%3D"
             "host;x-amz-security-token",
         ),
         ("Signature:\n0badc0ffee0badc0ffee", "0badc0ffee", "Signature:"),
+        # botocore's dump of an STS answer (federate serve vending session credentials)
+        (
+            "Response body:\nb'<AssumeRoleResult><Credentials><SessionToken>"
+            f"{TOKEN}</SessionToken><SecretAccessKey>wJalrXUtnFEMI/K7MDENG</SecretAccessKey>"
+            "<Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>'",
+            TOKEN,
+            "<Expiration>2030-01-01T00:00:00Z</Expiration>",
+        ),
+        ("<SecretAccessKey>wJalrXUtnFEMI/K7MDENG</SecretAccessKey>", "wJalrXUtnFEMI", "<Secret"),
         # presigned URLs of S3 and GCS, a webhook's token, an OAuth code
         (f"GET https://b.s3.amazonaws.com/k?X-Amz-Security-Token={TOKEN}&x=1", TOKEN, "&x=1"),
         ("url https://storage.googleapis.com/b/o?X-Goog-Signature=abc123def", "abc123def", "o?"),

@@ -14,8 +14,8 @@ from starlette.routing import Route
 
 from federate.errors import INVALID_PARAMETER_VALUE, FederateError
 from federate.registry.base import Registry
-from federate.server import aliases, catalogs, credentials, models, schemas, versions
-from federate.server.auth import BearerAuth, Tokens
+from federate.server import aliases, catalogs, credentials, models, openapi, schemas, versions
+from federate.server.auth import OPENAPI_PATH, BearerAuth, Tokens
 from federate.server.endpoints import Served, error_response
 from federate.server.errors import STATUS_CODES, ApiError, from_federate, from_unexpected
 from federate.server.params import DEFAULT_MAX_BODY
@@ -47,6 +47,11 @@ async def healthz(request: Request) -> JSONResponse:
     except Exception as err:
         return error_response(from_unexpected(err))
     return JSONResponse({"status": "ok"})
+
+
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document of the routes this server answers."""
+    return JSONResponse(openapi.document())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -83,6 +88,7 @@ def create_app(
         )
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi_document, methods=["GET"]),
         *catalogs.ROUTES,
         *schemas.ROUTES,
         *versions.ROUTES,  # before models: /models/versions is not a model's name

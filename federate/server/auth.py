@@ -1,7 +1,8 @@
 """Bearer-token authentication: ``FEDERATE_SERVER_TOKEN`` may do everything,
 ``FEDERATE_SERVER_READ_TOKEN`` may read (GET, and READ credentials: the credentials route
 checks the operation). Tokens are compared in constant time and never logged.
-``GET /healthz`` stays open, for load balancers' probes: it tells nothing about models."""
+``GET /healthz`` stays open, for load balancers' probes, and so does the OpenAPI document:
+neither tells anything about models."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ READ_TOKEN_ENV = "FEDERATE_SERVER_READ_TOKEN"
 #: the ASGI scope key telling routes what the caller may do: "write" or "read"
 ACCESS = "federate.access"
 READ, WRITE = "read", "write"
-OPEN_PATHS = frozenset({"/healthz"})
+OPENAPI_PATH = "/api/2.1/unity-catalog/openapi.json"
+OPEN_PATHS = frozenset({"/healthz", OPENAPI_PATH})
 #: POST routes a read-only token may call (the route itself checks what is asked)
 READ_POSTS = frozenset({"/api/2.1/unity-catalog/temporary-model-version-credentials"})
 

@@ -1,4 +1,4 @@
-"""``/catalogs``: create, get, list, delete."""
+"""``/catalogs``: create, get, list, update (comment, rename), delete."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from federate.server import wire
 from federate.server.endpoints import API, Call, endpoint
+from federate.server.roots import given_root
 
 #: the most catalogs one page lists
 PAGE_CAP = 1000
@@ -15,9 +16,8 @@ PAGE_CAP = 1000
 
 def create_catalog(call: Call) -> dict[str, Any]:
     a = call.args
-    return wire.catalog_info(
-        call.unity.create_catalog(a.text("name", required=True) or "", a.text("comment"))
-    )
+    name = a.text("name", required=True) or ""
+    return wire.catalog_info(call.unity.create_catalog(name, a.text("comment"), given_root(call)))
 
 
 def list_catalogs(call: Call) -> dict[str, Any]:
@@ -34,6 +34,17 @@ def get_catalog(call: Call) -> dict[str, Any]:
     return wire.catalog_info(call.unity.get_catalog(call.args.text("name", required=True) or ""))
 
 
+def update_catalog(call: Call) -> dict[str, Any]:
+    a = call.args
+    updated = call.unity.update_catalog(
+        a.text("name", required=True) or "",
+        a.body_text("comment"),
+        "comment" in a.body,
+        a.body_text("new_name"),
+    )
+    return wire.catalog_info(updated)
+
+
 def delete_catalog(call: Call) -> dict[str, Any]:
     call.unity.delete_catalog(call.args.text("name", required=True) or "", call.args.flag("force"))
     return {}
@@ -43,5 +54,6 @@ ROUTES = [
     Route(f"{API}/catalogs", endpoint(create_catalog), methods=["POST"]),
     Route(f"{API}/catalogs", endpoint(list_catalogs), methods=["GET"]),
     Route(f"{API}/catalogs/{{name}}", endpoint(get_catalog), methods=["GET"]),
+    Route(f"{API}/catalogs/{{name}}", endpoint(update_catalog), methods=["PATCH"]),
     Route(f"{API}/catalogs/{{name}}", endpoint(delete_catalog), methods=["DELETE"]),
 ]

@@ -58,15 +58,19 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(error_body(err.error_code, err.message), status_code=err.status)
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Any]:
-    """A Starlette endpoint running ``handler`` with the request's arguments."""
+def endpoint(handler: Handler, inline: bool = False) -> Callable[[Request], Any]:
+    """A Starlette endpoint running ``handler`` with the request's arguments: on a worker
+    thread, or with ``inline`` on the event loop itself, for a read of one indexed
+    statement (handing it to a thread and back costs more than the query; concurrency
+    then comes from ``--workers``, and reads wait on no lock in PostgreSQL, MySQL or
+    SQLite in WAL mode)."""
 
     async def run(request: Request) -> JSONResponse:
         served: Served = request.app.state.served
         try:
             args = await read_args(request, served.max_body)
             call = Call(served, args, request.scope.get(ACCESS, WRITE))
-            answer = await run_in_threadpool(handler, call)
+            answer = handler(call) if inline else await run_in_threadpool(handler, call)
         except ApiError as err:
             return error_response(err)
         except FederateError as err:

@@ -40,6 +40,16 @@ class Args:
             raise bad_request(f"Parameter {name!r} must be a string, got {json.dumps(value)}")
         return value
 
+    def body_text(self, name: str) -> str | None:
+        """A string field of the body only (an update's field, never read from the path:
+        ``name`` is both the catalog the path names and a field clients may send)."""
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise bad_request(f"Parameter {name!r} must be a string, got {json.dumps(value)}")
+        return value
+
     def integer(self, name: str, required: bool = False) -> int | None:
         value = self.raw(name)
         if value is None or value == "":

@@ -1,4 +1,4 @@
-"""``/schemas``: create, get, list, delete."""
+"""``/schemas``: create, get, list, update (comment, rename within the catalog), delete."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.routing import Route
 from federate.registry.sql.unity import split_full_name
 from federate.server import wire
 from federate.server.endpoints import API, Call, endpoint
+from federate.server.roots import given_root
 
 PAGE_CAP = 1000
 
@@ -19,6 +20,7 @@ def create_schema(call: Call) -> dict[str, Any]:
         a.text("catalog_name", required=True) or "",
         a.text("name", required=True) or "",
         a.text("comment"),
+        given_root(call),
     )
     return wire.schema_info(schema)
 
@@ -39,6 +41,15 @@ def get_schema(call: Call) -> dict[str, Any]:
     return wire.schema_info(call.unity.get_schema(catalog, name))
 
 
+def update_schema(call: Call) -> dict[str, Any]:
+    a = call.args
+    catalog, name = split_full_name(a.text("full_name", required=True) or "", 2, "schema")
+    updated = call.unity.update_schema(
+        catalog, name, a.body_text("comment"), "comment" in a.body, a.body_text("new_name")
+    )
+    return wire.schema_info(updated)
+
+
 def delete_schema(call: Call) -> dict[str, Any]:
     catalog, name = split_full_name(call.args.text("full_name", required=True) or "", 2, "schema")
     call.unity.delete_schema(catalog, name, call.args.flag("force"))
@@ -49,5 +60,6 @@ ROUTES = [
     Route(f"{API}/schemas", endpoint(create_schema), methods=["POST"]),
     Route(f"{API}/schemas", endpoint(list_schemas), methods=["GET"]),
     Route(f"{API}/schemas/{{full_name}}", endpoint(get_schema), methods=["GET"]),
+    Route(f"{API}/schemas/{{full_name}}", endpoint(update_schema), methods=["PATCH"]),
     Route(f"{API}/schemas/{{full_name}}", endpoint(delete_schema), methods=["DELETE"]),
 ]

@@ -5,7 +5,10 @@ by a session policy to that version's prefix (READ: get and list; READ_WRITE, on
 the version is PENDING_REGISTRATION: also put, delete and multipart uploads), lasting
 ``FEDERATE_SERVER_CREDENTIAL_SECONDS`` (3600; STS allows 900 to 43200). The STS endpoint
 is boto3's (``AWS_ENDPOINT_URL_STS``...) unless ``FEDERATE_STS_ENDPOINT_URL`` names one.
-``file:`` locations get no credentials. Anything else is UNIMPLEMENTED, naming the scheme.
+Azure locations: a SAS on the version's path (:mod:`federate.server.vending_azure`).
+``file:`` locations get no credentials. Anything else (``gs://`` among them: downscoping a
+Google token needs Google's STS, which no emulator offers to test against) is
+UNIMPLEMENTED, naming the scheme.
 """
 
 from __future__ import annotations
@@ -114,9 +117,22 @@ def vend(location: str, writable: bool) -> dict[str, Any]:
     scheme = location.split(":", 1)[0].lower() if ":" in location else ""
     if scheme == "s3":
         return _s3(location, writable)
+    if _is_azure(location, scheme):
+        from federate.server.vending_azure import azure_sas
+
+        return azure_sas(location, writable, _seconds())
     raise ApiError(
         501,
         "UNIMPLEMENTED",
         f"federate serve cannot vend scoped credentials for {scheme or 'plain path'}: "
-        "locations yet (file: and s3: only)",
+        "locations yet (file:, s3: and Azure only)",
     )
+
+
+def _is_azure(location: str, scheme: str) -> bool:
+    from federate.repos.azure_location import CONTAINER_AT_ACCOUNT_SCHEMES, HTTPS_HOSTS
+
+    if scheme in CONTAINER_AT_ACCOUNT_SCHEMES:
+        return True
+    host = urlsplit(location).hostname or ""
+    return scheme == "https" and any(host.endswith("." + h) for h in HTTPS_HOSTS)

@@ -1,11 +1,10 @@
 """``/models/versions`` and ``/models/{full_name}/versions/...``: create (PENDING_REGISTRATION,
-at a fresh location under the registry's artifact root), get, list (paged by number),
-update, delete, finalize (READY)."""
+at a fresh location under its schema's storage root: :mod:`federate.server.roots`), get,
+list (paged by number), update, delete, finalize (READY)."""
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 from starlette.routing import Route
@@ -17,18 +16,10 @@ from federate.server import wire
 from federate.server.endpoints import API, Call, endpoint
 from federate.server.errors import bad_request
 from federate.server.models import path_model
+from federate.server.roots import storage_url
 
 #: the most versions one page lists, as the reference server's
 PAGE_CAP = 100
-
-
-def storage_url(location: str) -> str:
-    """A location as a URL: local paths become ``file:`` URLs (what clients expect)."""
-    from federate.plugins.manager import location_scheme
-
-    if location_scheme(location) == "file" and not location.startswith("file:"):
-        return Path(location).expanduser().resolve().as_uri()
-    return location
 
 
 def path_version(call: Call) -> int:
@@ -48,6 +39,7 @@ def create_version(call: Call) -> dict[str, Any]:
     source = a.text("source", required=True) or ""
     full_name = f"{catalog}.{schema}.{name}"
     call.registry.get_registered_model(full_name)  # 404 naming the model first
+    root = call.unity.storage_root(catalog, schema)
     pending = call.registry.create_model_version(
         full_name,
         source=source,
@@ -56,7 +48,7 @@ def create_version(call: Call) -> dict[str, Any]:
         status=PENDING_REGISTRATION,
     )
     try:
-        location, _repo = _fresh_location(call.registry, full_name, pending.version)
+        location, _repo = _fresh_location(call.registry, full_name, pending.version, root)
         placed = call.unity.place_version(full_name, pending.version, storage_url(location))
     except BaseException:
         # a version nobody can upload to is of no use: the client sees the error, not it
@@ -82,7 +74,7 @@ def list_versions(call: Call) -> dict[str, Any]:
 
 
 def get_version(call: Call) -> dict[str, Any]:
-    return wire.version_info(call.registry.get_model_version(path_model(call), path_version(call)))
+    return wire.version_info(call.unity.get_version(path_model(call), path_version(call)))
 
 
 def update_version(call: Call) -> dict[str, Any]:
@@ -113,7 +105,7 @@ _VERSION = f"{API}/models/{{full_name}}/versions/{{version}}"
 ROUTES = [
     Route(f"{API}/models/versions", endpoint(create_version), methods=["POST"]),
     Route(f"{API}/models/{{full_name}}/versions", endpoint(list_versions), methods=["GET"]),
-    Route(_VERSION, endpoint(get_version), methods=["GET"]),
+    Route(_VERSION, endpoint(get_version, inline=True), methods=["GET"]),
     Route(_VERSION, endpoint(update_version), methods=["PATCH"]),
     Route(_VERSION, endpoint(delete_version), methods=["DELETE"]),
     Route(f"{_VERSION}/finalize", endpoint(finalize_version), methods=["PATCH"]),

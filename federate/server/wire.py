@@ -19,6 +19,7 @@ def catalog_info(c: Securable) -> dict[str, Any]:
             "name": c.name,
             "comment": c.comment,
             "id": c.uuid,
+            "storage_root": c.storage_root,
             "created_at": c.created_at,
             "updated_at": c.updated_at,
         }
@@ -33,6 +34,7 @@ def schema_info(s: Securable) -> dict[str, Any]:
             "full_name": s.full_name,
             "comment": s.comment,
             "schema_id": s.uuid,
+            "storage_root": s.storage_root,
             "created_at": s.created_at,
             "updated_at": s.updated_at,
         }

@@ -68,6 +68,30 @@ class ServedRegistry:
         assert kind is not None and kind.startswith("application/json"), (status, kind, payload)
         return status, json.loads(payload) if payload else None
 
+    def seed(self, full_name: str = "main.ml.m", pending_versions: int = 0) -> None:
+        """Create the catalog, schema and model ``full_name`` names through the API (an
+        existing one is left as it is), then ``pending_versions`` new versions of it."""
+        catalog, schema, model = full_name.split(".")
+        self.call("POST", "catalogs", {"name": catalog})
+        self.call("POST", "schemas", {"name": schema, "catalog_name": catalog})
+        self.call("POST", "models", {"name": model, "catalog_name": catalog, "schema_name": schema})
+        names = {"catalog_name": catalog, "schema_name": schema, "model_name": model}
+        for _ in range(pending_versions):
+            status, answer = self.call("POST", "models/versions", {**names, "source": "s"})
+            assert status == 200, answer
+
+
+def sqlite_registry(path: Path, artifact_root: str) -> Registry:
+    """A SQL registry in a new SQLite file at ``path``, its schema created, storing new
+    versions under ``artifact_root``."""
+    from federate.config import RegistryConfig
+    from federate.registry.sql.store import SqlRegistry
+
+    registry = SqlRegistry(RegistryConfig(f"sqlite:///{path}", artifact_root, None, "argument"))
+    with registry.session.write(create=True):  # creates the database
+        pass
+    return registry
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -77,9 +101,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(
-    registry: Registry, *, token: str | None = None, read_token: str | None = None, **app_args: Any
+    registry: Registry,
+    *,
+    token: str | None = None,
+    read_token: str | None = None,
+    log_level: str | None = None,
+    **app_args: Any,
 ) -> Iterator[ServedRegistry]:
-    """Serve ``registry`` until the block ends."""
+    """Serve ``registry`` until the block ends. With ``log_level`` uvicorn logs at that
+    level, access log included, through the process's logging (records reach the root
+    logger, and pytest's ``caplog``); without, it logs only warnings."""
     import uvicorn
 
     from federate.server.app import create_app
@@ -87,7 +118,10 @@ def running_server(
 
     app = create_app(registry, Tokens(token, read_token), **app_args)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    logging: dict[str, Any] = {"log_level": "warning"}
+    if log_level is not None:
+        logging = {"log_level": log_level, "log_config": None, "access_log": True}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", **logging)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"federate-serve-{port}", daemon=True)
     thread.start()
@@ -108,13 +142,6 @@ def federate_server(tmp_path: Path) -> Iterator[ServedRegistry]:
     """A fresh SQLite registry (artifacts under ``tmp_path/artifacts``) served over the
     Unity Catalog API, without authentication."""
     pytest.importorskip("uvicorn")
-    from federate.config import RegistryConfig
-    from federate.registry.sql.store import SqlRegistry
-
-    db = tmp_path / "served.db"
-    root = tmp_path / "artifacts"
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{db}", str(root), None, "argument"))
-    with registry.session.write(create=True):  # creates the database
-        pass
+    registry = sqlite_registry(tmp_path / "served.db", str(tmp_path / "artifacts"))
     with running_server(registry) as served:
         yield served

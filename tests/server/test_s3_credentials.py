@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 import federate
-from federate.config import RegistryConfig
-from federate.testing.server import running_server
+from federate.testing.server import running_server, sqlite_registry
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("boto3")
@@ -22,15 +21,10 @@ pytest.importorskip("boto3")
 
 @pytest.fixture
 def s3_served(s3_env, s3_bucket, federate_home, tmp_path, monkeypatch):
-    from federate.registry.sql.store import SqlRegistry
-
     monkeypatch.setenv("FEDERATE_SERVER_S3_ROLE_ARN", s3_env.reader_role_arn)
     monkeypatch.setenv("FEDERATE_STS_ENDPOINT_URL", s3_env.endpoint)
     root = f"s3://{s3_bucket}/registry"
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/s3.db", root))
-    with registry.session.write(create=True):
-        pass
-    with running_server(registry) as served:
+    with running_server(sqlite_registry(tmp_path / "s3.db", root)) as served:
         served.call("POST", "catalogs", {"name": "main"})
         served.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
         yield served
@@ -121,16 +115,9 @@ def test_s3_without_a_role_is_unimplemented_naming_the_variable(s3_served, monke
 def test_a_root_the_server_cannot_reach_leaves_no_pending_version(s3_env, tmp_path):
     """create version lists its fresh location first: a missing bucket fails the request
     (JSON, naming it) and no PENDING_REGISTRATION version is left behind."""
-    from federate.registry.sql.store import SqlRegistry
-
     root = "s3://no-such-bucket-federate/registry"
-    registry = SqlRegistry(RegistryConfig(f"sqlite:///{tmp_path}/gone.db", root))
-    with registry.session.write(create=True):
-        pass
-    with running_server(registry) as s:
-        s.call("POST", "catalogs", {"name": "main"})
-        s.call("POST", "schemas", {"name": "ml", "catalog_name": "main"})
-        s.call("POST", "models", {"name": "m", "catalog_name": "main", "schema_name": "ml"})
+    with running_server(sqlite_registry(tmp_path / "gone.db", root)) as s:
+        s.seed()
         new = {"model_name": "m", "catalog_name": "main", "schema_name": "ml", "source": "s"}
         status, error = s.call("POST", "models/versions", new)
         assert (status, error["error_code"]) == (404, "NOT_FOUND"), error

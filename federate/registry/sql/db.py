@@ -57,7 +57,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The Alembic revision this release's code expects. A test checks it is the single head.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 _engines: dict[str, Engine] = {}
 _ready: set[str] = set()

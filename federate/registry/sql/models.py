@@ -206,6 +206,8 @@ class SqlCatalog(Base):
     comment: Mapped[OptText]
     creation_time: Mapped[Millis]
     last_updated_time: Mapped[Millis]
+    #: where versions of models under it live (migration 0005); None: the registry's root
+    storage_root: Mapped[OptText]
 
 
 class SqlSchema(Base):
@@ -223,3 +225,5 @@ class SqlSchema(Base):
     comment: Mapped[OptText]
     creation_time: Mapped[Millis]
     last_updated_time: Mapped[Millis]
+    #: where versions of models under it live, before its catalog's (migration 0005)
+    storage_root: Mapped[OptText]

@@ -24,6 +24,7 @@ from federate.errors import (
 )
 from federate.registry.sql import queries as q
 from federate.registry.sql.models import MODEL, SqlCatalog, SqlSchema
+from federate.registry.sql.sessions import KeptReader
 from federate.registry.sql.store import SqlRegistry
 
 catalogs = cast(sa.Table, SqlCatalog.__table__)
@@ -40,6 +41,7 @@ class Securable:
     created_at: int
     updated_at: int
     catalog_name: str | None = None
+    storage_root: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -87,8 +89,31 @@ def split_full_name(full_name: str, levels: int, what: str) -> list[str]:
 
 def _securable(row: Any, catalog_name: str | None = None) -> Securable:
     return Securable(
-        row.name, row.uuid, row.comment, row.creation_time, row.last_updated_time, catalog_name
+        row.name,
+        row.uuid,
+        row.comment,
+        row.creation_time,
+        row.last_updated_time,
+        catalog_name,
+        row.storage_root,
     )
+
+
+# one version with its aliases (a row per alias, one row if none) in a single statement:
+# what the served API answers for a version (Unity Catalog has no version tags)
+_VERSION_WITH_ALIASES = (
+    select(*q.VERSION_COLUMNS, q.alias_t.c.alias)
+    .select_from(
+        q.mv.join(q.rm, q.rm.c.id == q.mv.c.registered_model_id).outerjoin(
+            q.alias_t, q.alias_t.c.model_version_id == q.mv.c.id
+        )
+    )
+    .where(
+        q.rm.c.name == sa.bindparam("name"),
+        q.rm.c.kind == MODEL,
+        q.mv.c.version == sa.bindparam("version"),
+    )
+)
 
 
 def _prefix_filter(prefix: str) -> Any:
@@ -101,6 +126,7 @@ class UnityCatalog:
     def __init__(self, registry: SqlRegistry) -> None:
         self.registry = registry
         self.session = registry.session
+        self._kept = KeptReader(registry.session)
 
     # -- catalogs ----------------------------------------------------------------------
 
@@ -110,7 +136,9 @@ class UnityCatalog:
             raise FederateError(f"Catalog not found: {name}", RESOURCE_DOES_NOT_EXIST)
         return int(found.id)
 
-    def create_catalog(self, name: str, comment: str | None) -> Securable:
+    def create_catalog(
+        self, name: str, comment: str | None, storage_root: str | None = None
+    ) -> Securable:
         check_part(name, "catalog name")
         now = q.now_ms()
         with self.session.write(create=True) as conn:
@@ -122,6 +150,7 @@ class UnityCatalog:
                     name=name,
                     uuid=str(uuid.uuid4()),
                     comment=comment,
+                    storage_root=storage_root,
                     creation_time=now,
                     last_updated_time=now,
                 )
@@ -161,6 +190,42 @@ class UnityCatalog:
             conn.execute(delete(schemas).where(schemas.c.catalog_id == catalog_id))
             conn.execute(delete(catalogs).where(catalogs.c.id == catalog_id))
 
+    def update_catalog(
+        self, name: str, comment: str | None, set_comment: bool, new_name: str | None
+    ) -> Securable:
+        """Change a catalog's comment (when ``set_comment``) and/or name; renaming moves
+        its models (``old.s.m`` becomes ``new.s.m``) in the same transaction."""
+        with self.session.write() as conn:
+            catalog_id = self._catalog_id(conn, name)
+            values: dict[str, Any] = {"last_updated_time": q.now_ms()}
+            if set_comment:
+                values["comment"] = comment
+            if new_name and new_name != name:
+                check_part(new_name, "catalog name")
+                taken = conn.execute(select(catalogs.c.id).where(catalogs.c.name == new_name))
+                if taken.first() is not None:
+                    raise FederateError(
+                        f"Catalog already exists: {new_name}", RESOURCE_ALREADY_EXISTS
+                    )
+                self._move_models(conn, name + ".", new_name + ".")
+                values["name"] = new_name
+            conn.execute(update(catalogs).where(catalogs.c.id == catalog_id).values(**values))
+        return self.get_catalog(values.get("name", name))
+
+    def _move_models(self, conn: Any, old_prefix: str, new_prefix: str) -> None:
+        """Rename every model under ``old_prefix`` to the same name under ``new_prefix``."""
+        clash = conn.execute(select(q.rm.c.name).where(_prefix_filter(new_prefix))).first()
+        if clash is not None:
+            raise FederateError(
+                f"Registered model {clash.name!r} already exists under {new_prefix[:-1]}",
+                RESOURCE_ALREADY_EXISTS,
+            )
+        conn.execute(
+            update(q.rm)
+            .where(_prefix_filter(old_prefix))
+            .values(name=sa.literal(new_prefix) + func.substr(q.rm.c.name, len(old_prefix) + 1))
+        )
+
     # -- schemas -----------------------------------------------------------------------
 
     def _schema_row(self, conn: Any, catalog: str, name: str) -> Any:
@@ -172,7 +237,9 @@ class UnityCatalog:
             raise FederateError(f"Schema not found: {catalog}.{name}", RESOURCE_DOES_NOT_EXIST)
         return row
 
-    def create_schema(self, catalog: str, name: str, comment: str | None) -> Securable:
+    def create_schema(
+        self, catalog: str, name: str, comment: str | None, storage_root: str | None = None
+    ) -> Securable:
         check_part(catalog, "catalog name")
         check_part(name, "schema name")
         now = q.now_ms()
@@ -193,6 +260,7 @@ class UnityCatalog:
                     name=name,
                     uuid=str(uuid.uuid4()),
                     comment=comment,
+                    storage_root=storage_root,
                     creation_time=now,
                     last_updated_time=now,
                 )
@@ -237,12 +305,55 @@ class UnityCatalog:
         with self.session.write() as conn:
             conn.execute(delete(schemas).where(schemas.c.id == row.id))
 
+    def update_schema(
+        self,
+        catalog: str,
+        name: str,
+        comment: str | None,
+        set_comment: bool,
+        new_name: str | None,
+    ) -> Securable:
+        """Change a schema's comment (when ``set_comment``) and/or name (within its
+        catalog); renaming moves its models in the same transaction."""
+        with self.session.write() as conn:
+            row = self._schema_row(conn, catalog, name)
+            values: dict[str, Any] = {"last_updated_time": q.now_ms()}
+            if set_comment:
+                values["comment"] = comment
+            if new_name and new_name != name:
+                check_part(new_name, "schema name")
+                taken = conn.execute(
+                    select(schemas.c.id).where(
+                        schemas.c.catalog_id == row.catalog_id, schemas.c.name == new_name
+                    )
+                ).first()
+                if taken is not None:
+                    raise FederateError(
+                        f"Schema already exists: {catalog}.{new_name}", RESOURCE_ALREADY_EXISTS
+                    )
+                self._move_models(conn, f"{catalog}.{name}.", f"{catalog}.{new_name}.")
+                values["name"] = new_name
+            conn.execute(update(schemas).where(schemas.c.id == row.id).values(**values))
+        return self.get_schema(catalog, values.get("name", name))
+
     def _delete_models(self, prefix: str) -> None:
         with self.session.read() as conn:
             names = conn.execute(select(q.rm.c.name).where(_prefix_filter(prefix))).scalars()
             doomed = list(names)
         for name in doomed:
             self.registry.delete_registered_model(name)
+
+    def storage_root(self, catalog: str, schema: str) -> str | None:
+        """Where versions of models in ``catalog.schema`` go: the schema's storage root,
+        else its catalog's, else None (the registry's artifact root)."""
+        with self.session.read() as conn:
+            row = self._schema_row(conn, catalog, schema)
+            if row.storage_root:
+                return str(row.storage_root)
+            found = conn.execute(
+                select(catalogs.c.storage_root).where(catalogs.c.id == row.catalog_id)
+            ).scalar_one_or_none()
+        return str(found) if found else None
 
     def require_schema(self, catalog: str, schema: str) -> None:
         """RESOURCE_DOES_NOT_EXIST naming the catalog or schema that is missing."""
@@ -281,6 +392,17 @@ class UnityCatalog:
             ).all()
             versions = q.many_versions(conn, [(name, r) for r in rows[:limit]])
         return versions, (str(versions[-1].version) if len(rows) > limit else None)
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """A version as the API shows it (aliases, no tags), in one statement on a kept
+        connection (:class:`KeptReader`): the hot path of the served API, called from the
+        event loop's thread. A miss is told apart (model or version) by the registry's own
+        lookup, with its messages."""
+        rows = self._kept.rows(_VERSION_WITH_ALIASES, {"name": name, "version": version})
+        if not rows:
+            return self.registry.get_model_version(name, version)
+        aliases = tuple(sorted(r.alias for r in rows if r.alias is not None))
+        return q.to_model_version(name, rows[0], {}, aliases)
 
     def place_version(self, name: str, version: int, storage_location: str) -> ModelVersion:
         """Record where a pending version's files go (its status stays as it is)."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from federate.credentials import ScopedCredentials
 from federate.entities import ModelVersion, RegisteredModel
-from federate.errors import INTERNAL_ERROR, NOT_IMPLEMENTED, FederateError
-from federate.registry.uc.wire import AWS_SESSION, version_number
+from federate.errors import INTERNAL_ERROR, FederateError
+from federate.registry.uc.wire import AWS_SESSION, AZURE_SAS, GCP_OAUTH, version_number
 
 READ = "READ_MODEL_VERSION"
 READ_WRITE = "READ_WRITE_MODEL_VERSION"
@@ -80,10 +80,11 @@ def registered_model(data: Any, name: str) -> RegisteredModel:
 
 
 def credentials(data: Any, what: str) -> ScopedCredentials | None:
-    """``TemporaryCredentials`` as ScopedCredentials; None when no cloud block is filled
-    (a ``file:`` location). S3 session credentials only so far."""
+    """``TemporaryCredentials`` as ScopedCredentials: S3 session credentials, an Azure SAS
+    or a GCP OAuth token; None when no cloud block is filled (a ``file:`` location)."""
     data = _object(data, f"the credentials for {what}")
     expires = _int(data.get("expiration_time"))
+    expires_at = expires / 1000.0 if expires else None
     aws = data.get("aws_temp_credentials")
     if isinstance(aws, dict) and aws.get("access_key_id"):
         values = {
@@ -91,16 +92,12 @@ def credentials(data: Any, what: str) -> ScopedCredentials | None:
             for key in ("access_key_id", "secret_access_key", "session_token")
             if aws.get(key)
         }
-        return ScopedCredentials(AWS_SESSION, values, expires / 1000.0 if expires else None)
-    for kind, key in (
-        ("azure_user_delegation_sas", "sas_token"),
-        ("gcp_oauth_token", "oauth_token"),
+        return ScopedCredentials(AWS_SESSION, values, expires_at)
+    for block_name, key, kind in (
+        ("azure_user_delegation_sas", "sas_token", AZURE_SAS),
+        ("gcp_oauth_token", "oauth_token", GCP_OAUTH),
     ):
-        block = data.get(kind)
+        block = data.get(block_name)
         if isinstance(block, dict) and block.get(key):
-            raise FederateError(
-                f"The Unity Catalog server vended {kind} credentials for {what}; federate's "
-                "uc: registry reads S3 (aws_temp_credentials) and file: locations only so far",
-                NOT_IMPLEMENTED,
-            )
+            return ScopedCredentials(kind, {key: str(block[key])}, expires_at)
     return None

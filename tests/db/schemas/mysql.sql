@@ -1,4 +1,4 @@
--- federate registry schema at alembic revision 0004 (mysql)
+-- federate registry schema at alembic revision 0005 (mysql)
 
 CREATE TABLE jobs (
 	id VARCHAR(32) NOT NULL,
@@ -104,6 +104,7 @@ CREATE TABLE uc_catalogs (
 	comment TEXT,
 	creation_time BIGINT(20) NOT NULL,
 	last_updated_time BIGINT(20) NOT NULL,
+	storage_root TEXT,
 	PRIMARY KEY (id)
 )ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;
 
@@ -117,6 +118,7 @@ CREATE TABLE uc_schemas (
 	comment TEXT,
 	creation_time BIGINT(20) NOT NULL,
 	last_updated_time BIGINT(20) NOT NULL,
+	storage_root TEXT,
 	PRIMARY KEY (id),
 	CONSTRAINT fk_uc_schemas_catalog_id FOREIGN KEY(catalog_id) REFERENCES uc_catalogs (id) ON DELETE CASCADE
 )ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci;

@@ -1,4 +1,4 @@
--- federate registry schema at alembic revision 0004 (postgresql)
+-- federate registry schema at alembic revision 0005 (postgresql)
 
 CREATE TABLE jobs (
 	id VARCHAR(32) NOT NULL,
@@ -102,6 +102,7 @@ CREATE TABLE uc_catalogs (
 	comment TEXT,
 	creation_time BIGINT NOT NULL,
 	last_updated_time BIGINT NOT NULL,
+	storage_root TEXT,
 	CONSTRAINT pk_uc_catalogs PRIMARY KEY (id),
 	CONSTRAINT uq_uc_catalogs_name UNIQUE NULLS DISTINCT (name)
 );
@@ -114,6 +115,7 @@ CREATE TABLE uc_schemas (
 	comment TEXT,
 	creation_time BIGINT NOT NULL,
 	last_updated_time BIGINT NOT NULL,
+	storage_root TEXT,
 	CONSTRAINT pk_uc_schemas PRIMARY KEY (id),
 	CONSTRAINT fk_uc_schemas_catalog_id FOREIGN KEY(catalog_id) REFERENCES uc_catalogs (id) ON DELETE CASCADE,
 	CONSTRAINT uq_uc_schemas_catalog_id_name UNIQUE NULLS DISTINCT (catalog_id, name)
