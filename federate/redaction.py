@@ -64,6 +64,8 @@ LOGGERS = (
     "google",
     "sqlalchemy",
     "alembic",
+    "uvicorn",
+    "starlette",
     "httpx",
     "httpcore",
     "msal",
@@ -97,6 +99,8 @@ _HINTS = (
     "cookie",
     "plain:",
     "fernet:",
+    "bearer",
+    "basic",
 )
 # name=value: the value ends at whitespace, a separator or a quote
 _PAIR = r"(?<![\w.-])([\w.-]+)=([^\s&,;'\"<>]+)"
@@ -107,6 +111,9 @@ _FIELD = r"(['\"])([\w.-]+)\1(\s*:\s*b?)(['\"])((?:\\.|(?!\4).)*)\4"
 _HEADER = r"(?<![\w'\"-])([\w-]+)([ \t]*:[ \t]*\n?[ \t]*)(?![\s'\"]|<redacted>)([^\n]+)"
 # <Name>value</Name> (XML answers botocore logs at DEBUG: STS's session credentials)
 _ELEMENT = r"<([\w.:-]+)>([^<]*)</\1>"
+# an Authorization header's value wherever it shows (uvicorn's TRACE dump of the ASGI
+# scope: (b'authorization', b'Bearer ...')): the scheme stays, the credentials go
+_AUTH_SCHEME = r"(?i)\b(Bearer|Basic)(\s+)(?!<redacted>)[A-Za-z0-9._~+/=-]{6,}"
 # how the registry stores a webhook secret (federate.webhooks.secrets), in reprs
 _STORED = r"(['\"])(?:plain|fernet):(?:\\.|(?!\1).)*\1"
 
@@ -196,6 +203,8 @@ def redact_text(text: str) -> str:
         return text
     if "</" in text:
         text = _re(_ELEMENT).sub(_element, text)
+    if "bearer" in lowered or "basic" in lowered:
+        text = _re(_AUTH_SCHEME).sub(rf"\1\2{REDACTED}", text)
     if "=" in text:
         text = _re(_PAIR).sub(_pair, text)
     if ":" in text:

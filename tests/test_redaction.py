@@ -170,3 +170,18 @@ def test_install_chains_the_factory_it_finds_and_survives_being_replaced() -> No
         assert record.getMessage() == "sig=<redacted>" and marks == ["federate.x"]
     finally:
         logging.setLogRecordFactory(before)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ASGI [3] Started scope={'headers': [(b'host', b'h'), (b'authorization', b'Bearer %s')]}",
+        "{'headers': [(b'authorization', b'Basic %s')]}",
+        "retrying with Bearer %s",
+    ],
+)
+def test_authorization_credentials_are_hidden_in_any_shape(text: str) -> None:
+    # uvicorn's TRACE dump of a request's scope showed the bearer token as a bytes pair
+    secret = "tok" + "x9" * 12
+    shown = redact_text(text % secret)
+    assert secret not in shown and "<redacted>" in shown

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from federate.redaction import register_secret
 from federate.server.errors import error_body
 
 TOKEN_ENV = "FEDERATE_SERVER_TOKEN"
@@ -34,10 +35,12 @@ class Tokens:
 
     @classmethod
     def from_env(cls) -> Tokens:
-        return cls(
+        tokens = cls(
             os.environ.get(TOKEN_ENV, "").strip() or None,
             os.environ.get(READ_TOKEN_ENV, "").strip() or None,
         )
+        register_secret(tokens.write, tokens.read)  # whatever logs them, at any level
+        return tokens
 
     @property
     def enabled(self) -> bool:

@@ -3,7 +3,9 @@ calls block), the answer written as JSON, every failure as an error object."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,19 +60,37 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(error_body(err.error_code, err.message), status_code=err.status)
 
 
-def endpoint(handler: Handler, inline: bool = False) -> Callable[[Request], Any]:
-    """A Starlette endpoint running ``handler`` with the request's arguments: on a worker
-    thread, or with ``inline`` on the event loop itself, for a read of one indexed
-    statement (handing it to a thread and back costs more than the query; concurrency
-    then comes from ``--workers``, and reads wait on no lock in PostgreSQL, MySQL or
-    SQLite in WAL mode)."""
+#: threads for the hot reads (``endpoint(..., hot=True)``): each keeps one database
+#: connection (:class:`~federate.registry.sql.sessions.KeptReader`), so they are few and
+#: fixed, well inside the engine's pool; the event loop itself never waits on the database
+#: (a hung or distant database server stalls those reads, not /healthz or other routes)
+HOT_READ_THREADS = 4
+_hot_reads: ThreadPoolExecutor | None = None
+
+
+def _hot_read_pool() -> ThreadPoolExecutor:
+    global _hot_reads
+    if _hot_reads is None:
+        _hot_reads = ThreadPoolExecutor(HOT_READ_THREADS, thread_name_prefix="federate-read")
+    return _hot_reads
+
+
+def endpoint(handler: Handler, hot: bool = False) -> Callable[[Request], Any]:
+    """A Starlette endpoint running ``handler`` with the request's arguments on a worker
+    thread (registry calls block). With ``hot``, on one of a few threads of its own that
+    keep their database connections: for a read of one indexed statement, where a pool
+    checkout, its ping and a transaction would cost more than the query."""
 
     async def run(request: Request) -> JSONResponse:
         served: Served = request.app.state.served
         try:
             args = await read_args(request, served.max_body)
             call = Call(served, args, request.scope.get(ACCESS, WRITE))
-            answer = handler(call) if inline else await run_in_threadpool(handler, call)
+            if hot:
+                loop = asyncio.get_running_loop()
+                answer = await loop.run_in_executor(_hot_read_pool(), handler, call)
+            else:
+                answer = await run_in_threadpool(handler, call)
         except ApiError as err:
             return error_response(err)
         except FederateError as err:

@@ -105,7 +105,7 @@ _VERSION = f"{API}/models/{{full_name}}/versions/{{version}}"
 ROUTES = [
     Route(f"{API}/models/versions", endpoint(create_version), methods=["POST"]),
     Route(f"{API}/models/{{full_name}}/versions", endpoint(list_versions), methods=["GET"]),
-    Route(_VERSION, endpoint(get_version, inline=True), methods=["GET"]),
+    Route(_VERSION, endpoint(get_version, hot=True), methods=["GET"]),
     Route(_VERSION, endpoint(update_version), methods=["PATCH"]),
     Route(_VERSION, endpoint(delete_version), methods=["DELETE"]),
     Route(f"{_VERSION}/finalize", endpoint(finalize_version), methods=["PATCH"]),

@@ -53,6 +53,7 @@ def test_every_operation_answers_as_its_document_says(federate_server, tmp_path)
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # its .schemathesis/ cache goes there, not into the checkout
     )
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert "25 selected / 25 total" in run.stdout

@@ -18,6 +18,7 @@ pytest.importorskip("uvicorn")
 TOKEN = "write-" + uuid.uuid4().hex
 READ_TOKEN = "read-" + uuid.uuid4().hex
 WRONG_TOKEN = "wrong-" + uuid.uuid4().hex
+TRACE = 5  # uvicorn's level below DEBUG
 MODEL = {"catalog_name": "main", "schema_name": "ml", "model_name": "m"}
 
 
@@ -59,10 +60,12 @@ def test_tokens_and_sts_credentials_stay_out_of_the_logs(
     pytest.importorskip("boto3")
     monkeypatch.setenv("FEDERATE_SERVER_S3_ROLE_ARN", s3_env.reader_role_arn)
     monkeypatch.setenv("FEDERATE_STS_ENDPOINT_URL", s3_env.endpoint)
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(TRACE)
     registry = sqlite_registry(tmp_path / "logs.db", f"s3://{s3_bucket}/registry")
-    with running_server(registry, token=TOKEN, read_token=READ_TOKEN, log_level="debug") as s:
+    # uvicorn's TRACE (below DEBUG) dumps every request's ASGI messages
+    with running_server(registry, token=TOKEN, read_token=READ_TOKEN, log_level="trace") as s:
         answers = _exercise(s)
+    assert any(r.levelno == TRACE and r.name == "uvicorn.asgi" for r in caplog.records)
     vended = [a["aws_temp_credentials"] for a in answers]
     secrets = [TOKEN, READ_TOKEN, WRONG_TOKEN, s3_env.secret_access_key]
     secrets += [c[f] for c in vended for f in ("secret_access_key", "session_token")]
