@@ -8,21 +8,7 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-from click.testing import CliRunner
-
-from federate.cli import cli
 from federate.testing.trees import tree_digest
-
-
-@pytest.fixture
-def run(federate_home):
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def test_register_resolve_download_ls(run, model_tree, tmp_path):

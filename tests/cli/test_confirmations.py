@@ -10,20 +10,8 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from federate.cli import cli
 from federate.testing.cli import python_path
-
-
-@pytest.fixture
-def run(federate_home):
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def _at_a_terminal(args: list[str], answer: str) -> tuple[int, str]:

@@ -12,25 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
 import federate
-from federate.cli import cli
 from federate.testing.cli import python_path
 from federate.testing.http import FileServer
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def run(federate_home):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def _interrupted_download(server: FileServer, dst: Path) -> tuple[str, Path]:

@@ -5,18 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from click.testing import CliRunner
-
 import federate
-from federate.cli import cli
 from federate.cli.common import plain
-
-
-@pytest.fixture
-def run(federate_home):
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_plain_escapes_control_characters_and_keeps_the_rest():

@@ -8,22 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from federate.cli import cli
 from federate.testing.databases import database_params, fresh_database_uri
 
 PASSWORD = "Hu/nt?er#2x"
-
-
-@pytest.fixture
-def run(federate_home):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
 
 
 def test_unknown_registry_scheme_error_hides_the_password(run):
