@@ -46,6 +46,7 @@ from federate.credentials import ScopedCredentials
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
 from federate.testing.presigned import SCOPE_HEADER
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
+from federate.testing.uc_oauth import HOST_METADATA_PATH, OAuthIssuer
 
 if TYPE_CHECKING:
     from federate.testing.faults import FaultProxy
@@ -172,6 +173,8 @@ class UcWorkspace:
         self.gcs: GcsEmulator | None = None
         self.gcs_proxy: FaultProxy | None = None
         self.token = "dapi" + secrets.token_hex(16)
+        #: OAuth M2M: service principals (:meth:`OAuthIssuer.add_client`) and their tokens
+        self.oauth = OAuthIssuer()
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
         self.credential_ttl_s = 900.0
@@ -733,6 +736,27 @@ class UcWorkspace:
                     return self._script.pop(i)
         return None
 
+    def _authorized(self, header: str | None) -> bool:
+        """The workspace's personal access token, or an OAuth token it issued and that
+        has not expired."""
+        scheme, _, token = (header or "").partition(" ")
+        if scheme != "Bearer" or not token:
+            return False
+        return secrets.compare_digest(token, self.token) or self.oauth.accepts(token)
+
+    def _oidc(
+        self, method: str, path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        from federate.testing.uc_oauth import DISCOVERY_PATH, TOKEN_PATH
+
+        if (method, path) == ("GET", HOST_METADATA_PATH):
+            return 200, self.oauth.host_metadata(self.url)
+        if (method, path) == ("GET", DISCOVERY_PATH):
+            return 200, self.oauth.discovery(self.url)
+        if (method, path) == ("POST", TOKEN_PATH):
+            return self.oauth.token(authorization, body)
+        return 404, {"error": "not_found", "error_description": f"No OIDC endpoint {path}"}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         workspace = self
 
@@ -748,6 +772,12 @@ class UcWorkspace:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers: dict[str, str] = {}
+                if parts.path.startswith("/oidc/") or parts.path == HOST_METADATA_PATH:
+                    status, answer = workspace._oidc(
+                        method, parts.path, self.headers.get("Authorization"), raw
+                    )
+                    self._reply(status, answer, headers)
+                    return
                 try:
                     if raw:
                         body = json.loads(raw)
@@ -757,7 +787,7 @@ class UcWorkspace:
                         # what a workspace's web app answers (the Databricks SDK probes
                         # /.well-known/databricks-config before it authenticates)
                         raise _Refusal(404, f"No page at {parts.path}", "ENDPOINT_NOT_FOUND")
-                    if self.headers.get("Authorization") != f"Bearer {workspace.token}":
+                    if not workspace._authorized(self.headers.get("Authorization")):
                         raise _Refusal(
                             401,
                             "Credential was not sent or was of an unsupported type for this API.",
@@ -773,6 +803,9 @@ class UcWorkspace:
                     answer = {"error_code": refusal.code, "message": refusal.message}
                 with workspace._lock:
                     workspace.requests.append(Request(method, parts.path, params, status))
+                self._reply(status, answer, headers)
+
+            def _reply(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
