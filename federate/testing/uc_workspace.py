@@ -46,6 +46,7 @@ from federate.credentials import ScopedCredentials
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
 from federate.testing.presigned import SCOPE_HEADER
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
+from federate.testing.uc_native_routes import NATIVE_API, NATIVE_CREDENTIALS, native_answer
 from federate.testing.uc_oauth import HOST_METADATA_PATH, OAuthIssuer
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ class UcWorkspace:
         message: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (to ``endpoint``, a path after the API prefix
-        such as ``/model-versions/get``, or any) with ``status``."""
+        such as ``/model-versions/get`` or a whole path, or any) with ``status``."""
         after = None if retry_after is None else f"{retry_after:g}"
         text = message or f"Scripted failure {status}"
         with self._lock:
@@ -294,6 +295,11 @@ class UcWorkspace:
 
     def calls(self, endpoint: str) -> list[Request]:
         return [r for r in self.requests if r.path == API + endpoint]
+
+    def credential_calls(self) -> list[Request]:
+        """The requests for temporary credentials, over either dialect."""
+        paths = (API + "/model-versions/generate-temporary-credentials", NATIVE_CREDENTIALS)
+        return [r for r in self.requests if r.path in paths]
 
     def stop(self) -> None:
         for timer in self._timers:
@@ -606,6 +612,9 @@ class UcWorkspace:
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         if path.startswith(FS_API + "/"):
             return self._files_api(method, path, params)
+        if path.startswith(NATIVE_API + "/"):
+            with self._lock:
+                return native_answer(self, method, path, params)
         route = (method, path[len(API) :] if path.startswith(API) else path)
         with self._lock:
             if route == ("GET", "/registered-models/get"):
@@ -732,7 +741,7 @@ class UcWorkspace:
     def _scripted(self, path: str) -> _Scripted | None:
         with self._lock:
             for i, item in enumerate(self._script):
-                if item.endpoint is None or API + item.endpoint == path:
+                if item.endpoint in (None, path) or API + item.endpoint == path:
                     return self._script.pop(i)
         return None
 

@@ -1,4 +1,5 @@
-"""The Unity Catalog registry over MLflow's default dialect, ``/api/2.0/mlflow/unity-catalog``.
+"""The Unity Catalog registry over MLflow's default dialect, ``/api/2.0/mlflow/unity-catalog``,
+or for reads and credentials the native one (``FEDERATE_UC_NATIVE``, :mod:`.native`).
 
 Reads: versions by number, by ``@alias`` and ``latest`` (the highest READY version, found
 by paging the version search: MLflow refuses ``latest`` for Unity Catalog, which has no
@@ -30,7 +31,8 @@ from federate.errors import (
 )
 from federate.names import check_alias
 from federate.registry.base import as_version, check_name
-from federate.registry.uc import wire
+from federate.registry.uc import native, wire
+from federate.registry.uc.modes import native_dialect
 from federate.registry.uc.names import full_name
 from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import UcRestClient
@@ -83,11 +85,15 @@ class UcRegistry(UnityCatalogResolution):
     # -- resolution --------------------------------------------------------------------
 
     def get_registered_model(self, name: str) -> RegisteredModel:
+        if native_dialect():
+            return native.get_registered_model(self.client, name, aliases=True)
         answer = self.client.get(f"{API}/registered-models/get", {"name": full_name(name)})
         return wire.registered_model(answer.get("registered_model"), name)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         number = as_version(version)
+        if native_dialect():
+            return native.get_model_version(self.client, name, number, aliases=True)
         answer = self.client.get(
             f"{API}/model-versions/get", {"name": full_name(name), "version": str(number)}
         )
@@ -95,12 +101,16 @@ class UcRegistry(UnityCatalogResolution):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         check_alias(alias, lookup=True)
+        if native_dialect():
+            return native.get_model_version_by_alias(self.client, name, alias)
         answer = self.client.get(
             f"{API}/registered-models/alias", {"name": full_name(name), "alias": alias}
         )
         return wire.model_version(answer.get("model_version"), name)
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        if native_dialect():  # no download-uri route: the version's storage_location
+            return super().get_model_version_download_uri(name, version)
         answer = self.client.get(
             f"{API}/model-versions/get-download-uri",
             {"name": full_name(name), "version": str(as_version(version))},
@@ -115,6 +125,8 @@ class UcRegistry(UnityCatalogResolution):
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, all pages of the search read."""
+        if native_dialect():
+            return native.list_versions(self.client, name)
         name = full_name(name)
         found: list[ModelVersion] = []
         token: str | None = None
@@ -150,15 +162,7 @@ class UcRegistry(UnityCatalogResolution):
                 f"{what} is {model_version.status}, not READY: its files are not complete",
                 INVALID_PARAMETER_VALUE,
             )
-        answer = self.client.post(
-            f"{API}/model-versions/generate-temporary-credentials",
-            {
-                "name": full_name(model_version.name),
-                "version": str(model_version.version),
-                "operation": wire.OPERATION_READ,
-            },
-        )
-        vended = answer.get("credentials")
+        vended = self._vend(model_version, write=False)
         if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
             from federate.registry.uc.default_storage import presigned_files
 
@@ -184,16 +188,23 @@ class UcRegistry(UnityCatalogResolution):
     def write_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
         """Credentials to upload a PENDING_REGISTRATION version's files (the workspace
         vends them only until the version is finalized)."""
+        what = f"uploading {model_version.name!r} version {model_version.version}"
+        return wire.credentials(self._vend(model_version, write=True), what)
+
+    def _vend(self, model_version: ModelVersion, write: bool) -> Any:
+        """The ``TemporaryCredentials`` the workspace vends for the version, over the
+        dialect in use (wrapped in ``credentials`` in MLflow's, flat in the native one)."""
+        if native_dialect():
+            return native.temporary_credentials(self.client, model_version, write)
         answer = self.client.post(
             f"{API}/model-versions/generate-temporary-credentials",
             {
                 "name": full_name(model_version.name),
                 "version": str(model_version.version),
-                "operation": wire.OPERATION_READ_WRITE,
+                "operation": wire.OPERATION_READ_WRITE if write else wire.OPERATION_READ,
             },
         )
-        what = f"uploading {model_version.name!r} version {model_version.version}"
-        return wire.credentials(answer.get("credentials"), what)
+        return answer.get("credentials")
 
     # -- writes ------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ def test_every_uri_form_downloads_the_same_bytes(
     version = uc_workspace.publish_default(NAME, tree)
     with debug_logs() as logs:
         every_uri_form(uc_workspace, NAME, version, tree)
-    assert len(uc_workspace.calls("/model-versions/generate-temporary-credentials")) == 1
+    assert len(uc_workspace.credential_calls()) == 1
     urls = [r for r in uc_workspace.requests if r.path == "/api/2.0/fs/create-download-url"]
     assert sorted(r.params["path"] for r in urls) == sorted(
         f"/Models/main/fraud/detector/{version}/{rel}" for rel in tree

@@ -14,6 +14,7 @@ from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.s3 import MotoS3
 from federate.testing.trees import files_of
+from federate.testing.uc_native_routes import NATIVE_API
 from federate.testing.uc_workspace import PENDING, UcWorkspace
 
 UC = "databricks-uc"
@@ -23,16 +24,33 @@ MiB = 1024 * 1024
 
 @pytest.mark.parametrize("prefix", ["", "models/abc/versions/def"])
 def test_every_uri_form_downloads_the_same_bytes(
-    uc_workspace: UcWorkspace, tree, tmp_path, every_uri_form, prefix
+    uc_workspace: UcWorkspace, tree, tmp_path, every_uri_form, prefix, dialect
 ):
     version = uc_workspace.publish(NAME, tree, prefix=prefix)
     every_uri_form(uc_workspace, NAME, version, tree)
-    (vend,) = uc_workspace.calls("/model-versions/generate-temporary-credentials")
-    assert vend.method == "POST" and vend.params == {
-        "name": NAME,
-        "version": str(version),
-        "operation": "MODEL_VERSION_OPERATION_READ",
-    }  # once: the second and third came from the cache
+    if dialect == "mlflow":
+        (vend,) = uc_workspace.calls("/model-versions/generate-temporary-credentials")
+        expected = {
+            "name": NAME,
+            "version": str(version),
+            "operation": "MODEL_VERSION_OPERATION_READ",
+        }
+    else:
+        (vend,) = [
+            r
+            for r in uc_workspace.requests
+            if r.path == f"{NATIVE_API}/temporary-model-version-credentials"
+        ]
+        catalog, schema, model = NAME.split(".")
+        expected = {
+            "catalog_name": catalog,
+            "schema_name": schema,
+            "model_name": model,
+            "version": version,
+            "operation": "READ_MODEL_VERSION",
+        }
+    # once: the second and third came from the cache
+    assert vend.method == "POST" and vend.params == expected
 
 
 def test_credentials_refused_mid_download_are_renewed_through_the_workspace(
