@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 API = "/api/2.0/mlflow/unity-catalog"
 FS_API = "/api/2.0/fs"
+#: the Cloudflare account of ``r2://`` locations
+R2_ACCOUNT = "0123456789abcdef0123456789abcdef"
 READY = "READY"
 PENDING = "PENDING_REGISTRATION"
 FAILED = "FAILED_REGISTRATION"
@@ -255,6 +257,17 @@ class UcWorkspace:
         location = f"s3://{bucket}/{root}" if root else f"s3://{bucket}"
         return self.add_version(name, location, status)
 
+    def publish_r2(self, name: str, files: dict[str, bytes], prefix: str = "") -> int:
+        """:meth:`publish`, the version's location given as R2's
+        ``r2://<bucket>@<account>.r2.cloudflarestorage.com/<prefix>`` (the bucket is moto's)."""
+        number = self.publish(name, files, prefix=prefix)
+        with self._lock:
+            version = self.models[name].versions[number]
+            bucket, _, root = version.storage_location[len("s3://") :].partition("/")
+            version.storage_location = f"r2://{bucket}@{R2_ACCOUNT}.r2.cloudflarestorage.com"
+            version.storage_location += f"/{root}" if root else ""
+        return number
+
     def set_alias(self, name: str, alias: str, version: int) -> None:
         with self._lock:
             self.models[name].aliases[alias] = version
@@ -380,7 +393,8 @@ class UcWorkspace:
         from moto.sts.models import sts_backends
 
         assert self.moto is not None
-        bucket = urlsplit(storage_location).netloc
+        parts = urlsplit(storage_location)
+        bucket = parts.username if parts.scheme == "r2" else parts.netloc
         actions = ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"]
         if writes:
             actions += ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -440,9 +454,17 @@ class UcWorkspace:
             return self._azure_sas(version.storage_location, writes)
         if version.storage_location.startswith("gs://") and self.gcs_proxy is not None:
             return self._gcp_token()
+        if version.storage_location.startswith("r2://") and self.moto is not None:
+            return self._aws_session(version.storage_location, writes, "r2_temp_credentials")
         if not version.storage_location.startswith("s3://") or self.moto is None:
             raise _Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
-        creds = self._mint(version.storage_location, writes)
+        return self._aws_session(version.storage_location, writes, "aws_temp_credentials")
+
+    def _aws_session(self, location: str, writes: bool, kind: str) -> dict[str, Any]:
+        """Session credentials of moto's STS for the location's bucket, vended as ``kind``
+        (``aws_temp_credentials``, or ``r2_temp_credentials`` for ``r2://`` locations,
+        whose bucket moto holds too: point ``FEDERATE_R2_ENDPOINT_URL`` at moto)."""
+        creds = self._mint(location, writes)
         expires = time.time() + self.credential_ttl_s
         with self._lock:
             self.vended.append(creds)
@@ -452,7 +474,7 @@ class UcWorkspace:
         timer.start()
         return {
             "credentials": {
-                "aws_temp_credentials": dict(creds.values),
+                kind: dict(creds.values),
                 "expiration_time": int(expires * 1000),
                 "storage_mode": "CUSTOMER_HOSTED",
             }
