@@ -63,6 +63,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "s3": "federate.repos.s3",
     "r2": "federate.repos.r2",
     "presigned": "federate.repos.presigned",
+    "workspace-files": "federate.repos.workspace_files",
     "mlflow-artifacts": "federate.repos.mlflow_artifacts",
 }
 

@@ -46,6 +46,7 @@ from federate.credentials import ScopedCredentials
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
 from federate.testing.presigned import SCOPE_HEADER
 from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
+from federate.testing.uc_files_api import FILES_PREFIX, FilesRefusal, serve_file
 from federate.testing.uc_native_routes import NATIVE_API, NATIVE_CREDENTIALS, native_answer
 from federate.testing.uc_oauth import HOST_METADATA_PATH, OAuthIssuer
 
@@ -191,6 +192,9 @@ class UcWorkspace:
         #: container of ``azurite``, say); unset: a bucket of ``moto``
         self.storage_root = ""
         self._writer_role_arn: str | None = None
+        #: what the workspace answers MLflow's question whether models are read and
+        #: written through the Files API (``/api/2.0/fs/files``, no vended credentials)
+        self.files_api = False
         #: default storage's signed-URL file server (:meth:`use_default_storage`)
         self.default_storage: UrlSigner | None = None
         #: seconds a default-storage download URL lives
@@ -663,7 +667,7 @@ class UcWorkspace:
                 "GET",
                 "/registered-models:is-databricks-sdk-models-artifact-repository-enabled",
             ):
-                return {"is_databricks_sdk_models_artifact_repository_enabled": False}
+                return {"is_databricks_sdk_models_artifact_repository_enabled": self.files_api}
         if route == ("POST", "/model-versions/generate-temporary-credentials"):
             return self._credentials(params)
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
@@ -809,8 +813,9 @@ class UcWorkspace:
                     )
                     self._reply(status, answer, headers)
                     return
+                files = parts.path.startswith(FILES_PREFIX + "/")
                 try:
-                    if raw:
+                    if raw and not files:
                         body = json.loads(raw)
                         if isinstance(body, dict):
                             params.update(body)
@@ -828,6 +833,9 @@ class UcWorkspace:
                         if scripted.retry_after is not None:
                             headers["Retry-After"] = scripted.retry_after
                         raise _Refusal(scripted.status, scripted.message)
+                    if files:
+                        self._file(method, parts.path, raw)
+                        return
                     status, answer = 200, workspace._answer(method, parts.path, params)
                 except _Refusal as refusal:
                     status = refusal.status
@@ -835,6 +843,19 @@ class UcWorkspace:
                 with workspace._lock:
                     workspace.requests.append(Request(method, parts.path, params, status))
                 self._reply(status, answer, headers)
+
+            def _file(self, method: str, path: str, raw: bytes) -> None:
+                signer = workspace.default_storage
+                try:
+                    if signer is None:
+                        raise FilesRefusal(404, "No Files API storage here", "NOT_FOUND")
+                    status = serve_file(self, signer.server.directory, method, raw)
+                except FilesRefusal as refusal:
+                    status = refusal.status
+                    answer = {"error_code": refusal.code, "message": refusal.message}
+                    self._reply(status, answer, {})
+                with workspace._lock:
+                    workspace.requests.append(Request(method, path, {}, status))
 
             def _reply(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
                 data = json.dumps(answer).encode()
@@ -857,6 +878,12 @@ class UcWorkspace:
 
             def do_DELETE(self) -> None:
                 self._serve("DELETE")
+
+            def do_PUT(self) -> None:
+                self._serve("PUT")
+
+            def do_HEAD(self) -> None:
+                self._serve("HEAD")
 
         return Handler
 

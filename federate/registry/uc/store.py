@@ -31,7 +31,7 @@ from federate.errors import (
 )
 from federate.names import check_alias
 from federate.registry.base import as_version, check_name
-from federate.registry.uc import native, wire
+from federate.registry.uc import files_api, native, wire
 from federate.registry.uc.modes import native_dialect
 from federate.registry.uc.names import full_name
 from federate.registry.uc.resolution import UnityCatalogResolution
@@ -155,12 +155,17 @@ class UcRegistry(UnityCatalogResolution):
     def read_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
         """Read-only credentials for the version's files, vended by the workspace for it;
         for a version in Databricks-managed default storage, a presigned URL per file
-        from the Files API (:mod:`.default_storage`)."""
+        from the Files API (:mod:`.default_storage`); in Files-API mode, a URL per file
+        on the Files API itself (:mod:`.files_api`)."""
         what = f"{model_version.name!r} version {model_version.version}"
         if model_version.status != READY:
             raise FederateError(
                 f"{what} is {model_version.status}, not READY: its files are not complete",
                 INVALID_PARAMETER_VALUE,
+            )
+        if files_api.in_use(self.client):
+            return files_api.read_credentials(
+                self.client, full_name(model_version.name), model_version.version
             )
         vended = self._vend(model_version, write=False)
         if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
@@ -188,8 +193,15 @@ class UcRegistry(UnityCatalogResolution):
     def write_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
         """Credentials to upload a PENDING_REGISTRATION version's files (the workspace
         vends them only until the version is finalized)."""
+        name = full_name(model_version.name)
+        if files_api.in_use(self.client):
+            return files_api.write_credentials(self.client, name, model_version.version)
+        vended = self._vend(model_version, write=True)
+        if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
+            # Databricks keeps the files itself: they go in through the Files API
+            return files_api.write_credentials(self.client, name, model_version.version)
         what = f"uploading {model_version.name!r} version {model_version.version}"
-        return wire.credentials(self._vend(model_version, write=True), what)
+        return wire.credentials(vended, what)
 
     def _vend(self, model_version: ModelVersion, write: bool) -> Any:
         """The ``TemporaryCredentials`` the workspace vends for the version, over the

@@ -110,10 +110,9 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
     expires_at = _int(expires_ms) / 1000.0 if expires_ms not in (None, "", 0, "0") else None
     if data.get("storage_mode") == DEFAULT_STORAGE:
         raise FederateError(
-            f"Cannot go on {what}: the version is kept in Databricks-managed default "
-            "storage (storage_mode DEFAULT_STORAGE), which federate reads through the Files "
-            "API but cannot upload to yet: only your own S3, Azure and GCS storage is "
-            "written so far",
+            f"Cannot go on {what} with cloud credentials: the version is kept in "
+            "Databricks-managed default storage (storage_mode DEFAULT_STORAGE), reached "
+            "through the workspace's Files API only",
             NOT_IMPLEMENTED,
         )
     # R2's are S3 session credentials too, for the r2:// location's endpoint

@@ -23,7 +23,7 @@ def tree() -> dict[str, bytes]:
     return {
         "MLmodel": b"flavors:\n  python_function: {}\n",
         "empty.txt": b"",
-        "data/weights.bin": os.urandom(20 * MiB + 13),
+        "data/weights.bin": os.urandom(40 * MiB + 13),
         "data/größe ünïcödé.json": b'{"k": "v"}',
         **{f"extra/f{i:02d}.txt": os.urandom(100 + i) for i in range(20)},
     }
