@@ -38,6 +38,7 @@ from federate.jobs.entities import Job, JobProgress
 from federate.plugins.manager import get_plugin_host
 from federate.registries import open_registry
 from federate.registry.base import Registry, check_alias, check_name
+from federate.repos.base import ArtifactRepository
 from federate.transfer.progress import ProgressEvent
 from federate.uri import ModelRef, parse_uri
 
@@ -50,7 +51,8 @@ ProgressSink = Callable[[JobProgress], None]
 
 
 def destination_config(to: str) -> RegistryConfig:
-    """``to`` is a federate.toml profile name or a registry URI."""
+    """``to`` is a federate.toml profile name or a registry URI (a bare scheme such as
+    ``databricks-uc`` when no profile has that name)."""
     if not isinstance(to, str) or not to.strip():
         raise FederateError(
             f"The destination must be a registry URI or a federate.toml profile name, got {to!r}",
@@ -58,7 +60,13 @@ def destination_config(to: str) -> RegistryConfig:
         )
     if ":" in to:
         return registry_config(to)
-    return registry_config(profile=to)
+    try:
+        return registry_config(profile=to)
+    except FederateError:
+        # a registry URI that is a bare scheme ("databricks-uc"), when no profile has its name
+        if to in get_plugin_host().registry_routes:
+            return registry_config(to)
+        raise
 
 
 def _source_ref(src_uri: str) -> ModelRef:
@@ -153,16 +161,16 @@ def copy_version(
             return _finished_elsewhere(dst, winner, alias)
     else:
         pending = earlier  # a copy killed after reserving it: finish it
-    location = None
+    target = None
     try:
-        location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
-        _upload(location, fetched)
+        target = _destination(dst, pending, fetched, earlier is not None)
+        _upload(target, fetched)
         for key, value in tags.items():
             if pending.tags.get(key) != value:
                 dst.set_model_version_tag(dst_name, pending.version, key, value)
-        dst.finish_model_version(dst_name, pending.version, location)
+        dst.finish_model_version(dst_name, pending.version, target.location)
     except BaseException:
-        _undo(dst, dst_name, pending.version, location)
+        _undo(dst, dst_name, pending.version, target)
         raise
     if sink is not None:
         total = sum(fetched.sizes.values())
@@ -227,6 +235,33 @@ def _fetch(
     return Fetched(root, sizes, hashes)
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a copy's files go, and the repository that writes them there."""
+
+    location: str
+    repo: ArtifactRepository
+
+
+def _destination(
+    dst: Registry, pending: ModelVersion, fetched: Fetched, recovering: bool
+) -> Destination:
+    """Where the copy's files go and the repository writing them: the location the
+    destination registry chose for the version, with the write credentials it vends
+    (Unity Catalog), else a fresh one under its artifact root (:func:`_location`)."""
+    host = get_plugin_host()
+    own = dst.upload_location(pending)
+    if own is None:
+        location = _location(dst, pending.name, pending.version, fetched, recovering)
+        return Destination(location, host.open_repo(location))
+    credentials = dst.write_credentials(pending)
+    refresh = (lambda: dst.write_credentials(pending)) if credentials is not None else None
+    repo = host.open_repo(own, credentials, refresh)
+    if recovering:  # the version's own location: whatever an interrupted copy left goes
+        repo.delete()
+    return Destination(own, repo)
+
+
 def _location(dst: Registry, name: str, version: int, fetched: Fetched, recovering: bool) -> str:
     """``<root>/models/<name>/<version>``, emptied first if an interrupted copy of this
     version left files there (only paths of this source). Anything else there is left
@@ -243,9 +278,9 @@ def _location(dst: Registry, name: str, version: int, fetched: Fetched, recoveri
     return location
 
 
-def _upload(location: str, fetched: Fetched) -> None:
-    """Upload the fetched files to ``location`` and check that every one landed whole."""
-    repo = get_plugin_host().open_repo(location)
+def _upload(target: Destination, fetched: Fetched) -> None:
+    """Upload the fetched files to the destination and check that every one landed whole."""
+    location, repo = target.location, target.repo
     repo.upload_dir(str(fetched.root))
     stored = {f.path: f.file_size for f in repo.walk_files()}
     if stored != fetched.sizes:
@@ -258,12 +293,12 @@ def _upload(location: str, fetched: Fetched) -> None:
         )
 
 
-def _undo(dst: Registry, name: str, version: int, location: str | None) -> None:
-    """Remove a copy that failed (best effort: the caller needs the original error). A
-    copy killed outright leaves its PENDING_REGISTRATION version, which the next copy
-    of the same source finishes."""
-    if location is not None:
+def _undo(dst: Registry, name: str, version: int, target: Destination | None) -> None:
+    """Remove a copy that failed (best effort: the caller needs the original error), its
+    files through the repository that wrote them. A copy killed outright leaves its
+    PENDING_REGISTRATION version, which the next copy of the same source finishes."""
+    if target is not None:
         with contextlib.suppress(Exception):
-            get_plugin_host().open_repo(location).delete()
+            target.repo.delete()
     with contextlib.suppress(Exception):
         dst.delete_model_version(name, version)

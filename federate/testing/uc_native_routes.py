@@ -46,6 +46,7 @@ def version_info(model: FakeModel, version: FakeVersion, aliases: bool) -> dict[
         "created_at": version.created_ms,
         "updated_at": version.created_ms,
         "created_by": "fake@example.com",
+        "tags": [{"key": k, "value": v} for k, v in sorted(version.tags.items())],
         **_aliases(model, version.version, aliases),
     }
 
