@@ -14,17 +14,16 @@ from typing import Any
 from urllib.parse import quote
 
 from federate.entities import ModelVersion, RegisteredModel
-from federate.errors import INTERNAL_ERROR, FederateError
 from federate.names import check_alias
 from federate.registry.rest_client import RestClient
 from federate.registry.uc import oss_wire
 from federate.registry.uc.names import full_name
 from federate.registry.uc.oss_wire import READ, READ_WRITE
+from federate.registry.uc.paging import every_item
 
 API = "/api/2.1/unity-catalog"
 #: versions asked for per page (servers cap it: the reference server at 100)
 PAGE_SIZE = 100
-MAX_PAGES = 100_000
 
 
 def model_path(name: str) -> str:
@@ -58,25 +57,13 @@ def get_model_version_by_alias(client: RestClient, name: str, alias: str) -> Mod
 
 def list_versions(client: RestClient, name: str) -> list[ModelVersion]:
     """Every version of ``name``, all pages read."""
-    found: list[ModelVersion] = []
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        answer = client.get(
-            f"{model_path(name)}/versions", {"max_results": PAGE_SIZE, "page_token": token}
-        )
-        page = answer.get("model_versions") or []
-        if not isinstance(page, list):
-            raise FederateError(
-                f"The Unity Catalog API listed versions of {name!r} without a list",
-                INTERNAL_ERROR,
-            )
-        found.extend(oss_wire.model_version(item, name) for item in page)
-        token = answer.get("next_page_token") or None
-        if token is None or not page:
-            return found
-    raise FederateError(
-        f"The version list of {name!r} did not end after {MAX_PAGES} pages", INTERNAL_ERROR
+    path = f"{model_path(name)}/versions"
+    items = every_item(
+        lambda token: client.get(path, {"max_results": PAGE_SIZE, "page_token": token}),
+        "model_versions",
+        f"the version list of {name!r}",
     )
+    return [oss_wire.model_version(item, name) for item in items]
 
 
 def temporary_credentials(client: RestClient, mv: ModelVersion, write: bool) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from federate.registry.base import as_version, check_name
 from federate.registry.uc import files_api, native, wire
 from federate.registry.uc.modes import native_dialect
 from federate.registry.uc.names import full_name
+from federate.registry.uc.paging import every_item
 from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import UcRestClient
 from federate.registry.uc.workspace import Workspace, workspace_for
@@ -41,8 +42,6 @@ from federate.registry.uc.workspace import Workspace, workspace_for
 API = "/api/2.0/mlflow/unity-catalog"
 #: versions asked for per page of the version search (servers may answer fewer)
 SEARCH_PAGE_SIZE = 1000
-#: pages read before a search is called endless (a server repeating its page token)
-MAX_SEARCH_PAGES = 10_000
 
 
 class UcRegistry(UnityCatalogResolution):
@@ -128,27 +127,15 @@ class UcRegistry(UnityCatalogResolution):
         if native_dialect():
             return native.list_versions(self.client, name)
         name = full_name(name)
-        found: list[ModelVersion] = []
-        token: str | None = None
-        for _ in range(MAX_SEARCH_PAGES):
-            answer = self.client.get(
+        items = every_item(
+            lambda token: self.client.get(
                 f"{API}/model-versions/search",
                 {"filter": f"name='{name}'", "max_results": SEARCH_PAGE_SIZE, "page_token": token},
-            )
-            page = answer.get("model_versions") or []
-            if not isinstance(page, list):
-                raise FederateError(
-                    f"The workspace answered a version search of {name!r} without a list",
-                    INTERNAL_ERROR,
-                )
-            found.extend(wire.model_version(item, name) for item in page)
-            token = answer.get("next_page_token") or None
-            if token is None:
-                return found
-        raise FederateError(
-            f"The version search of {name!r} did not end after {MAX_SEARCH_PAGES} pages",
-            INTERNAL_ERROR,
+            ),
+            "model_versions",
+            f"the version search of {name!r}",
         )
+        return [wire.model_version(item, name) for item in items]
 
     # -- credentials -------------------------------------------------------------------
 

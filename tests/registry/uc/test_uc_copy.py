@@ -11,7 +11,7 @@ import federate
 from federate.entities import READY
 from federate.jobs import lineage
 from federate.testing.s3 import MotoS3
-from federate.testing.trees import files_of
+from federate.testing.trees import files_of, write_tree
 from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
@@ -29,17 +29,10 @@ def team(uc_workspace: UcWorkspace, federate_home: Path, tmp_path: Path) -> Path
     return tmp_path
 
 
-def _src(tree: dict[str, bytes], root: Path) -> Path:
-    for rel, data in tree.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
-
-
 def test_copy_from_sql_into_unity_catalog(
     uc_workspace: UcWorkspace, team: Path, s3_env: MotoS3, tree, tmp_path
 ):
-    federate.register(_src(tree, tmp_path / "src"), "churn", tags={"team": "ml"})
+    federate.register(write_tree(tmp_path / "src", tree), "churn", tags={"team": "ml"})
     with s3_env.enforcing_auth():  # only the vended credentials may write
         copied = federate.copy("models:/churn/1", UC, name="main.ml.churn", alias="champion")
     assert (copied.name, copied.version, copied.status) == ("main.ml.churn", 1, READY)
@@ -62,7 +55,7 @@ def test_copy_from_sql_into_unity_catalog(
 def test_a_failed_copy_into_unity_catalog_leaves_no_version(
     uc_workspace: UcWorkspace, team: Path, s3_env: MotoS3, tree, tmp_path
 ):
-    federate.register(_src(tree, tmp_path / "src"), "churn")
+    federate.register(write_tree(tmp_path / "src", tree), "churn")
     uc_workspace.grant_writes = False  # READ_WRITE credentials that S3 refuses to write with
     with s3_env.enforcing_auth(), pytest.raises(federate.FederateError):
         federate.copy("models:/churn/1", UC, name="main.ml.churn", progress=False)

@@ -12,7 +12,7 @@ from federate.errors import RESOURCE_DOES_NOT_EXIST
 from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.presigned import UrlSigner
-from federate.testing.trees import files_of
+from federate.testing.trees import files_of, write_tree
 from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
@@ -85,10 +85,7 @@ def test_register_into_default_storage_then_download(
     uc_workspace: UcWorkspace, default_storage: UrlSigner, tree, tmp_path
 ):
     uc_workspace.vend_as = {"storage_mode": "DEFAULT_STORAGE"}
-    src = tmp_path / "src"
-    for rel, data in tree.items():
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_bytes(data)
+    src = write_tree(tmp_path / "src", tree)
     with debug_logs() as logs:
         mv = federate.register(src, NAME, registry_uri=UC)
         out = federate.download(f"models:/{NAME}/{mv.version}", tmp_path / "out", registry_uri=UC)

@@ -53,10 +53,15 @@ def test_every_uri_form_downloads_the_same_bytes(
     assert vend.method == "POST" and vend.params == expected
 
 
+@pytest.mark.parametrize("store", ["s3", "r2"])
 def test_credentials_refused_mid_download_are_renewed_through_the_workspace(
-    uc_workspace: UcWorkspace, s3_env: MotoS3, tree, tmp_path, monkeypatch, small_ranges
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tree, tmp_path, monkeypatch, small_ranges, store
 ):
-    version = uc_workspace.publish(NAME, tree)
+    if store == "r2":  # r2_temp_credentials for an r2:// location, moto standing in for R2
+        monkeypatch.setenv("FEDERATE_R2_ENDPOINT_URL", s3_env.endpoint)
+        version = uc_workspace.publish_r2(NAME, tree)
+    else:
+        version = uc_workspace.publish(NAME, tree)
     # renew only when S3 refuses, so the refusal path is what is tested
     monkeypatch.setenv("FEDERATE_CREDENTIAL_REFRESH_MARGIN", "-3600")
     expired = threading.Event()

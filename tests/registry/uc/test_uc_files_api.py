@@ -13,7 +13,7 @@ from federate.errors import INVALID_PARAMETER_VALUE, PERMISSION_DENIED
 from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.presigned import UrlSigner
-from federate.testing.trees import files_of
+from federate.testing.trees import files_of, write_tree
 from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
@@ -41,13 +41,6 @@ def files_mode(request, uc_workspace: UcWorkspace, monkeypatch) -> str:
     else:
         monkeypatch.setenv(request.param, "true")
     return str(request.param)
-
-
-def _tree_dir(tree: dict[str, bytes], root: Path) -> Path:
-    for rel, data in tree.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
 
 
 def test_every_uri_form_reads_through_the_files_api(
@@ -84,7 +77,7 @@ def test_workspace_switch_is_asked_and_the_environment_overrides_it(
 def test_register_then_download_through_the_files_api(
     uc_workspace: UcWorkspace, storage: UrlSigner, tree, tmp_path, files_mode
 ):
-    src = _tree_dir(tree, tmp_path / "src")
+    src = write_tree(tmp_path / "src", tree)
     mv = federate.register(src, NAME, registry_uri=UC, alias="champion")
     out = federate.download(f"models:/{NAME}@champion", tmp_path / "out", registry_uri=UC)
     assert mv.status == "READY" and files_of(out) == tree
@@ -99,7 +92,7 @@ def test_a_refused_upload_leaves_no_version(
 ):
     monkeypatch.setenv("FEDERATE_UC_FILES_API", "true")
     uc_workspace.fail_next(403, 2, endpoint=f"{FILES}/Models/main/fraud/detector/1/MLmodel")
-    src = _tree_dir(tree, tmp_path / "src")
+    src = write_tree(tmp_path / "src", tree)
     with raises_federate_error(PERMISSION_DENIED, "HTTP 403"):
         federate.register(src, NAME, registry_uri=UC)
     assert uc_workspace.models[NAME].versions == {}

@@ -4,17 +4,12 @@ repository at the account's endpoint (moto's here, through FEDERATE_R2_ENDPOINT_
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 
-import federate
 from federate.errors import INVALID_PARAMETER_VALUE
 from federate.repos.r2 import R2ArtifactRepository, parse_r2_uri
 from federate.testing.errors import raises_federate_error
 from federate.testing.s3 import MotoS3
-from federate.testing.trees import files_of
 from federate.testing.uc_workspace import R2_ACCOUNT, UcWorkspace
 
 UC = "databricks-uc"
@@ -36,27 +31,6 @@ def test_every_uri_form_downloads_the_same_bytes_from_r2(
     version = r2.publish_r2(NAME, tree, prefix=prefix)
     assert r2.models[NAME].versions[version].storage_location.startswith("r2://")
     every_uri_form(r2, NAME, version, tree)
-
-
-def test_r2_credentials_refused_mid_download_are_renewed(
-    r2: UcWorkspace, s3_env: MotoS3, tree, tmp_path, monkeypatch, small_ranges
-):
-    version = r2.publish_r2(NAME, tree)
-    monkeypatch.setenv("FEDERATE_CREDENTIAL_REFRESH_MARGIN", "-3600")
-    expired = threading.Event()
-
-    def progress(event) -> None:
-        if 0 < event.bytes_done < event.bytes_total and not expired.is_set():
-            expired.set()
-            r2.expire_credentials()
-
-    with s3_env.enforcing_auth():
-        out = federate.download(
-            f"models:/{NAME}/{version}", tmp_path / "out", registry_uri=UC, progress=progress
-        )
-    assert expired.is_set()
-    assert files_of(Path(out)) == tree
-    assert len(r2.credential_calls()) >= 2
 
 
 def test_r2_location_names_the_account_endpoint(monkeypatch):
