@@ -54,7 +54,7 @@ if which.startswith("federate"):
     import federate
     call = lambda: federate.download(uri, dst, registry_uri="databricks-uc", progress=False)
     if which == "federate-warm":  # a process that has downloaded before: time the next one
-        call()
+        federate.download(uri, registry_uri="databricks-uc", progress=False)
 else:
     import mlflow
     mlflow.set_registry_uri("databricks-uc")
@@ -113,6 +113,7 @@ def _run(which: str, env: dict[str, str], dst: Path | None, expected: dict[str, 
     if done.returncode != 0:
         raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    log(f"{which}: wall {fmt_time(result['wall'])}, CPU {fmt_time(result['cpu'])}")
     got = _digest(Path(result["out"]))
     if got != expected:
         raise SystemExit(f"{which} downloaded other files than were published ({result['out']})")

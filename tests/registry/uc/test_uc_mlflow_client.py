@@ -177,6 +177,8 @@ def test_mlflow_native_dialect_and_federate_download_the_same_files(
         _mlflow_download(uc_workspace, s3_env, uri, tmp_path / f"mlflow-{label}")
         assert _files(tmp_path / f"mlflow-{label}") == tree, label
     native = {r.path for r in uc_workspace.requests if r.path.startswith("/api/2.1/")}
+    native.add("/api/2.0/mlflow/unity-catalog/registered-models"
+               ":is-databricks-sdk-models-artifact-repository-enabled")  # fmt: skip
     assert "/api/2.1/unity-catalog/temporary-model-version-credentials" in native
     assert not uc_workspace.calls("/model-versions/generate-temporary-credentials")
     uc_workspace.requests.clear()
