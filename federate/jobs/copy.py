@@ -44,6 +44,7 @@ from federate.jobs.entities import Job, JobProgress
 from federate.plugins.manager import get_plugin_host
 from federate.registries import open_registry
 from federate.registry.base import Registry, check_alias, check_name
+from federate.repos.base import ArtifactRepository
 from federate.transfer.progress import Progress, ProgressEvent
 from federate.transfer.settings import max_workers
 from federate.uri import ModelRef, parse_uri
@@ -61,7 +62,8 @@ ProgressSink = Callable[[JobProgress], None]
 
 
 def destination_config(to: str) -> RegistryConfig:
-    """``to`` is a federate.toml profile name or a registry URI."""
+    """``to`` is a federate.toml profile name or a registry URI (a bare scheme such as
+    ``databricks-uc`` when no profile has that name)."""
     if not isinstance(to, str) or not to.strip():
         raise FederateError(
             f"The destination must be a registry URI or a federate.toml profile name, got {to!r}",
@@ -69,7 +71,13 @@ def destination_config(to: str) -> RegistryConfig:
         )
     if ":" in to:
         return registry_config(to)
-    return registry_config(profile=to)
+    try:
+        return registry_config(profile=to)
+    except FederateError:
+        # a registry URI that is a bare scheme ("databricks-uc"), when no profile has its name
+        if to in get_plugin_host().registry_routes:
+            return registry_config(to)
+        raise
 
 
 def _source_ref(src_uri: str) -> ModelRef:
@@ -211,17 +219,17 @@ def _fill(
     else:
         _refuse_live(earlier)
         pending = earlier  # a copy that died after reserving it: finish it
-    location = None
+    target = None
     try:
         with heartbeat.beating(dst, pending):
-            location = _location(dst, dst_name, pending.version, fetched, earlier is not None)
-            _upload(location, fetched, progress=progress)
+            target = _destination(dst, pending, fetched, earlier is not None)
+            _upload(target, fetched, progress=progress)
             for key, value in tags.items():
                 if pending.tags.get(key) != value:
                     dst.set_model_version_tag(dst_name, pending.version, key, value)
-            dst.finish_model_version(dst_name, pending.version, location)
+            dst.finish_model_version(dst_name, pending.version, target.location)
     except BaseException:
-        _undo(dst, dst_name, pending.version, location)
+        _undo(dst, dst_name, pending.version, target)
         raise
     return _with_alias(dst, dst.get_model_version(dst_name, pending.version), alias)
 
@@ -283,6 +291,33 @@ def _fetch(
     return Fetched(snapshot, root, sizes, hashes)
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a copy's files go, and the repository that writes them there."""
+
+    location: str
+    repo: ArtifactRepository
+
+
+def _destination(
+    dst: Registry, pending: ModelVersion, fetched: Fetched, recovering: bool
+) -> Destination:
+    """Where the copy's files go and the repository writing them: the location the
+    destination registry chose for the version, with the write credentials it vends
+    (Unity Catalog), else a fresh one under its artifact root (:func:`_location`)."""
+    host = get_plugin_host()
+    own = dst.upload_location(pending)
+    if own is None:
+        location = _location(dst, pending.name, pending.version, fetched, recovering)
+        return Destination(location, host.open_repo(location))
+    credentials = dst.write_credentials(pending)
+    refresh = (lambda: dst.write_credentials(pending)) if credentials is not None else None
+    repo = host.open_repo(own, credentials, refresh)
+    if recovering:  # the version's own location: whatever an interrupted copy left goes
+        repo.delete()
+    return Destination(own, repo)
+
+
 def _location(dst: Registry, name: str, version: int, fetched: Fetched, recovering: bool) -> str:
     """``<root>/models/<name>/<version>``, emptied first if an interrupted copy of this
     version left files there (only paths of this source). Anything else there is left
@@ -299,12 +334,12 @@ def _location(dst: Registry, name: str, version: int, fetched: Fetched, recoveri
     return location
 
 
-def _upload(location: str, fetched: Fetched, progress: bool | ProgressSink = False) -> None:
-    """Upload the fetched files to ``location``, several at once, and check that every
+def _upload(target: Destination, fetched: Fetched, progress: bool | ProgressSink = False) -> None:
+    """Upload the fetched files to the destination, several at once, and check that every
     one landed whole. ``progress`` True shows an upload bar on a terminal (advancing as
     each file is stored); a callable is called after each file (a job's report: where a
     stopping worker stops the job)."""
-    repo = get_plugin_host().open_repo(location)
+    location, repo = target.location, target.repo
     bar = Progress(progress is True, sum(fetched.sizes.values()), len(fetched.sizes), "upload")
     files = sorted(fetched.sizes, key=lambda rel: -fetched.sizes[rel])  # big ones first
     total = sum(fetched.sizes.values())
@@ -336,12 +371,12 @@ def _upload(location: str, fetched: Fetched, progress: bool | ProgressSink = Fal
         )
 
 
-def _undo(dst: Registry, name: str, version: int, location: str | None) -> None:
-    """Remove a copy that failed (best effort: the caller needs the original error). A
-    copy killed outright leaves its PENDING_REGISTRATION version, which the next copy
-    of the same source finishes."""
-    if location is not None:
+def _undo(dst: Registry, name: str, version: int, target: Destination | None) -> None:
+    """Remove a copy that failed (best effort: the caller needs the original error), its
+    files through the repository that wrote them. A copy killed outright leaves its
+    PENDING_REGISTRATION version, which the next copy of the same source finishes."""
+    if target is not None:
         with contextlib.suppress(Exception):
-            get_plugin_host().open_repo(location).delete()
+            target.repo.delete()
     with contextlib.suppress(Exception):
         dst.delete_model_version(name, version)

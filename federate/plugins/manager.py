@@ -61,7 +61,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "azure": "federate.repos.azure",
     "http": "federate.repos.http",
     "s3": "federate.repos.s3",
+    "r2": "federate.repos.r2",
     "presigned": "federate.repos.presigned",
+    "workspace-files": "federate.repos.workspace_files",
     "mlflow-artifacts": "federate.repos.mlflow_artifacts",
 }
 

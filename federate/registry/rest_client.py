@@ -181,6 +181,17 @@ class RestClient:
         """A DELETE, with a JSON body if given (MLflow's registry deletes take one)."""
         return self.call("DELETE", path, body)
 
+    def auth_headers(self) -> Mapping[str, str]:
+        """The headers that prove who the client is, for each call (a subclass whose
+        tokens expire renews them here)."""
+        return self.server.headers
+
+    def post_form(self, path: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        """A form-encoded POST (an OAuth token endpoint); the decoded JSON answer."""
+        payload = urlencode(dict(fields)).encode()
+        data = self.send("POST", path, payload, "application/x-www-form-urlencoded")
+        return self._json(data, "POST", path.split("?", 1)[0])
+
     def call(self, method: str, path: str, body: Mapping[str, object] | None) -> dict[str, Any]:
         """One API call, retried while the server is busy; the decoded JSON answer."""
         payload = None if body is None else json.dumps(body).encode()
@@ -213,7 +224,7 @@ class RestClient:
 
         settings = TransferSettings.from_env()
         headers = {
-            **self.server.headers,
+            **self.auth_headers(),
             "User-Agent": _USER_AGENT,
             "Accept": "application/json",
         }
@@ -301,8 +312,9 @@ class RestClient:
         except ValueError:
             answer = None
         if isinstance(answer, dict):
-            code = str(answer.get("error_code") or "")
-            message = str(answer.get("message") or "")
+            # REST APIs say error_code/message; OAuth token endpoints error/error_description
+            code = str(answer.get("error_code") or answer.get("error") or "")
+            message = str(answer.get("message") or answer.get("error_description") or "")
         message = server.hide_secrets(message)[:_MAX_MESSAGE]
         said = f"{code}: {message}" if code and message else code or message
         where = f"{server.kind} {server.base_url}"

@@ -105,10 +105,9 @@ class S3ArtifactRepository(ArtifactRepository):
         refresh: CredentialRefresher | None = None,
     ) -> None:
         super().__init__(root, credentials, refresh)
-        self.bucket, self.prefix = parse_s3_uri(root)
+        self.bucket, self.prefix, self.settings = self._locate(root)
         if credentials is not None:
             s3_client.check_scoped(credentials)
-        self.settings = ClientSettings.from_env()
         self._keeper = CredentialKeeper(credentials, refresh if credentials is not None else None)
         self._client_lock = threading.Lock()
         self._client_creds: ScopedCredentials | None = None
@@ -120,6 +119,12 @@ class S3ArtifactRepository(ArtifactRepository):
         self._seen: dict[str, tuple[str | None, int | None]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _locate(self, root: str) -> tuple[str, str, ClientSettings]:
+        """Bucket, key prefix and the client settings that reach them (an S3-compatible
+        store's subclass reads its own endpoint from its locations)."""
+        bucket, prefix = parse_s3_uri(root)
+        return bucket, prefix, ClientSettings.from_env()
 
     def _client_for(self, creds: ScopedCredentials | None) -> BaseClient:
         """One client per repository, rebuilt only when the scoped credentials change."""

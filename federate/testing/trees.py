@@ -31,3 +31,13 @@ def files_of(root: str | os.PathLike[str]) -> dict[str, bytes]:
     download with what was stored)."""
     base = Path(root)
     return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*") if p.is_file()}
+
+
+def write_tree(root: str | os.PathLike[str], tree: dict[str, bytes]) -> Path:
+    """Write ``tree`` (relative '/'-separated path -> bytes) under ``root``; ``root``."""
+    base = Path(root)
+    for rel, data in tree.items():
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_bytes(data)
+    base.mkdir(parents=True, exist_ok=True)
+    return base

@@ -19,6 +19,10 @@ credentials expire: ``credential_ttl_s`` after vending the workspace tells moto 
 them (:meth:`MotoS3.revoke`), and :meth:`expire_credentials` does so at once, so S3 itself
 refuses them (inside :meth:`MotoS3.enforcing_auth`). Every request lands in ``requests``.
 
+Pieces of it live beside it: credential vending (:mod:`.uc_vending`), the native
+``/api/2.1/unity-catalog`` dialect (:mod:`.uc_native_routes`), the Files API's
+``/api/2.0/fs/files`` (:mod:`.uc_files_api`) and OAuth M2M (:mod:`.uc_oauth`).
+
 ``uc_workspace`` (fixture) starts one per test, with a fresh ``federate_home``, moto's
 environment and ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` pointing at it; plugin authors
 start their own with :func:`start_uc_workspace` and :func:`stop_uc_workspace`.
@@ -34,7 +38,6 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,9 +46,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 
 from federate.credentials import ScopedCredentials
-from federate.testing.azure import DEV_ACCOUNT, DEV_KEY, Azurite
+from federate.testing.azure import DEV_ACCOUNT, Azurite
 from federate.testing.presigned import SCOPE_HEADER
-from federate.testing.s3 import ACCOUNT_ID, REGION, MotoS3, add_role
+from federate.testing.s3 import MotoS3
+from federate.testing.uc_files_api import FILES_PREFIX, FilesRefusal, serve_file
+from federate.testing.uc_native_routes import NATIVE_API, NATIVE_CREDENTIALS, native_answer
+from federate.testing.uc_oauth import HOST_METADATA_PATH, OAuthIssuer
+from federate.testing.uc_vending import PENDING, READY, CredentialVending
 
 if TYPE_CHECKING:
     from federate.testing.faults import FaultProxy
@@ -54,8 +61,8 @@ if TYPE_CHECKING:
 
 API = "/api/2.0/mlflow/unity-catalog"
 FS_API = "/api/2.0/fs"
-READY = "READY"
-PENDING = "PENDING_REGISTRATION"
+#: the Cloudflare account of ``r2://`` locations
+R2_ACCOUNT = "0123456789abcdef0123456789abcdef"
 FAILED = "FAILED_REGISTRATION"
 
 #: the ``error_code`` a workspace sends with each scripted status
@@ -157,7 +164,7 @@ class _Scripted:
     message: str
 
 
-class UcWorkspace:
+class UcWorkspace(CredentialVending):
     """The fake workspace; ``url`` and ``token`` are what ``DATABRICKS_HOST`` and
     ``DATABRICKS_TOKEN`` should hold."""
 
@@ -172,6 +179,8 @@ class UcWorkspace:
         self.gcs: GcsEmulator | None = None
         self.gcs_proxy: FaultProxy | None = None
         self.token = "dapi" + secrets.token_hex(16)
+        #: OAuth M2M: service principals (:meth:`OAuthIssuer.add_client`) and their tokens
+        self.oauth = OAuthIssuer()
         self.page_size = page_size
         #: seconds vended credentials live (the workspace revokes them then)
         self.credential_ttl_s = 900.0
@@ -185,6 +194,9 @@ class UcWorkspace:
         #: container of ``azurite``, say); unset: a bucket of ``moto``
         self.storage_root = ""
         self._writer_role_arn: str | None = None
+        #: what the workspace answers MLflow's question whether models are read and
+        #: written through the Files API (``/api/2.0/fs/files``, no vended credentials)
+        self.files_api = False
         #: default storage's signed-URL file server (:meth:`use_default_storage`)
         self.default_storage: UrlSigner | None = None
         #: seconds a default-storage download URL lives
@@ -251,6 +263,17 @@ class UcWorkspace:
         location = f"s3://{bucket}/{root}" if root else f"s3://{bucket}"
         return self.add_version(name, location, status)
 
+    def publish_r2(self, name: str, files: dict[str, bytes], prefix: str = "") -> int:
+        """:meth:`publish`, the version's location given as R2's
+        ``r2://<bucket>@<account>.r2.cloudflarestorage.com/<prefix>`` (the bucket is moto's)."""
+        number = self.publish(name, files, prefix=prefix)
+        with self._lock:
+            version = self.models[name].versions[number]
+            bucket, _, root = version.storage_location[len("s3://") :].partition("/")
+            version.storage_location = f"r2://{bucket}@{R2_ACCOUNT}.r2.cloudflarestorage.com"
+            version.storage_location += f"/{root}" if root else ""
+        return number
+
     def set_alias(self, name: str, alias: str, version: int) -> None:
         with self._lock:
             self.models[name].aliases[alias] = version
@@ -267,30 +290,19 @@ class UcWorkspace:
         message: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (to ``endpoint``, a path after the API prefix
-        such as ``/model-versions/get``, or any) with ``status``."""
+        such as ``/model-versions/get`` or a whole path, or any) with ``status``."""
         after = None if retry_after is None else f"{retry_after:g}"
         text = message or f"Scripted failure {status}"
         with self._lock:
             self._script.extend(_Scripted(status, after, endpoint, text) for _ in range(times))
 
-    def expire_credentials(self) -> None:
-        """Every credential vended so far stops working now, as at its expiration time."""
-        with self._lock:
-            vended = list(self.vended)
-        for creds in vended:
-            self._revoke(creds)
-
-    def _revoke(self, creds: ScopedCredentials) -> None:
-        if creds.kind == "gcp_oauth":
-            if self.gcs_proxy is not None:
-                with self._lock:
-                    accepted = self.gcs_proxy.accepted_tokens or set()
-                    self.gcs_proxy.accepted_tokens = accepted - {creds.values["oauth_token"]}
-        elif creds.kind == "aws_session" and self.moto is not None:
-            self.moto.revoke(creds)
-
     def calls(self, endpoint: str) -> list[Request]:
         return [r for r in self.requests if r.path == API + endpoint]
+
+    def credential_calls(self) -> list[Request]:
+        """The requests for temporary credentials, over either dialect."""
+        paths = (API + "/model-versions/generate-temporary-credentials", NATIVE_CREDENTIALS)
+        return [r for r in self.requests if r.path in paths]
 
     def stop(self) -> None:
         for timer in self._timers:
@@ -337,18 +349,6 @@ class UcWorkspace:
             answer["next_page_token"] = base64.b64encode(str(start + limit).encode()).decode()
         return answer
 
-    def _writer_role(self) -> str:
-        """A role of moto's IAM that may read, write and delete objects (made once)."""
-        assert self.moto is not None
-        with self._lock:
-            return self._writer_role_arn or self._make_writer_role()
-
-    def _make_writer_role(self) -> str:
-        assert self.moto is not None
-        arn = add_role(self.moto.client("iam"), f"uc-writer-{uuid.uuid4().hex[:8]}", ["s3:*"])
-        self._writer_role_arn = arn
-        return arn
-
     def _storage_root(self) -> str:
         """Where models created through the API keep their versions: ``storage_root``
         if set, else a moto bucket (made once)."""
@@ -361,121 +361,6 @@ class UcWorkspace:
             self.moto.client().create_bucket(Bucket=bucket)
             self._root_bucket = bucket
         return f"s3://{self._root_bucket}"
-
-    def _mint(self, storage_location: str, writes: bool = False) -> ScopedCredentials:
-        """Session credentials of moto's read-only role (a read-write one for ``writes``),
-        made inside moto's STS (as a workspace does server-side): no STS answer passes
-        through this process's logs. The session policy narrows them to the version's
-        bucket as a workspace would; moto (5.2) does not enforce session policies, so only
-        the role's limits apply."""
-        from moto.sts.models import sts_backends
-
-        assert self.moto is not None
-        bucket = urlsplit(storage_location).netloc
-        actions = ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"]
-        if writes:
-            actions += ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-        role = sts_backends[ACCOUNT_ID]["aws"].assume_role(
-            region_name=REGION,
-            role_session_name=f"uc-{uuid.uuid4().hex[:8]}",
-            role_arn=self._writer_role() if writes else self.moto.reader_role_arn,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": actions,
-                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                        }
-                    ],
-                }
-            ),
-            duration=3600,
-            external_id="",
-        )
-        return ScopedCredentials(
-            "aws_session",
-            {
-                "access_key_id": role.access_key_id,
-                "secret_access_key": role.secret_access_key,
-                "session_token": role.session_token,
-            },
-        )
-
-    def _credentials(self, params: dict[str, Any]) -> dict[str, Any]:
-        version = self._version(params)
-        operation = params.get("operation")
-        if operation == "MODEL_VERSION_OPERATION_READ":
-            if version.status != READY:
-                raise _Refusal(400, f"Model version {version.version} is {version.status}")
-        elif operation == "MODEL_VERSION_OPERATION_READ_WRITE":
-            if version.status != PENDING:
-                raise _Refusal(
-                    400,
-                    f"Model version {version.version} has been finalized: its files can no "
-                    "longer be written",
-                )
-        else:
-            raise _Refusal(400, f"Unsupported operation {operation!r}")
-        if self.vend_as is not None:
-            return {"credentials": dict(self.vend_as)}
-        if (version.name, version.version) in self._in_default_storage:
-            # no cloud credentials: the client reads through the Files API
-            expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
-            return {
-                "credentials": {"storage_mode": "DEFAULT_STORAGE", "expiration_time": expires_ms}
-            }
-        writes = operation == "MODEL_VERSION_OPERATION_READ_WRITE" and self.grant_writes
-        if version.storage_location.startswith("abfss://") and self.azurite is not None:
-            return self._azure_sas(version.storage_location, writes)
-        if version.storage_location.startswith("gs://") and self.gcs_proxy is not None:
-            return self._gcp_token()
-        if not version.storage_location.startswith("s3://") or self.moto is None:
-            raise _Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
-        creds = self._mint(version.storage_location, writes)
-        expires = time.time() + self.credential_ttl_s
-        with self._lock:
-            self.vended.append(creds)
-            timer = threading.Timer(self.credential_ttl_s, self._revoke, (creds,))
-            timer.daemon = True
-            self._timers.append(timer)
-        timer.start()
-        return {
-            "credentials": {
-                "aws_temp_credentials": dict(creds.values),
-                "expiration_time": int(expires * 1000),
-                "storage_mode": "CUSTOMER_HOSTED",
-            }
-        }
-
-    def _azure_sas(self, storage_location: str, writes: bool) -> dict[str, Any]:
-        """A SAS for the version's container, signed with Azurite's account key, that
-        Azurite refuses after ``credential_ttl_s`` (its expiry, to the second)."""
-        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-
-        container = urlsplit(storage_location).username or ""
-        now = datetime.now(timezone.utc)
-        expiry = now + timedelta(seconds=self.credential_ttl_s)
-        sas = generate_container_sas(
-            DEV_ACCOUNT,
-            container,
-            account_key=DEV_KEY,
-            permission=ContainerSasPermissions(
-                read=True, list=True, write=writes, create=writes, delete=writes
-            ),
-            start=now - timedelta(minutes=5),
-            expiry=expiry,
-        )
-        with self._lock:
-            self.vended.append(ScopedCredentials("azure_user_delegation_sas", {"sas_token": sas}))
-        return {
-            "credentials": {
-                "azure_user_delegation_sas": {"sas_token": sas},
-                "expiration_time": int(expiry.timestamp() * 1000),
-                "storage_mode": "CUSTOMER_HOSTED",
-            }
-        }
 
     def use_default_storage(self, directory: Path) -> UrlSigner:
         """Serve default storage from ``directory`` through HMAC-signed URLs that expire
@@ -517,7 +402,7 @@ class UcWorkspace:
         if signer is None:
             raise _Refusal(404, "No default storage in this workspace", "NOT_FOUND")
         base = signer.server.directory
-        if method == "GET" and path.startswith(FS_API + "/directories/"):
+        if method in ("GET", "HEAD") and path.startswith(FS_API + "/directories/"):
             virtual = unquote(path[len(FS_API + "/directories") :]).rstrip("/")
             local = base / virtual.lstrip("/")
             if ".." in virtual.split("/") or not local.is_dir():
@@ -547,29 +432,6 @@ class UcWorkspace:
             url, _ = signer.sign(virtual.lstrip("/"), self.url_ttl_s)
             return {"url": url, "headers": [{"name": SCOPE_HEADER, "value": "read"}]}
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
-
-    def _gcp_token(self) -> dict[str, Any]:
-        """A fresh access token, accepted by ``gcs_proxy`` until it expires
-        (``credential_ttl_s``) or :meth:`expire_credentials`."""
-        assert self.gcs_proxy is not None
-        token = "ya29.fake-" + secrets.token_hex(16)
-        creds = ScopedCredentials("gcp_oauth", {"oauth_token": token})
-        proxy = self.gcs_proxy
-        with self._lock:
-            self.vended.append(creds)
-            proxy.accepted_tokens = (proxy.accepted_tokens or set()) | {token}
-            timer = threading.Timer(self.credential_ttl_s, self._revoke, (creds,))
-            timer.daemon = True
-            self._timers.append(timer)
-        timer.start()
-        expires_ms = int((time.time() + self.credential_ttl_s) * 1000)
-        return {
-            "credentials": {
-                "gcp_oauth_token": {"oauth_token": token},
-                "expiration_time": expires_ms,
-                "storage_mode": "CUSTOMER_HOSTED",
-            }
-        }
 
     def publish_gcs(
         self, name: str, files: dict[str, bytes], status: str = READY, prefix: str = ""
@@ -603,6 +465,9 @@ class UcWorkspace:
     def _answer(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         if path.startswith(FS_API + "/"):
             return self._files_api(method, path, params)
+        if path.startswith(NATIVE_API + "/"):
+            with self._lock:
+                return native_answer(self, method, path, params)
         route = (method, path[len(API) :] if path.startswith(API) else path)
         with self._lock:
             if route == ("GET", "/registered-models/get"):
@@ -629,7 +494,10 @@ class UcWorkspace:
                 "GET",
                 "/registered-models:is-databricks-sdk-models-artifact-repository-enabled",
             ):
-                return {"is_databricks_sdk_models_artifact_repository_enabled": False}
+                return {"is_databricks_sdk_models_artifact_repository_enabled": self.files_api}
+        if route == ("POST", "/model-versions/emit-lineage"):
+            self._version(params)
+            return {}  # lineage is not kept here
         if route == ("POST", "/model-versions/generate-temporary-credentials"):
             return self._credentials(params)
         raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
@@ -729,9 +597,30 @@ class UcWorkspace:
     def _scripted(self, path: str) -> _Scripted | None:
         with self._lock:
             for i, item in enumerate(self._script):
-                if item.endpoint is None or API + item.endpoint == path:
+                if item.endpoint in (None, path) or API + item.endpoint == path:
                     return self._script.pop(i)
         return None
+
+    def _authorized(self, header: str | None) -> bool:
+        """The workspace's personal access token, or an OAuth token it issued and that
+        has not expired."""
+        scheme, _, token = (header or "").partition(" ")
+        if scheme != "Bearer" or not token:
+            return False
+        return secrets.compare_digest(token, self.token) or self.oauth.accepts(token)
+
+    def _oidc(
+        self, method: str, path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        from federate.testing.uc_oauth import DISCOVERY_PATH, TOKEN_PATH
+
+        if (method, path) == ("GET", HOST_METADATA_PATH):
+            return 200, self.oauth.host_metadata(self.url)
+        if (method, path) == ("GET", DISCOVERY_PATH):
+            return 200, self.oauth.discovery(self.url)
+        if (method, path) == ("POST", TOKEN_PATH):
+            return self.oauth.token(authorization, body)
+        return 404, {"error": "not_found", "error_description": f"No OIDC endpoint {path}"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         workspace = self
@@ -748,8 +637,15 @@ class UcWorkspace:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers: dict[str, str] = {}
+                if parts.path.startswith("/oidc/") or parts.path == HOST_METADATA_PATH:
+                    status, answer = workspace._oidc(
+                        method, parts.path, self.headers.get("Authorization"), raw
+                    )
+                    self._reply(status, answer, headers)
+                    return
+                files = parts.path.startswith(FILES_PREFIX + "/")
                 try:
-                    if raw:
+                    if raw and not files:
                         body = json.loads(raw)
                         if isinstance(body, dict):
                             params.update(body)
@@ -757,7 +653,7 @@ class UcWorkspace:
                         # what a workspace's web app answers (the Databricks SDK probes
                         # /.well-known/databricks-config before it authenticates)
                         raise _Refusal(404, f"No page at {parts.path}", "ENDPOINT_NOT_FOUND")
-                    if self.headers.get("Authorization") != f"Bearer {workspace.token}":
+                    if not workspace._authorized(self.headers.get("Authorization")):
                         raise _Refusal(
                             401,
                             "Credential was not sent or was of an unsupported type for this API.",
@@ -767,12 +663,31 @@ class UcWorkspace:
                         if scripted.retry_after is not None:
                             headers["Retry-After"] = scripted.retry_after
                         raise _Refusal(scripted.status, scripted.message)
+                    if files:
+                        self._file(method, parts.path, raw)
+                        return
                     status, answer = 200, workspace._answer(method, parts.path, params)
                 except _Refusal as refusal:
                     status = refusal.status
                     answer = {"error_code": refusal.code, "message": refusal.message}
                 with workspace._lock:
                     workspace.requests.append(Request(method, parts.path, params, status))
+                self._reply(status, answer, headers)
+
+            def _file(self, method: str, path: str, raw: bytes) -> None:
+                signer = workspace.default_storage
+                try:
+                    if signer is None:
+                        raise FilesRefusal(404, "No Files API storage here", "NOT_FOUND")
+                    status = serve_file(self, signer.server.directory, method, raw)
+                except FilesRefusal as refusal:
+                    status = refusal.status
+                    answer = {"error_code": refusal.code, "message": refusal.message}
+                    self._reply(status, answer, {})
+                with workspace._lock:
+                    workspace.requests.append(Request(method, path, {}, status))
+
+            def _reply(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -780,7 +695,8 @@ class UcWorkspace:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
             def do_GET(self) -> None:
                 self._serve("GET")
@@ -793,6 +709,12 @@ class UcWorkspace:
 
             def do_DELETE(self) -> None:
                 self._serve("DELETE")
+
+            def do_PUT(self) -> None:
+                self._serve("PUT")
+
+            def do_HEAD(self) -> None:
+                self._serve("HEAD")
 
         return Handler
 

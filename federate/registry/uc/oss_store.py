@@ -26,25 +26,15 @@ from federate.errors import (
 )
 from federate.names import check_alias
 from federate.registry.base import as_version
-from federate.registry.uc import oss_wire
+from federate.registry.uc import native, oss_wire
 from federate.registry.uc.names import full_name
+from federate.registry.uc.native import API
 from federate.registry.uc.oss_server import server_for
 from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import EndpointMissing, UcRestClient
 
-API = "/api/2.1/unity-catalog"
-#: versions asked for per page (servers cap it: the reference server at 100)
-PAGE_SIZE = 100
-MAX_PAGES = 100_000
-
-
-def _split(name: str) -> dict[str, str]:
-    catalog, schema, model = full_name(name).split(".")
-    return {"catalog_name": catalog, "schema_name": schema, "model_name": model}
-
-
-def _model_path(name: str) -> str:
-    return f"{API}/models/{quote(full_name(name), safe='')}"
+_split = native.split_name
+_model_path = native.model_path
 
 
 class UcOssRegistry(UnityCatalogResolution):
@@ -67,11 +57,10 @@ class UcOssRegistry(UnityCatalogResolution):
     # -- reads -------------------------------------------------------------------------
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return oss_wire.registered_model(self.client.get(_model_path(name)), name)
+        return native.get_registered_model(self.client, name, aliases=False)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        answer = self.client.get(f"{_model_path(name)}/versions/{as_version(version)}")
-        return oss_wire.model_version(answer, name)
+        return native.get_model_version(self.client, name, as_version(version), aliases=False)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         check_alias(alias, lookup=True)
@@ -88,35 +77,14 @@ class UcOssRegistry(UnityCatalogResolution):
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, all pages read."""
-        found: list[ModelVersion] = []
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            answer = self.client.get(
-                f"{_model_path(name)}/versions", {"max_results": PAGE_SIZE, "page_token": token}
-            )
-            page = answer.get("model_versions") or []
-            if not isinstance(page, list):
-                raise FederateError(
-                    f"The Unity Catalog server listed versions of {name!r} without a list",
-                    INTERNAL_ERROR,
-                )
-            found.extend(oss_wire.model_version(item, name) for item in page)
-            token = answer.get("next_page_token") or None
-            if token is None or not page:
-                return found
-        raise FederateError(
-            f"The version list of {name!r} did not end after {MAX_PAGES} pages", INTERNAL_ERROR
-        )
+        return native.list_versions(self.client, name)
 
     # -- credentials -------------------------------------------------------------------
 
     def _credentials(self, mv: ModelVersion, operation: str) -> ScopedCredentials | None:
         if (mv.storage_location or "").startswith("file:"):
             return None  # read and written in place; the reference server refuses to vend
-        answer = self.client.post(
-            f"{API}/temporary-model-version-credentials",
-            {**_split(mv.name), "version": mv.version, "operation": operation},
-        )
+        answer = native.temporary_credentials(self.client, mv, write=operation == native.READ_WRITE)
         return oss_wire.credentials(answer, f"{mv.name!r} version {mv.version}")
 
     def read_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:

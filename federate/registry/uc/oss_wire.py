@@ -9,6 +9,7 @@ from typing import Any
 from federate.credentials import ScopedCredentials
 from federate.entities import ModelVersion, RegisteredModel
 from federate.errors import INTERNAL_ERROR, FederateError
+from federate.registry.rest_wire import tag_field
 from federate.registry.uc.wire import AWS_SESSION, AZURE_SAS, GCP_OAUTH, version_number
 
 READ = "READ_MODEL_VERSION"
@@ -64,6 +65,7 @@ def model_version(data: Any, name: str) -> ModelVersion:
         run_id=data.get("run_id") or None,
         status=str(data.get("status") or "MODEL_VERSION_STATUS_UNKNOWN"),
         aliases=tuple(alias for alias, version in _aliases(data)),
+        tags=tag_field(data.get("tags")),
     )
 
 

@@ -4,7 +4,7 @@ promises no order, and versions still being registered or that failed are skippe
 
 from __future__ import annotations
 
-from federate.entities import READY, ModelVersion
+from federate.entities import READY, ModelVersion, PagedList
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.registry.base import Registry
 from federate.registry.uc.names import full_name
@@ -56,3 +56,15 @@ class UnityCatalogResolution(Registry):
                 RESOURCE_DOES_NOT_EXIST,
             )
         return latest[0]
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """The versions of the one model the filter names (see :mod:`.search`)."""
+        from federate.registry.uc.search import search_versions
+
+        return search_versions(self, filter_string, max_results, order_by)

@@ -1,4 +1,5 @@
-"""The Unity Catalog registry over MLflow's default dialect, ``/api/2.0/mlflow/unity-catalog``.
+"""The Unity Catalog registry over MLflow's default dialect, ``/api/2.0/mlflow/unity-catalog``,
+or for reads and credentials the native one (``FEDERATE_UC_NATIVE``, :mod:`.native`).
 
 Reads: versions by number, by ``@alias`` and ``latest`` (the highest READY version, found
 by paging the version search: MLflow refuses ``latest`` for Unity Catalog, which has no
@@ -30,8 +31,10 @@ from federate.errors import (
 )
 from federate.names import check_alias
 from federate.registry.base import as_version, check_name
-from federate.registry.uc import wire
+from federate.registry.uc import files_api, native, wire
+from federate.registry.uc.modes import native_dialect
 from federate.registry.uc.names import full_name
+from federate.registry.uc.paging import every_item
 from federate.registry.uc.resolution import UnityCatalogResolution
 from federate.registry.uc.rest import UcRestClient
 from federate.registry.uc.workspace import Workspace, workspace_for
@@ -39,8 +42,6 @@ from federate.registry.uc.workspace import Workspace, workspace_for
 API = "/api/2.0/mlflow/unity-catalog"
 #: versions asked for per page of the version search (servers may answer fewer)
 SEARCH_PAGE_SIZE = 1000
-#: pages read before a search is called endless (a server repeating its page token)
-MAX_SEARCH_PAGES = 10_000
 
 
 class UcRegistry(UnityCatalogResolution):
@@ -83,11 +84,15 @@ class UcRegistry(UnityCatalogResolution):
     # -- resolution --------------------------------------------------------------------
 
     def get_registered_model(self, name: str) -> RegisteredModel:
+        if native_dialect():
+            return native.get_registered_model(self.client, name, aliases=True)
         answer = self.client.get(f"{API}/registered-models/get", {"name": full_name(name)})
         return wire.registered_model(answer.get("registered_model"), name)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         number = as_version(version)
+        if native_dialect():
+            return native.get_model_version(self.client, name, number, aliases=True)
         answer = self.client.get(
             f"{API}/model-versions/get", {"name": full_name(name), "version": str(number)}
         )
@@ -95,12 +100,16 @@ class UcRegistry(UnityCatalogResolution):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         check_alias(alias, lookup=True)
+        if native_dialect():
+            return native.get_model_version_by_alias(self.client, name, alias)
         answer = self.client.get(
             f"{API}/registered-models/alias", {"name": full_name(name), "alias": alias}
         )
         return wire.model_version(answer.get("model_version"), name)
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        if native_dialect():  # no download-uri route: the version's storage_location
+            return super().get_model_version_download_uri(name, version)
         answer = self.client.get(
             f"{API}/model-versions/get-download-uri",
             {"name": full_name(name), "version": str(as_version(version))},
@@ -115,50 +124,37 @@ class UcRegistry(UnityCatalogResolution):
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, all pages of the search read."""
+        if native_dialect():
+            return native.list_versions(self.client, name)
         name = full_name(name)
-        found: list[ModelVersion] = []
-        token: str | None = None
-        for _ in range(MAX_SEARCH_PAGES):
-            answer = self.client.get(
+        items = every_item(
+            lambda token: self.client.get(
                 f"{API}/model-versions/search",
                 {"filter": f"name='{name}'", "max_results": SEARCH_PAGE_SIZE, "page_token": token},
-            )
-            page = answer.get("model_versions") or []
-            if not isinstance(page, list):
-                raise FederateError(
-                    f"The workspace answered a version search of {name!r} without a list",
-                    INTERNAL_ERROR,
-                )
-            found.extend(wire.model_version(item, name) for item in page)
-            token = answer.get("next_page_token") or None
-            if token is None:
-                return found
-        raise FederateError(
-            f"The version search of {name!r} did not end after {MAX_SEARCH_PAGES} pages",
-            INTERNAL_ERROR,
+            ),
+            "model_versions",
+            f"the version search of {name!r}",
         )
+        return [wire.model_version(item, name) for item in items]
 
     # -- credentials -------------------------------------------------------------------
 
     def read_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
         """Read-only credentials for the version's files, vended by the workspace for it;
         for a version in Databricks-managed default storage, a presigned URL per file
-        from the Files API (:mod:`.default_storage`)."""
+        from the Files API (:mod:`.default_storage`); in Files-API mode, a URL per file
+        on the Files API itself (:mod:`.files_api`)."""
         what = f"{model_version.name!r} version {model_version.version}"
         if model_version.status != READY:
             raise FederateError(
                 f"{what} is {model_version.status}, not READY: its files are not complete",
                 INVALID_PARAMETER_VALUE,
             )
-        answer = self.client.post(
-            f"{API}/model-versions/generate-temporary-credentials",
-            {
-                "name": full_name(model_version.name),
-                "version": str(model_version.version),
-                "operation": wire.OPERATION_READ,
-            },
-        )
-        vended = answer.get("credentials")
+        if files_api.in_use(self.client):
+            return files_api.read_credentials(
+                self.client, full_name(model_version.name), model_version.version
+            )
+        vended = self._vend(model_version, write=False)
         if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
             from federate.registry.uc.default_storage import presigned_files
 
@@ -184,16 +180,30 @@ class UcRegistry(UnityCatalogResolution):
     def write_credentials(self, model_version: ModelVersion) -> ScopedCredentials | None:
         """Credentials to upload a PENDING_REGISTRATION version's files (the workspace
         vends them only until the version is finalized)."""
+        name = full_name(model_version.name)
+        if files_api.in_use(self.client):
+            return files_api.write_credentials(self.client, name, model_version.version)
+        vended = self._vend(model_version, write=True)
+        if isinstance(vended, dict) and vended.get("storage_mode") == wire.DEFAULT_STORAGE:
+            # Databricks keeps the files itself: they go in through the Files API
+            return files_api.write_credentials(self.client, name, model_version.version)
+        what = f"uploading {model_version.name!r} version {model_version.version}"
+        return wire.credentials(vended, what)
+
+    def _vend(self, model_version: ModelVersion, write: bool) -> Any:
+        """The ``TemporaryCredentials`` the workspace vends for the version, over the
+        dialect in use (wrapped in ``credentials`` in MLflow's, flat in the native one)."""
+        if native_dialect():
+            return native.temporary_credentials(self.client, model_version, write)
         answer = self.client.post(
             f"{API}/model-versions/generate-temporary-credentials",
             {
                 "name": full_name(model_version.name),
                 "version": str(model_version.version),
-                "operation": wire.OPERATION_READ_WRITE,
+                "operation": wire.OPERATION_READ_WRITE if write else wire.OPERATION_READ,
             },
         )
-        what = f"uploading {model_version.name!r} version {model_version.version}"
-        return wire.credentials(answer.get("credentials"), what)
+        return answer.get("credentials")
 
     # -- writes ------------------------------------------------------------------------
 

@@ -98,24 +98,25 @@ def is_ready(mv: ModelVersion) -> bool:
 def credentials(data: Any, what: str) -> ScopedCredentials:
     """A ``TemporaryCredentials`` message as ScopedCredentials for the store's repository.
 
-    So far S3 session credentials (``aws_temp_credentials``), Azure SAS tokens
+    S3 session credentials (``aws_temp_credentials``, and ``r2_temp_credentials`` for
+    ``r2://`` locations: :mod:`federate.repos.r2`), Azure SAS tokens
     (``azure_user_delegation_sas``, for ``abfss://`` locations) and GCP access tokens
-    (``gcp_oauth_token``, for ``gs://``); every other kind (R2) is
-    NOT_IMPLEMENTED saying which it was, and so is Databricks-managed default storage here
-    (reads of it go through :mod:`.default_storage` instead; uploads are not there yet)."""
+    (``gcp_oauth_token``, for ``gs://``); any other kind is NOT_IMPLEMENTED saying which
+    it was, and so is Databricks-managed default storage here (reads of it go through
+    :mod:`.default_storage` instead)."""
     if not isinstance(data, dict):
         raise FederateError(f"The workspace vended no credentials for {what}", INTERNAL_ERROR)
     expires_ms = data.get("expiration_time")
     expires_at = _int(expires_ms) / 1000.0 if expires_ms not in (None, "", 0, "0") else None
     if data.get("storage_mode") == DEFAULT_STORAGE:
         raise FederateError(
-            f"Cannot go on {what}: the version is kept in Databricks-managed default "
-            "storage (storage_mode DEFAULT_STORAGE), which federate reads through the Files "
-            "API but cannot upload to yet: only your own S3, Azure and GCS storage is "
-            "written so far",
+            f"Cannot go on {what} with cloud credentials: the version is kept in "
+            "Databricks-managed default storage (storage_mode DEFAULT_STORAGE), reached "
+            "through the workspace's Files API only",
             NOT_IMPLEMENTED,
         )
-    aws = data.get("aws_temp_credentials")
+    # R2's are S3 session credentials too, for the r2:// location's endpoint
+    aws = data.get("aws_temp_credentials") or data.get("r2_temp_credentials")
     if isinstance(aws, dict):
         values = {
             key: str(aws[key])
@@ -145,6 +146,7 @@ def credentials(data: Any, what: str) -> ScopedCredentials:
     raise FederateError(
         f"The workspace vended {' and '.join(kinds) or 'no known kind of'} credentials for "
         f"{what}; federate reads Unity Catalog versions from S3 (aws_temp_credentials), "
-        "Azure (azure_user_delegation_sas) and GCS (gcp_oauth_token) only so far",
+        "R2 (r2_temp_credentials), Azure (azure_user_delegation_sas) and GCS "
+        "(gcp_oauth_token)",
         NOT_IMPLEMENTED,
     )

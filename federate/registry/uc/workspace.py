@@ -1,10 +1,14 @@
 """Which Databricks workspace a ``databricks-uc`` registry URI means, and its token.
 
-``databricks-uc`` reads ``DATABRICKS_HOST`` and ``DATABRICKS_TOKEN`` (both, or neither),
-else the ``[DEFAULT]`` profile of ``~/.databrickscfg``; ``databricks-uc://<profile>`` reads
-that profile. ``DATABRICKS_CONFIG_FILE`` names another configuration file. Profiles are
-read as the Databricks SDK reads them: a named profile does not inherit ``[DEFAULT]``'s
-keys. A host without a scheme is ``https://``; ``http://`` is allowed (tests, proxies).
+``databricks-uc`` reads ``DATABRICKS_HOST`` with ``DATABRICKS_TOKEN`` (a personal access
+token) or with ``DATABRICKS_CLIENT_ID`` and ``DATABRICKS_CLIENT_SECRET`` (OAuth M2M: a
+service principal's client credentials, exchanged for short-lived tokens by
+:mod:`.oauth`); with none of them set, the ``[DEFAULT]`` profile of ``~/.databrickscfg``.
+``databricks-uc://<profile>`` reads that profile (keys ``host`` with ``token``, or with
+``client_id`` and ``client_secret``). ``DATABRICKS_CONFIG_FILE`` names another
+configuration file. Profiles are read as the Databricks SDK reads them: a named profile
+does not inherit ``[DEFAULT]``'s keys. A host without a scheme is ``https://``;
+``http://`` is allowed (tests, proxies). A token wins over client credentials set beside it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from federate.errors import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, FederateError
+from federate.errors import INVALID_PARAMETER_VALUE, FederateError
 from federate.redaction import register_secret
 
 SCHEME = "databricks-uc"
@@ -23,19 +27,28 @@ HOST_ENV = "DATABRICKS_HOST"
 TOKEN_ENV = "DATABRICKS_TOKEN"
 CONFIG_FILE_ENV = "DATABRICKS_CONFIG_FILE"
 DEFAULT_PROFILE = "DEFAULT"
-_OAUTH_ENV = ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
+CLIENT_ID_ENV = "DATABRICKS_CLIENT_ID"
+CLIENT_SECRET_ENV = "DATABRICKS_CLIENT_SECRET"
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace's base URL and the bearer token to send it; ``token_source`` says where
-    the token came from, in words fit for an error message (never the token)."""
+    """A workspace's base URL and the bearer token to send it, or the OAuth client
+    credentials to get tokens with (``token`` empty then); ``token_source`` says where
+    they came from, in words fit for an error message (never a secret)."""
 
     host: str
     token: str = field(repr=False)
     token_source: str
     #: what the host is, in error messages ("Databricks workspace", "Unity Catalog server")
     kind: str = "Databricks workspace"
+    #: OAuth M2M: a service principal's client id and secret (both empty with a token)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id and self.client_secret)
 
     def __repr__(self) -> str:
         return f"Workspace(host={self.host!r}, token_source={self.token_source!r})"
@@ -115,21 +128,33 @@ def _from_profile(profile: str, explicit: bool) -> Workspace:
             f"there: {known}; {CONFIG_FILE_ENV} names another file)",
             INVALID_PARAMETER_VALUE,
         )
-    missing = [key for key in ("host", "token") if not section.get(key, "").strip()]
-    if missing:
-        oauth = section.get("client_id") or section.get("client_secret")
-        raise FederateError(
-            f"Profile [{profile}] of {path} lacks {' and '.join(missing)}: {SCHEME} needs "
-            "host and token"
-            + (" (OAuth client_id/client_secret is not supported yet)" if oauth else ""),
-            NOT_IMPLEMENTED if oauth and missing == ["token"] else INVALID_PARAMETER_VALUE,
+    where = f"profile [{profile}] of {path}"
+    host = section.get("host", "").strip()
+    token = section.get("token", "").strip()
+    client_id = section.get("client_id", "").strip()
+    secret = section.get("client_secret", "").strip()
+    if host and token:
+        register_secret(token)
+        return Workspace(_normal_host(host, f"host of {where}"), token, where)
+    if host and client_id and secret:
+        register_secret(secret)
+        return Workspace(
+            _normal_host(host, f"host of {where}"),
+            "",
+            f"OAuth client {client_id!r} of {where}",
+            client_id=client_id,
+            client_secret=secret,
         )
-    token = section["token"].strip()
-    register_secret(token)
-    return Workspace(
-        _normal_host(section["host"], f"host of profile [{profile}] in {path}"),
-        token,
-        f"profile [{profile}] of {path}",
+    if client_id or secret:
+        keys = (("host", host), ("client_id", client_id), ("client_secret", secret))
+        lack = [key for key, value in keys if not value]
+        needs = "host, client_id and client_secret (OAuth M2M)"
+    else:
+        lack = [k for k, v in (("host", host), ("token", token)) if not v]
+        needs = "host and token (or host, client_id and client_secret for OAuth M2M)"
+    raise FederateError(
+        f"Profile [{profile}] of {path} lacks {' and '.join(lack)}: {SCHEME} needs {needs}",
+        INVALID_PARAMETER_VALUE,
     )
 
 
@@ -139,23 +164,38 @@ def workspace_for(uri: str) -> Workspace:
     profile = profile_of(uri)
     if profile is not None:
         return _from_profile(profile, explicit=True)
-    host = os.environ.get(HOST_ENV, "").strip()
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    env = {
+        name: os.environ.get(name, "").strip()
+        for name in (HOST_ENV, TOKEN_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV)
+    }
+    host, token = env[HOST_ENV], env[TOKEN_ENV]
+    client_id, secret = env[CLIENT_ID_ENV], env[CLIENT_SECRET_ENV]
     if host and token:
         register_secret(token)
         return Workspace(_normal_host(host, HOST_ENV), token, TOKEN_ENV)
-    if host or token:
-        have, lack = (HOST_ENV, TOKEN_ENV) if host else (TOKEN_ENV, HOST_ENV)
-        oauth = host and all(os.environ.get(name, "").strip() for name in _OAUTH_ENV)
-        if oauth:
-            raise FederateError(
-                f"{HOST_ENV} is set with {_OAUTH_ENV[0]}/{_OAUTH_ENV[1]}: OAuth M2M is not "
-                f"supported by {SCHEME} yet; set {TOKEN_ENV} (a personal access token)",
-                NOT_IMPLEMENTED,
-            )
-        raise FederateError(
-            f"{have} is set but {lack} is not: {SCHEME} needs both (or neither, to use the "
-            f"[{DEFAULT_PROFILE}] profile of {config_file()})",
-            INVALID_PARAMETER_VALUE,
+    if host and client_id and secret:
+        register_secret(secret)
+        return Workspace(
+            _normal_host(host, HOST_ENV),
+            "",
+            f"OAuth client {client_id!r} of {CLIENT_ID_ENV}/{CLIENT_SECRET_ENV}",
+            client_id=client_id,
+            client_secret=secret,
         )
-    return _from_profile(DEFAULT_PROFILE, explicit=False)
+    have = [name for name, value in env.items() if value]
+    if not have:
+        return _from_profile(DEFAULT_PROFILE, explicit=False)
+    if client_id or secret:
+        lack = [n for n in (HOST_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV) if not env[n]]
+        needs = f"{HOST_ENV}, {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} for OAuth M2M"
+    else:
+        lack = [HOST_ENV if token else TOKEN_ENV]
+        needs = f"{HOST_ENV} and {TOKEN_ENV}"
+        if host:
+            needs += f" (or {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} for OAuth M2M)"
+    raise FederateError(
+        f"{' and '.join(have)} {'is' if len(have) == 1 else 'are'} set but "
+        f"{' and '.join(lack)} {'is' if len(lack) == 1 else 'are'} not: {SCHEME} needs "
+        f"{needs} (or none of them, to use the [{DEFAULT_PROFILE}] profile of {config_file()})",
+        INVALID_PARAMETER_VALUE,
+    )

@@ -11,6 +11,7 @@ import pytest
 
 import federate
 from federate.testing.trees import files_of
+from federate.testing.uc_native_routes import dialects_used
 from federate.testing.uc_workspace import PENDING, UcWorkspace
 
 MiB = 1024 * 1024
@@ -22,7 +23,7 @@ def tree() -> dict[str, bytes]:
     return {
         "MLmodel": b"flavors:\n  python_function: {}\n",
         "empty.txt": b"",
-        "data/weights.bin": os.urandom(20 * MiB + 13),
+        "data/weights.bin": os.urandom(40 * MiB + 13),
         "data/größe ünïcödé.json": b'{"k": "v"}',
         **{f"extra/f{i:02d}.txt": os.urandom(100 + i) for i in range(20)},
     }
@@ -36,10 +37,20 @@ def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEDERATE_MAX_WORKERS", "2")
 
 
+@pytest.fixture(params=["mlflow", "native"])
+def dialect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each Unity Catalog dialect in turn: MLflow's ``/api/2.0/mlflow/unity-catalog`` and
+    the native ``/api/2.1/unity-catalog`` (``FEDERATE_UC_NATIVE=true``)."""
+    monkeypatch.setenv("FEDERATE_UC_NATIVE", "true" if request.param == "native" else "false")
+    return str(request.param)
+
+
 @pytest.fixture
-def every_uri_form(tmp_path: Path) -> Callable[[UcWorkspace, str, int, dict[str, bytes]], None]:
+def every_uri_form(
+    tmp_path: Path, dialect: str
+) -> Callable[[UcWorkspace, str, int, dict[str, bytes]], None]:
     """``check(workspace, name, version, tree)``: the version by number, by alias and as
-    ``latest`` (a PENDING version above it) each download as ``tree``."""
+    ``latest`` (a PENDING version above it) each download as ``tree``, over each dialect."""
 
     def check(workspace: UcWorkspace, name: str, version: int, tree: dict[str, bytes]) -> None:
         workspace.add_version(name, "s3://nowhere", PENDING)  # never 'latest'
@@ -51,5 +62,6 @@ def every_uri_form(tmp_path: Path) -> Callable[[UcWorkspace, str, int, dict[str,
                 uri, tmp_path / f"every-form-{i}", registry_uri="databricks-uc", progress=False
             )
             assert files_of(out) == tree, uri
+        assert dialects_used(workspace) == {dialect}
 
     return check

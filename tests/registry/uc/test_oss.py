@@ -64,14 +64,14 @@ def test_latest_is_highest_ready_across_pages(uc, tmp_path):
     # a pending version above them is never latest
     pending = registry.create_model_version("main.ml.m", "s", status="PENDING_REGISTRATION")
     assert pending.version == 4
-    import federate.registry.uc.oss_store as oss_store
+    import federate.registry.uc.native as native
 
-    oss_store.PAGE_SIZE, saved = 1, oss_store.PAGE_SIZE
+    native.PAGE_SIZE, saved = 1, native.PAGE_SIZE
     try:
         assert registry.resolve("models:/main.ml.m/latest").version == 3
         assert [mv.version for mv in registry.versions("main.ml.m")] == [1, 2, 3, 4]
     finally:
-        oss_store.PAGE_SIZE = saved
+        native.PAGE_SIZE = saved
 
 
 def test_missing_things_are_named(uc):

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import federate
-from federate.errors import NOT_IMPLEMENTED, RESOURCE_DOES_NOT_EXIST
+from federate.errors import RESOURCE_DOES_NOT_EXIST
 from federate.testing.errors import raises_federate_error
 from federate.testing.logs import debug_logs
 from federate.testing.presigned import UrlSigner
-from federate.testing.trees import files_of
+from federate.testing.trees import files_of, write_tree
 from federate.testing.uc_workspace import UcWorkspace
 
 UC = "databricks-uc"
@@ -31,7 +31,7 @@ def test_every_uri_form_downloads_the_same_bytes(
     version = uc_workspace.publish_default(NAME, tree)
     with debug_logs() as logs:
         every_uri_form(uc_workspace, NAME, version, tree)
-    assert len(uc_workspace.calls("/model-versions/generate-temporary-credentials")) == 1
+    assert len(uc_workspace.credential_calls()) == 1
     urls = [r for r in uc_workspace.requests if r.path == "/api/2.0/fs/create-download-url"]
     assert sorted(r.params["path"] for r in urls) == sorted(
         f"/Models/main/fraud/detector/{version}/{rel}" for rel in tree
@@ -81,12 +81,20 @@ def test_a_version_missing_from_default_storage_is_not_an_empty_download(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_uploading_to_default_storage_is_not_implemented(
-    uc_workspace: UcWorkspace, default_storage: UrlSigner, tmp_path
+def test_register_into_default_storage_then_download(
+    uc_workspace: UcWorkspace, default_storage: UrlSigner, tree, tmp_path
 ):
     uc_workspace.vend_as = {"storage_mode": "DEFAULT_STORAGE"}
-    src = tmp_path / "m.bin"
-    src.write_bytes(b"x")
-    with raises_federate_error(NOT_IMPLEMENTED, "DEFAULT_STORAGE", "cannot upload"):
-        federate.register(src, NAME, registry_uri=UC)
-    assert uc_workspace.models[NAME].versions == {}
+    src = write_tree(tmp_path / "src", tree)
+    with debug_logs() as logs:
+        mv = federate.register(src, NAME, registry_uri=UC)
+        out = federate.download(f"models:/{NAME}/{mv.version}", tmp_path / "out", registry_uri=UC)
+    assert mv.status == "READY" and files_of(out) == tree
+    stored = default_storage.server.directory / f"Models/main/fraud/detector/{mv.version}"
+    assert files_of(stored) == tree  # where Databricks keeps it, put there by the Files API
+    puts = [r for r in uc_workspace.requests if r.method == "PUT"]
+    assert len(puts) == len(tree) and all(
+        r.path.startswith("/api/2.0/fs/files/Models/") for r in puts
+    )
+    assert not uc_workspace.storage_saw_authorization
+    logs.assert_hidden([uc_workspace.token])

@@ -18,6 +18,7 @@ import pytest
 
 import federate
 from federate.testing.s3 import MotoS3
+from federate.testing.trees import write_tree
 from federate.testing.uc_workspace import PENDING, UcWorkspace
 
 pytestmark = pytest.mark.skipif(
@@ -158,3 +159,49 @@ def test_mlflow_reads_what_federate_registered(uc_workspace: UcWorkspace, s3_env
     _mlflow_download(uc_workspace, s3_env, f"models:/{NAME}@champion", tmp_path / "mlflow")
     assert _files(tmp_path / "mlflow") == tree
     assert mv.version == 1
+
+
+def test_mlflow_native_dialect_and_federate_download_the_same_files(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path, monkeypatch
+):
+    """MLflow's native store (MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY) against the fake's
+    /api/2.1/unity-catalog routes; federate honours the same variable."""
+    monkeypatch.setenv("MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY", "true")
+    tree = {"MLmodel": b"flavors: {}\n", "data/weights.bin": os.urandom(2 * 1024 * 1024 + 3)}
+    version = uc_workspace.publish(NAME, tree, prefix="models/m-2/versions/v-1")
+    uc_workspace.set_alias(NAME, "champion", version)
+    for label, uri in (
+        ("version", f"models:/{NAME}/{version}"),
+        ("alias", f"models:/{NAME}@champion"),
+    ):
+        _mlflow_download(uc_workspace, s3_env, uri, tmp_path / f"mlflow-{label}")
+        assert _files(tmp_path / f"mlflow-{label}") == tree, label
+    native = {r.path for r in uc_workspace.requests if r.path.startswith("/api/2.1/")}
+    native.add("/api/2.0/mlflow/unity-catalog/registered-models"
+               ":is-databricks-sdk-models-artifact-repository-enabled")  # fmt: skip
+    assert "/api/2.1/unity-catalog/temporary-model-version-credentials" in native
+    assert not uc_workspace.calls("/model-versions/generate-temporary-credentials")
+    uc_workspace.requests.clear()
+    ours = federate.download(
+        f"models:/{NAME}@champion", tmp_path / "federate", registry_uri="databricks-uc"
+    )
+    assert _files(Path(ours)) == tree
+    assert {r.path for r in uc_workspace.requests} <= native | {
+        f"/api/2.1/unity-catalog/models/{NAME}",
+        f"/api/2.1/unity-catalog/models/{NAME}/versions/{version}",
+    }
+
+
+def test_mlflow_files_api_mode_reads_what_federate_registered(
+    uc_workspace: UcWorkspace, s3_env: MotoS3, tmp_path
+):
+    """The workspace says to use the Files API: MLflow (through the Databricks SDK) and
+    federate read and write /api/2.0/fs/files alike, with nothing vended."""
+    uc_workspace.use_default_storage(tmp_path / "workspace-files")
+    uc_workspace.files_api = True
+    tree = {"MLmodel": b"flavors: {}\n", "data/weights.bin": os.urandom(3 * 1024 * 1024 + 1)}
+    src = write_tree(tmp_path / "model", tree)
+    mv = federate.register(src, NAME, alias="champion", registry_uri="databricks-uc")
+    _mlflow_download(uc_workspace, s3_env, f"models:/{NAME}@champion", tmp_path / "mlflow")
+    assert _files(tmp_path / "mlflow") == tree
+    assert mv.version == 1 and not uc_workspace.credential_calls()

@@ -7,6 +7,7 @@ import pytest
 import federate
 from federate.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from federate.testing.errors import raises_federate_error
+from federate.testing.uc_native_routes import NATIVE_API, dialects_used
 from federate.testing.uc_workspace import FAILED, PENDING, UcWorkspace
 
 UC = "databricks-uc"
@@ -21,7 +22,7 @@ def fraud(uc_workspace: UcWorkspace) -> UcWorkspace:
     return uc_workspace
 
 
-def test_version_alias_and_latest(fraud: UcWorkspace):
+def test_version_alias_and_latest(fraud: UcWorkspace, dialect):
     mv = federate.resolve(f"models:/{NAME}/2", registry_uri=UC)
     assert (mv.name, mv.version, mv.status) == (NAME, 2, "READY")
     assert mv.storage_location == f"s3://bucket/{NAME}"
@@ -30,6 +31,7 @@ def test_version_alias_and_latest(fraud: UcWorkspace):
     # version 3 is still being registered: the highest READY one is 2
     assert federate.resolve(f"models:/{NAME}/latest", registry_uri=UC).version == 2
     assert federate.resolve(f"models:/{NAME}/LATEST", registry_uri=UC).version == 2
+    assert dialects_used(fraud) == {dialect}
 
 
 def test_registry_uri_from_environment_and_set_registry_uri(fraud: UcWorkspace, monkeypatch):
@@ -40,19 +42,27 @@ def test_registry_uri_from_environment_and_set_registry_uri(fraud: UcWorkspace, 
     assert federate.resolve(f"models:/{NAME}@champion").version == 1
 
 
-def test_latest_reads_every_page_past_pending_and_failed_versions(uc_workspace: UcWorkspace):
+def test_latest_reads_every_page_past_pending_and_failed_versions(
+    uc_workspace: UcWorkspace, dialect
+):
     uc_workspace.page_size = 3
     for _ in range(7):
         uc_workspace.add_version(NAME, "s3://bucket/x")
     for status in (PENDING, FAILED, PENDING, FAILED):
         uc_workspace.add_version(NAME, "s3://bucket/x", status)
     assert federate.resolve(f"models:/{NAME}/latest", registry_uri=UC).version == 7
-    searches = uc_workspace.calls("/model-versions/search")
-    assert len(searches) == 4  # 11 versions, 3 per page
-    assert searches[0].params["filter"] == f"name='{NAME}'"
+    if dialect == "mlflow":
+        pages = uc_workspace.calls("/model-versions/search")
+        assert pages[0].params["filter"] == f"name='{NAME}'"
+    else:
+        pages = [
+            r for r in uc_workspace.requests if r.path == f"{NATIVE_API}/models/{NAME}/versions"
+        ]
+    assert len(pages) == 4  # 11 versions, 3 per page
+    assert dialects_used(uc_workspace) == {dialect}
 
 
-def test_latest_without_ready_version_does_not_exist(uc_workspace: UcWorkspace):
+def test_latest_without_ready_version_does_not_exist(uc_workspace: UcWorkspace, dialect):
     uc_workspace.add_version(NAME, "s3://bucket/x", PENDING)
     uc_workspace.add_version(NAME, "s3://bucket/x", FAILED)
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, NAME, "no READY version"):
@@ -81,7 +91,7 @@ def test_names_need_three_levels(fraud: UcWorkspace, name):
     assert fraud.requests == []
 
 
-def test_missing_version_and_alias_carry_the_servers_message(fraud: UcWorkspace):
+def test_missing_version_and_alias_carry_the_servers_message(fraud: UcWorkspace, dialect):
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "version 9 does not exist"):
         federate.resolve(f"models:/{NAME}/9", registry_uri=UC)
     with raises_federate_error(RESOURCE_DOES_NOT_EXIST, "Alias 'gone' does not exist"):
@@ -92,3 +102,20 @@ def test_requests_use_the_legacy_dialect_with_string_versions(fraud: UcWorkspace
     federate.resolve(f"models:/{NAME}/2", registry_uri=UC)
     (call,) = fraud.calls("/model-versions/get")
     assert call.method == "GET" and call.params == {"name": NAME, "version": "2"}
+
+
+def test_native_requests_carry_integer_versions_and_ask_for_aliases(
+    fraud: UcWorkspace, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_ENABLE_UC_NATIVE_MODEL_REGISTRY", "true")  # MLflow's switch
+    mv = federate.resolve(f"models:/{NAME}@champion", registry_uri=UC)
+    assert (mv.version, mv.aliases, mv.status) == (1, ("champion",), "READY")
+    (call,) = [r for r in fraud.requests if r.path.startswith(NATIVE_API)]
+    assert call.path == f"{NATIVE_API}/models/{NAME}/aliases/champion"
+    assert call.params == {"include_aliases": "true"}
+
+
+def test_native_switch_must_be_a_boolean(fraud: UcWorkspace, monkeypatch):
+    monkeypatch.setenv("FEDERATE_UC_NATIVE", "maybe")
+    with raises_federate_error(INVALID_PARAMETER_VALUE, "FEDERATE_UC_NATIVE='maybe'", "true"):
+        federate.resolve(f"models:/{NAME}/1", registry_uri=UC)

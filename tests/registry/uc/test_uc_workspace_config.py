@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import federate
-from federate.errors import INVALID_PARAMETER_VALUE, NOT_IMPLEMENTED, PERMISSION_DENIED
+from federate.errors import INVALID_PARAMETER_VALUE, PERMISSION_DENIED
 from federate.registry.uc.workspace import workspace_for
 from federate.testing.errors import raises_federate_error
 from federate.testing.uc_workspace import UcWorkspace
@@ -25,7 +25,7 @@ def cfg(uc_workspace: UcWorkspace, tmp_path: Path, monkeypatch) -> Path:
         f"[DEFAULT]\nhost = {uc_workspace.url}/\ntoken = {uc_workspace.token}\n\n"
         f"[prod]\nhost = {uc_workspace.url}\ntoken = {uc_workspace.token}\n\n"
         f"[half]\nhost = {uc_workspace.url}\n\n"
-        f"[oauth]\nhost = {uc_workspace.url}\nclient_id = abc\nclient_secret = def\n"
+        f"[oauth]\nhost = {uc_workspace.url}\nclient_id = abc\nclient_secret = def-not-known\n"
     )
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(path))
     uc_workspace.add_version(NAME, "s3://bucket/x")
@@ -51,9 +51,9 @@ def test_named_profile_does_not_inherit_default(cfg: Path):
         workspace_for("databricks-uc://half")
 
 
-def test_oauth_profile_is_not_implemented_yet(cfg: Path):
-    with raises_federate_error(NOT_IMPLEMENTED, "client_id/client_secret is not supported"):
-        workspace_for("databricks-uc://oauth")
+def test_oauth_profile_with_an_unknown_client_is_refused(cfg: Path, uc_workspace):
+    with raises_federate_error(PERMISSION_DENIED, "OAuth client 'abc'", f"[oauth] of {cfg}"):
+        federate.resolve(f"models:/{NAME}/1", registry_uri="databricks-uc://oauth")
 
 
 def test_unknown_profile_lists_the_known_ones(cfg: Path):
@@ -80,14 +80,6 @@ def test_nothing_configured_names_variables_and_profile(uc_workspace, tmp_path, 
 def test_half_environment_names_the_missing_variable(uc_workspace, monkeypatch, missing):
     monkeypatch.delenv(missing)
     with raises_federate_error(INVALID_PARAMETER_VALUE, f"but {missing} is not"):
-        workspace_for("databricks-uc")
-
-
-def test_oauth_environment_is_not_implemented_yet(uc_workspace, monkeypatch):
-    monkeypatch.delenv("DATABRICKS_TOKEN")
-    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "id")
-    monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", "secret")
-    with raises_federate_error(NOT_IMPLEMENTED, "OAuth M2M", "DATABRICKS_TOKEN"):
         workspace_for("databricks-uc")
 
 
