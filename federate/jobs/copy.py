@@ -10,7 +10,7 @@ destination carrying the source's description and tags plus the lineage tags
 It is idempotent: a destination version with the source's lineage tags is that source's
 copy. A READY one is returned as it is; a PENDING_REGISTRATION one is another copy's:
 while that copy's heartbeat (:mod:`federate.jobs.heartbeat`) is fresh it is left alone
-(RESOURCE_ALREADY_EXISTS: try again), and once it is stale (a copy killed after
+(this copy waits for it and returns its version), and once it is stale (a copy killed after
 reserving it) it is finished: its files are uploaded again and it becomes READY, so a
 killed copy never turns into a second version.
 
@@ -150,13 +150,13 @@ def copy_version(
     except FederateError as err:
         if err.error_code != RESOURCE_ALREADY_EXISTS:
             raise
-    earlier = lineage.find_copy(dst, dst_name, identity)
-    if earlier is not None:
-        if earlier.status == READY:
-            return _with_alias(dst, earlier, alias)
-        _refuse_live(earlier)  # before fetching anything
-
     sink = progress if callable(progress) else None
+    earlier = lineage.find_copy(dst, dst_name, identity)
+    if earlier is not None and earlier.status != READY:  # before fetching anything
+        earlier = heartbeat.wait_while_live(dst, earlier, _waiting(sink))
+    if earlier is not None and earlier.status == READY:
+        return _with_alias(dst, earlier, alias)
+
     cache = ModelCache()
     for _attempt in range(_FETCH_ATTEMPTS):
         fetched = _fetch(src_config, ref, source, sink, bool(progress))
@@ -179,14 +179,16 @@ def copy_version(
     return mv
 
 
-def _refuse_live(pending: ModelVersion) -> None:
-    """Refuse to touch a pending copy whose filler is alive (see :mod:`heartbeat`)."""
-    if heartbeat.is_live(pending):
-        raise FederateError(
-            f"Another copy of this source is filling {pending.name} version "
-            f"{pending.version}; try again when it is done",
-            RESOURCE_ALREADY_EXISTS,
-        )
+def _waiting(
+    sink: ProgressSink | None, where: JobProgress | None = None
+) -> Callable[[], object] | None:
+    """What a copy calls while it waits for another: its job's report (the progress so
+    far, unchanged: nothing is written), where a canceled job or a stopping worker stops
+    it."""
+    if sink is None:
+        return None
+    report = where or JobProgress()
+    return lambda: sink(report)
 
 
 def _fill(
@@ -200,10 +202,21 @@ def _fill(
 ) -> ModelVersion:
     """Reserve the destination version (or take over a dead copy's), upload, finish."""
     tags = {**source.tags, **identity, lineage.DIGEST: tree_digest(fetched.hashes)}
-    earlier = lineage.find_copy(dst, dst_name, identity)  # again: the fetch took time
-    if earlier is not None and earlier.status == READY:
-        return _with_alias(dst, earlier, alias)
-    if earlier is None:
+    total, count = sum(fetched.sizes.values()), len(fetched.sizes)
+    on_wait = _waiting(
+        progress if callable(progress) else None, JobProgress(total, total, count, count)
+    )
+    while True:  # each turn returns, takes a version, or waits for another copy to end
+        earlier = lineage.find_copy(dst, dst_name, identity)  # again: the fetch took time
+        if earlier is not None and earlier.status == READY:
+            return _with_alias(dst, earlier, alias)
+        if earlier is not None and heartbeat.is_live(earlier):
+            heartbeat.wait_while_live(dst, earlier, on_wait)
+            continue
+        recovering = earlier is not None
+        if earlier is not None:
+            pending = earlier  # a copy that died after reserving it: finish it
+            break
         pending = dst.create_model_version(
             dst_name,
             source=str(ModelRef("models", name=source.name, version=source.version)),
@@ -212,17 +225,14 @@ def _fill(
             status=PENDING_REGISTRATION,
         )
         winner = lineage.find_copy(dst, dst_name, identity)
-        if winner is not None and winner.version != pending.version:
-            # another copy of this source reserved a version first: it is the copy
-            dst.delete_model_version(dst_name, pending.version)
-            return _finished_elsewhere(dst, winner, alias)
-    else:
-        _refuse_live(earlier)
-        pending = earlier  # a copy that died after reserving it: finish it
+        if winner is None or winner.version == pending.version:
+            break
+        # another copy of this source reserved a version first: it is the copy
+        dst.delete_model_version(dst_name, pending.version)
     target = None
     try:
         with heartbeat.beating(dst, pending):
-            target = _destination(dst, pending, fetched, earlier is not None)
+            target = _destination(dst, pending, fetched, recovering)
             _upload(target, fetched, progress=progress)
             for key, value in tags.items():
                 if pending.tags.get(key) != value:
@@ -239,16 +249,6 @@ def _with_alias(dst: Registry, mv: ModelVersion, alias: str | None) -> ModelVers
         return mv
     dst.set_registered_model_alias(mv.name, alias, mv.version)
     return dst.get_model_version(mv.name, mv.version)
-
-
-def _finished_elsewhere(dst: Registry, winner: ModelVersion, alias: str | None) -> ModelVersion:
-    if winner.status == READY:
-        return _with_alias(dst, winner, alias)
-    raise FederateError(
-        f"Another copy of this source is filling {winner.name} version {winner.version}; "
-        "try again when it is done",
-        RESOURCE_ALREADY_EXISTS,
-    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from federate.cache import ModelCache, housekeeping
 from federate.entities import PENDING_REGISTRATION, READY
 from federate.errors import (
     INVALID_PARAMETER_VALUE,
-    RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
     FederateError,
 )
@@ -163,19 +162,36 @@ def test_digest_of_file_hashes_is_order_free():
 
 
 def test_a_live_copy_is_left_alone_by_a_second_copy_of_its_source(
-    two_registries, model_tree, tmp_path
+    two_registries, model_tree, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("FEDERATE_JOBS_LEASE_SECONDS", "1")  # polled every third of it
     federate.register(model_tree, "churn")
     company, pending = _reserve_like_a_copy(two_registries, b"being uploaded")  # alive
-    # the first copy's heartbeat is fresh: the second neither deletes its files nor
-    # makes another version, and says to try again
-    with pytest.raises(FederateError) as err:
-        federate.copy("models:/churn/1", "company")
-    assert err.value.error_code == RESOURCE_ALREADY_EXISTS
-    assert "Another copy of this source is filling churn version 1" in err.value.message
-    location = get_plugin_host().open_repo(two_registries.uri("company/models/churn/1"))
-    assert {f.path: f.file_size for f in location.walk_files()} == {"MLmodel": 14}
+    where = two_registries.uri("company/models/churn/1")
+    location = get_plugin_host().open_repo(where)
+    # while the first copy's heartbeat is fresh, the second waits: it neither deletes its
+    # files nor makes another version; once the first is done, the second returns its version
+    answers: list[object] = []
+    with heartbeat.beating(company, pending, every=0.05):
+        second = threading.Thread(
+            target=lambda: answers.append(federate.copy("models:/churn/1", "company"))
+        )
+        second.start()
+        second.join(1.5)
+        assert second.is_alive() and not answers  # waiting for the live copy
+        assert {f.path: f.file_size for f in location.walk_files()} == {"MLmodel": 14}
+        assert [mv.version for mv in company.search_model_versions("name = 'churn'")] == [1]
+        company.finish_model_version("churn", 1, where)  # the first copy ends
+    second.join(30)
+    (copied,) = answers
+    assert (copied.version, copied.status) == (1, READY)
     assert [mv.version for mv in company.search_model_versions("name = 'churn'")] == [1]
+    assert {f.path: f.file_size for f in location.walk_files()} == {"MLmodel": 14}
+
+
+def test_a_copy_that_stops_beating_is_taken_over(two_registries, model_tree, tmp_path):
+    federate.register(model_tree, "churn")
+    company, pending = _reserve_like_a_copy(two_registries, b"being uploaded")
     # while it beats, the version stays live; once it stops for a lease, it is stale
     _age_versions(tmp_path / "company.db")
     assert not heartbeat.is_live(company.get_model_version("churn", 1))
