@@ -12,7 +12,6 @@ credentials the default AWS credential chain is used. boto3 is imported on first
 from __future__ import annotations
 
 import builtins
-import contextlib
 import functools
 import hashlib
 import os
@@ -44,6 +43,7 @@ from federate.repos.s3_etag import (
     file_crc32,
     stored_checksum,
 )
+from federate.repos.s3_upload import upload_in_parts
 from federate.transfer.checksums import ContentCheck
 
 if TYPE_CHECKING:
@@ -56,8 +56,6 @@ MULTIPART_THRESHOLD = 2 * CHUNK_SIZE
 PART_SIZE = CHUNK_SIZE
 #: Parts larger than this are fetched in PART_SIZE ranges, without checking the ETag.
 MAX_VERIFIED_PART = 8 * CHUNK_SIZE
-#: S3 allows at most this many parts in one multipart upload.
-MAX_PARTS = 10_000
 STREAM_BLOCK = 1024 * 1024
 READ_ATTEMPTS = 3
 
@@ -535,52 +533,7 @@ class S3ArtifactRepository(ArtifactRepository):
                 data = f.read()
             self._call("write", key, lambda c: c.put_object(Bucket=self.bucket, Key=key, Body=data))
         else:
-            self._upload_parts(local_path, key, size)
-
-    def _upload_parts(self, local_path: str, key: str, size: int) -> None:
-        part_size = max(PART_SIZE, -(-size // MAX_PARTS))
-        upload = self._call(
-            "write", key, lambda c: c.create_multipart_upload(Bucket=self.bucket, Key=key)
-        )
-        upload_id = upload["UploadId"]
-
-        def send(number: int) -> dict[str, Any]:
-            with open(local_path, "rb") as f:
-                f.seek((number - 1) * part_size)
-                body = f.read(part_size)
-            sent = self._call(
-                "write",
-                key,
-                lambda c: c.upload_part(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
-                ),
-            )
-            return {"PartNumber": number, "ETag": sent["ETag"]}
-
-        try:
-            with ThreadPoolExecutor(max_workers=PART_CONCURRENCY) as pool:
-                parts = builtins.list(pool.map(send, range(1, -(-size // part_size) + 1)))
-            self._call(
-                "write",
-                key,
-                lambda c: c.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                ),
-            )
-        except BaseException:
-            # the original failure is what the caller needs to see
-            with contextlib.suppress(FederateError):
-                self._call(
-                    "write",
-                    key,
-                    lambda c: c.abort_multipart_upload(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id
-                    ),
-                )
-            raise
+            upload_in_parts(self._call, self.bucket, key, local_path, size, PART_SIZE)
 
     def delete(self, path: str = "") -> None:
         key = self._key(path)
