@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from federate.testing.uc_records import API, FakeModel, FakeVersion, Refusal
+
 if TYPE_CHECKING:
-    from federate.testing.uc_workspace import FakeModel, FakeVersion, UcWorkspace
+    from federate.testing.uc_workspace import UcWorkspace
 
 NATIVE_API = "/api/2.1/unity-catalog"
 NATIVE_CREDENTIALS = f"{NATIVE_API}/temporary-model-version-credentials"
@@ -70,21 +72,19 @@ def native_answer(
     workspace: UcWorkspace, method: str, path: str, params: dict[str, Any]
 ) -> dict[str, Any]:
     """The answer to a native-dialect request (the caller holds the workspace's lock)."""
-    from federate.testing.uc_workspace import _Refusal
-
     rest = path[len(NATIVE_API) :]
     aliases = str(params.get("include_aliases", "")).lower() == "true"
     if (method, rest) == ("POST", "/temporary-model-version-credentials"):
         parts = [params.get(k) for k in ("catalog_name", "schema_name", "model_name")]
         if not all(isinstance(p, str) and p for p in parts):
-            raise _Refusal(400, "catalog_name, schema_name and model_name are required")
+            raise Refusal(400, "catalog_name, schema_name and model_name are required")
         operation = _OPERATIONS.get(str(params.get("operation")), "unknown")
         legacy = {"name": ".".join(parts), "version": str(params.get("version") or ""),
                   "operation": operation}  # fmt: skip
         return dict(workspace._credentials(legacy)["credentials"])
     segments = [unquote(s) for s in rest.strip("/").split("/")]
     if method != "GET" or len(segments) < 2 or segments[0] != "models":
-        raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+        raise Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
     model = workspace._model({"name": segments[1]})
     tail = segments[2:]
     if not tail:
@@ -96,9 +96,9 @@ def native_answer(
         return version_info(model, found, aliases)
     if len(tail) == 2 and tail[0] == "aliases":
         if tail[1] not in model.aliases:
-            raise _Refusal(404, f"Alias '{tail[1]}' does not exist on '{model.name}'.")
+            raise Refusal(404, f"Alias '{tail[1]}' does not exist on '{model.name}'.")
         return version_info(model, model.versions[model.aliases[tail[1]]], aliases)
-    raise _Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
+    raise Refusal(404, f"No API found for '{method} {path}'", "ENDPOINT_NOT_FOUND")
 
 
 def _list(workspace: UcWorkspace, model: FakeModel, params: dict[str, Any]) -> dict[str, Any]:
@@ -118,8 +118,6 @@ def _list(workspace: UcWorkspace, model: FakeModel, params: dict[str, Any]) -> d
 def dialects_used(workspace: UcWorkspace) -> set[str]:
     """Which dialects the requests so far read versions or credentials over: ``"native"``,
     ``"mlflow"`` (MLflow's ``/model-versions/`` routes)."""
-    from federate.testing.uc_workspace import API
-
     used = set()
     for request in workspace.requests:
         if request.path.startswith(NATIVE_API + "/"):

@@ -22,21 +22,13 @@ from urllib.parse import urlsplit
 from federate.credentials import ScopedCredentials
 from federate.testing.azure import DEV_ACCOUNT, DEV_KEY
 from federate.testing.s3 import ACCOUNT_ID, REGION, add_role
+from federate.testing.uc_records import PENDING, READY, Refusal
 
 if TYPE_CHECKING:
     from federate.testing.azure import Azurite
     from federate.testing.faults import FaultProxy
     from federate.testing.s3 import MotoS3
-    from federate.testing.uc_workspace import FakeVersion
-
-READY = "READY"
-PENDING = "PENDING_REGISTRATION"
-
-
-def _refusal(status: int, message: str) -> Exception:
-    from federate.testing.uc_workspace import _Refusal
-
-    return _Refusal(status, message)
+    from federate.testing.uc_records import FakeVersion
 
 
 class CredentialVending:
@@ -54,8 +46,9 @@ class CredentialVending:
     _timers: list[threading.Timer]
     _lock: threading.RLock
 
-    def _version(self, params: dict[str, Any]) -> FakeVersion:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        def _version(self, params: dict[str, Any]) -> FakeVersion: ...
 
     def expire_credentials(self) -> None:
         """Every credential vended so far stops working now, as at its expiration time."""
@@ -132,16 +125,16 @@ class CredentialVending:
         operation = params.get("operation")
         if operation == "MODEL_VERSION_OPERATION_READ":
             if version.status != READY:
-                raise _refusal(400, f"Model version {version.version} is {version.status}")
+                raise Refusal(400, f"Model version {version.version} is {version.status}")
         elif operation == "MODEL_VERSION_OPERATION_READ_WRITE":
             if version.status != PENDING:
-                raise _refusal(
+                raise Refusal(
                     400,
                     f"Model version {version.version} has been finalized: its files can no "
                     "longer be written",
                 )
         else:
-            raise _refusal(400, f"Unsupported operation {operation!r}")
+            raise Refusal(400, f"Unsupported operation {operation!r}")
         if self.vend_as is not None:
             return {"credentials": dict(self.vend_as)}
         if (version.name, version.version) in self._in_default_storage:
@@ -158,7 +151,7 @@ class CredentialVending:
         if version.storage_location.startswith("r2://") and self.moto is not None:
             return self._aws_session(version.storage_location, writes, "r2_temp_credentials")
         if not version.storage_location.startswith("s3://") or self.moto is None:
-            raise _refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
+            raise Refusal(400, "This fake vends credentials for s3:// and abfss:// storage")
         return self._aws_session(version.storage_location, writes, "aws_temp_credentials")
 
     def _aws_session(self, location: str, writes: bool, kind: str) -> dict[str, Any]:
