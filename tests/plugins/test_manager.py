@@ -32,8 +32,8 @@ def test_plugins_command_lists_builtins_and_the_entry_point_plugin(memo_site, en
     assert "registries: memo" in out.stdout
     assert "sql  [built-in" in out.stdout and "local  [built-in" in out.stdout
     assert (
-        "registry schemes: databricks-uc, http, https, mariadb, memo, mssql, mysql, postgresql, "
-        "sqlite" in out.stdout
+        "registry schemes: databricks, databricks-uc, http, https, mariadb, memo, mssql, mysql, "
+        "postgresql, sqlite" in out.stdout
     )
 
 
@@ -115,8 +115,8 @@ def test_broken_plugins_are_reported_and_isolated(env, model_tree, tmp_path):
         out.stdout
     )
     assert (
-        "registry schemes: databricks-uc, http, https, mariadb, mssql, mysql, postgresql, sqlite"
-        in out.stdout
+        "registry schemes: databricks, databricks-uc, http, https, mariadb, mssql, mysql, "
+        "postgresql, sqlite" in out.stdout
     )
     (summary,) = [ln for ln in out.stdout.splitlines() if ln.startswith("repository schemes: ")]
     assert {"file", "flaky"} <= set(summary.split(": ", 1)[1].split(", "))
