@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import azurite, log, moto_s3, store_bench_env, tree_digests
+from harness import azurite, log, moto_s3, server_cpu, store_bench_env, tree_digests
 
 MiB = 1024 * 1024
 BUCKET = "bench"
@@ -58,24 +58,6 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-
-
-def server_cpu() -> dict[str, float]:
-    """CPU seconds so far of this process's children (the emulators, with their own
-    children), by name: ``moto`` or ``Azurite``; from /proc (Linux), else nothing."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            name = "Azurite" if b"azurite" in cmdline else "moto"
-            # utime, stime, cutime, cstime
-            out[name] = out.get(name, 0.0) + sum(int(v) for v in stat[11:15]) / tick
-    return out
 
 
 class Phases:
