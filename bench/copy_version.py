@@ -15,7 +15,7 @@ The version is one large file and many small ones (1 GiB + 200 x 256 KiB; ``--qu
   ``MlflowClient.create_model_version`` in a destination SQLite registry pointing at it.
 
 One run of each (they move the same bytes), MLflow first; wall and CPU seconds of this
-process (both clients run here), the ratio, where each copy's wall time went (federate:
+process (both clients run here), the ratio, where each copy's wall and CPU time went (federate:
 resolve and lookups, fetch into the cache, reserving the destination version, upload and
 its check, the registry writes that finish it; MLflow: download, upload, register), and
 the CPU seconds each emulator spent serving each copy (moto and Azurite run on this
@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import azurite, log, moto_s3, store_bench_env, tree_digests
+from harness import azurite, log, moto_s3, server_cpu, store_bench_env, tree_digests
 
 MiB = 1024 * 1024
 BUCKET = "bench"
@@ -60,41 +60,33 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def server_cpu() -> dict[str, float]:
-    """CPU seconds so far of this process's children (the emulators, with their own
-    children), by name: ``moto`` or ``Azurite``; from /proc (Linux), else nothing."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        for pid in children.read_text().split():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            name = "Azurite" if b"azurite" in cmdline else "moto"
-            # utime, stime, cutime, cstime
-            out[name] = out.get(name, 0.0) + sum(int(v) for v in stat[11:15]) / tick
-    return out
-
-
 class Phases:
-    """Wall seconds between named marks: ``mark("fetch")`` ends the phase before it."""
+    """Wall and CPU seconds (this process's, every thread) between named marks:
+    ``mark("fetch")`` ends the phase before it."""
 
     def __init__(self) -> None:
         self.restart()
 
+    @staticmethod
+    def _cpu() -> float:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        return used.ru_utime + used.ru_stime
+
     def restart(self) -> None:
-        self.last = time.perf_counter()
+        self.last, self.last_cpu = time.perf_counter(), self._cpu()
         self.spent: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def mark(self, ended: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), self._cpu()
         self.spent[ended] = self.spent.get(ended, 0.0) + now - self.last
-        self.last = now
+        self.cpu[ended] = self.cpu.get(ended, 0.0) + cpu - self.last_cpu
+        self.last, self.last_cpu = now, cpu
 
     def line(self) -> str:
-        return ", ".join(f"{name} {secs:.2f}" for name, secs in self.spent.items())
+        return ", ".join(
+            f"{name} {secs:.2f} ({self.cpu[name]:.2f} CPU)" for name, secs in self.spent.items()
+        )
 
 
 def federate_phases(phases: Phases) -> None:
@@ -225,8 +217,8 @@ def run(work: Path, big: int, small: int, small_size: int) -> None:
     ):
         cells = "".join(f"{spent.get(n, 0.0):14.2f}" for n in names)
         print(f"{label:10}{wall:10.2f}{cpu:10.2f}{cells}")
-    print(f"federate wall s by phase: {fed_phases.line()}")
-    print(f"MLflow wall s by phase:   {mlflow_phases.line()}")
+    print(f"federate wall (CPU) s by phase: {fed_phases.line()}")
+    print(f"MLflow wall (CPU) s by phase:   {mlflow_phases.line()}")
     print(
         "load average (1 min) before/after: "
         f"{load_before[0]:.2f}/{load_after[0]:.2f} on {os.cpu_count()} CPUs"

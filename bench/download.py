@@ -357,6 +357,9 @@ def s3_rows(work: Path, big_mib: int, data: Path, runs: int) -> list[Row]:
         return [Row(section, "boto3 TransferManager", None, f"not installed: {err.name}")]
     import logging
 
+    import moto_ranges
+
+    moto_ranges.install()  # ranges served in proportion to their size, as S3 does
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -22,6 +22,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from federate.testing.s3 import MotoS3
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -228,29 +232,62 @@ def store_bench_env(work: Path) -> dict[str, str]:
 
 
 _MOTO_CHILD = (
-    "import json, sys; from federate.testing.s3 import start_moto_s3, stop_moto_s3;"
-    "m = start_moto_s3(); print(json.dumps(m.env()), flush=True);"
+    "import dataclasses, json, sys; sys.path.insert(0, sys.argv[1]); import moto_ranges;"
+    "from federate.testing.s3 import start_moto_s3, stop_moto_s3; moto_ranges.install();"
+    "m = start_moto_s3(); fields = [f.name for f in dataclasses.fields(m) if f.name != 'server'];"
+    "print(json.dumps({name: getattr(m, name) for name in fields}), flush=True);"
     "sys.stdin.read(); stop_moto_s3(m)"
 )
 
 
 @contextlib.contextmanager
-def moto_s3(work: Path) -> Iterator[dict[str, str]]:
-    """moto in a child process of its own, so it shares no GIL with the clients; it stops
-    when its stdin closes."""
+def moto_server() -> Iterator[MotoS3]:
+    """moto's S3 + IAM + STS server in a child process of its own, so it shares no GIL
+    with the clients, serving ranges in proportion to their size as S3 does
+    (:mod:`moto_ranges`); it stops when its stdin closes. The ``MotoS3`` has no
+    in-process server (``server`` is None): talk to it over HTTP only."""
+    from federate.testing.s3 import MotoS3
+
     child = subprocess.Popen(
-        [sys.executable, "-c", _MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-c", _MOTO_CHILD, str(HERE)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
         if not line:
             raise SystemExit("moto server did not start")
-        env = json.loads(line)
-        url = env["FEDERATE_S3_ENDPOINT_URL"]
-        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
+        yield MotoS3(**json.loads(line))
     finally:
         child.communicate(b"", timeout=30)
+
+
+@contextlib.contextmanager
+def moto_s3(work: Path) -> Iterator[dict[str, str]]:
+    """:func:`moto_server`, as the environment that points every client at it."""
+    with moto_server() as moto:
+        env = moto.env()
+        url = env["FEDERATE_S3_ENDPOINT_URL"]
+        yield env | {"AWS_ENDPOINT_URL": url, "MLFLOW_S3_ENDPOINT_URL": url}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's children (the emulators, with their own
+    children), by name: ``moto`` or ``Azurite``; from /proc (Linux), else nothing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            name = "Azurite" if b"azurite" in cmdline else "moto"
+            # utime, stime, cutime, cstime
+            out[name] = out.get(name, 0.0) + sum(int(v) for v in stat[11:15]) / tick
+    return out
 
 
 @contextlib.contextmanager

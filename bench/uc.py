@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
-from harness import fmt_time, log  # noqa: E402
+from harness import fmt_time, log, moto_server, server_cpu  # noqa: E402
 
 MiB = 1024 * 1024
 SMALL = 16 * 1024
@@ -103,6 +103,7 @@ def _publish(ws, moto, big_mib: int, work: Path) -> dict[str, str]:  # type: ign
 
 
 def _run(which: str, env: dict[str, str], dst: Path | None, expected: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    before = server_cpu().get("moto", 0.0)
     done = subprocess.run(
         [sys.executable, "-c", _WORKER, which, URI, str(dst) if dst else ""],
         env=env,
@@ -113,7 +114,11 @@ def _run(which: str, env: dict[str, str], dst: Path | None, expected: dict[str, 
     if done.returncode != 0:
         raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"{which}: wall {fmt_time(result['wall'])}, CPU {fmt_time(result['cpu'])}")
+    result["moto"] = server_cpu().get("moto", 0.0) - before
+    log(
+        f"{which}: wall {fmt_time(result['wall'])}, CPU {fmt_time(result['cpu'])}, "
+        f"moto server CPU {fmt_time(result['moto'])}"
+    )
     got = _digest(Path(result["out"]))
     if got != expected:
         raise SystemExit(f"{which} downloaded other files than were published ({result['out']})")
@@ -126,12 +131,14 @@ def main() -> None:
     args = parser.parse_args()
     big_mib = 128 if args.quick else 1024
 
-    from federate.testing.s3 import REGION, start_moto_s3, stop_moto_s3
+    from federate.testing.s3 import REGION
     from federate.testing.uc_workspace import start_uc_workspace, stop_uc_workspace
 
-    with tempfile.TemporaryDirectory(prefix="federate-bench-uc-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="federate-bench-uc-") as tmp,
+        moto_server() as moto,
+    ):
         work = Path(tmp)
-        moto = start_moto_s3()
         ws = start_uc_workspace(moto)
         try:
             log(f"publishing {big_mib} MiB + {SMALL_FILES} x 16 KiB to moto")
@@ -171,11 +178,10 @@ def main() -> None:
             warm_nodst = _run("federate-warm", fed_env, None, expected)
         finally:
             stop_uc_workspace(ws)
-            stop_moto_s3(moto)
 
     size = f"{big_mib} MiB + {SMALL_FILES} x 16 KiB"
     print(f"\nmodels:/c.s.m@champion from the fake workspace over moto S3: {size}")
-    header = ("row", "wall", "CPU", "MLflow wall / this", "goal")
+    header = ("row", "wall", "CPU", "moto CPU", "MLflow wall / this", "goal")
     rows = [("MLflow download_artifacts, cold", mlf, None)]
     rows += [
         ("federate, cold cache", cold, ">= 2x MLflow"),
@@ -189,6 +195,7 @@ def main() -> None:
             label,
             fmt_time(r["wall"]),
             fmt_time(r["cpu"]),
+            fmt_time(r["moto"]),
             "" if goal is None else f"{mlf['wall'] / r['wall']:.1f}x",
             goal or "",
         )
@@ -198,7 +205,7 @@ def main() -> None:
     for i, line in enumerate(lines):
         print(
             "  ".join(
-                c.ljust(w) if j in (0, 4) else c.rjust(w)
+                c.ljust(w) if j in (0, 5) else c.rjust(w)
                 for j, (c, w) in enumerate(zip(line, widths, strict=True))
             ).rstrip()
         )
@@ -206,7 +213,8 @@ def main() -> None:
             print("  ".join("-" * w for w in widths))
     print(
         f"\ncold: MLflow/federate wall {mlf['wall'] / cold['wall']:.2f}x, "
-        f"CPU {mlf['cpu'] / cold['cpu']:.2f}x; cached into dst {fmt_time(cached['wall'])}, "
+        f"CPU {mlf['cpu'] / cold['cpu']:.2f}x, moto CPU {mlf['moto'] / cold['moto']:.2f}x; "
+        f"cached into dst {fmt_time(cached['wall'])}, "
         f"without dst {fmt_time(nodst['wall'])}"
     )
 
