@@ -239,11 +239,12 @@ class RestClient:
             attempt += 1
             wait: float | None = None
             stream = payload() if callable(payload) else None
+            body = stream if stream is not None else payload if isinstance(payload, bytes) else None
             try:
                 resp = self._manager().request(
                     method,
                     url,
-                    body=stream if stream is not None else payload,
+                    body=body,
                     headers=headers,
                     redirect=False,
                 )

@@ -39,6 +39,7 @@ from federate.errors import (
 )
 from federate.plugins.hookspecs import hookimpl
 from federate.plugins.types import RepoPlugin
+from federate.repos.base import RangeSink
 from federate.repos.http import HttpArtifactRepository
 from federate.repos.http_transport import HttpTransport, in_parallel
 from federate.repos.ranged_answer import RangesIgnored
@@ -182,10 +183,18 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
         return out
 
     def iter_range(self, path: str, start: int, length: int) -> Iterator[bytes]:
-        """A ranged read; on a server whose probe of the file came back whole (the proxy
-        over an S3 store ignores ``Range``), only a read of the whole file goes out: any
-        other range is :class:`RangesIgnored` at once, so the engine reads the file in one
-        GET instead of having the server stream it whole once per range."""
+        self._check_range(path, start, length)
+        yield from super().iter_range(path, start, length)
+
+    def read_range_into(self, path: str, start: int, length: int, sink: RangeSink) -> None:
+        self._check_range(path, start, length)
+        super().read_range_into(path, start, length, sink)
+
+    def _check_range(self, path: str, start: int, length: int) -> None:
+        """On a server whose probe of the file came back whole (the proxy over an S3
+        store ignores ``Range``), only a read of the whole file goes out: any other range
+        is :class:`RangesIgnored` at once, so the engine reads the file in one GET instead
+        of having the server stream it whole once per range."""
         size = self._http.known_size(path)
         whole = start == 0 and size is not None and length >= size
         if path in self._http.ranges_ignored and not whole:
@@ -194,7 +203,6 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
                 f"{self.server.kind} {self.server.base_url} answers ranged reads of this "
                 "file with the whole file: it is read whole, once",
             )
-        yield from super().iter_range(path, start, length)
 
     def stat(self, path: str = "") -> FileInfo:
         """A file's size and ETag from a one-byte GET: the server's HEAD answers another

@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
 from federate.credentials import CredentialKeeper, CredentialRefresher, ScopedCredentials
@@ -85,7 +85,7 @@ class WorkspaceFilesRepository(ArtifactRepository):
         method: str,
         api: str,
         path: str,
-        body: object = None,
+        body: bytes | BinaryIO | None = None,
         query: str = "",
         extra: dict[str, str] | None = None,
     ) -> urllib3.BaseHTTPResponse:

@@ -75,8 +75,8 @@ def native_answer(
     rest = path[len(NATIVE_API) :]
     aliases = str(params.get("include_aliases", "")).lower() == "true"
     if (method, rest) == ("POST", "/temporary-model-version-credentials"):
-        parts = [params.get(k) for k in ("catalog_name", "schema_name", "model_name")]
-        if not all(isinstance(p, str) and p for p in parts):
+        parts = [str(params.get(k) or "") for k in ("catalog_name", "schema_name", "model_name")]
+        if not all(parts):
             raise Refusal(400, "catalog_name, schema_name and model_name are required")
         operation = _OPERATIONS.get(str(params.get("operation")), "unknown")
         legacy = {"name": ".".join(parts), "version": str(params.get("version") or ""),
