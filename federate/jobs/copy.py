@@ -21,6 +21,7 @@ The upload reads the cached snapshot under the cache's shared read lock
 from __future__ import annotations
 
 import contextlib
+import sys
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -153,7 +154,7 @@ def copy_version(
     sink = progress if callable(progress) else None
     earlier = lineage.find_copy(dst, dst_name, identity)
     if earlier is not None and earlier.status != READY:  # before fetching anything
-        earlier = heartbeat.wait_while_live(dst, earlier, _waiting(sink))
+        earlier = heartbeat.wait_while_live(dst, earlier, _waiting(progress))
     if earlier is not None and earlier.status == READY:
         return _with_alias(dst, earlier, alias)
 
@@ -180,15 +181,29 @@ def copy_version(
 
 
 def _waiting(
-    sink: ProgressSink | None, where: JobProgress | None = None
-) -> Callable[[], object] | None:
+    progress: bool | ProgressSink, where: JobProgress | None = None
+) -> Callable[[ModelVersion], object] | None:
     """What a copy calls while it waits for another: its job's report (the progress so
     far, unchanged: nothing is written), where a canceled job or a stopping worker stops
-    it."""
-    if sink is None:
+    it; in a terminal copy, one line saying what it waits for."""
+    if callable(progress):
+        report = where or JobProgress()
+        return lambda _mv: progress(report)
+    if not progress or not sys.stderr.isatty():  # where the progress bar would show
         return None
-    report = where or JobProgress()
-    return lambda: sink(report)
+    told: list[bool] = []
+
+    def tell(mv: ModelVersion) -> None:
+        if not told:
+            told.append(True)
+            print(
+                f"Another copy of this source is filling {mv.name} version {mv.version}: "
+                "waiting for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return tell
 
 
 def _fill(
@@ -203,9 +218,7 @@ def _fill(
     """Reserve the destination version (or take over a dead copy's), upload, finish."""
     tags = {**source.tags, **identity, lineage.DIGEST: tree_digest(fetched.hashes)}
     total, count = sum(fetched.sizes.values()), len(fetched.sizes)
-    on_wait = _waiting(
-        progress if callable(progress) else None, JobProgress(total, total, count, count)
-    )
+    on_wait = _waiting(progress, JobProgress(total, total, count, count))
     while True:  # each turn returns, takes a version, or waits for another copy to end
         earlier = lineage.find_copy(dst, dst_name, identity)  # again: the fetch took time
         if earlier is not None and earlier.status == READY:

@@ -44,12 +44,13 @@ def is_live(mv: ModelVersion, now_ms: int | None = None) -> bool:
 
 
 def wait_while_live(
-    registry: Registry, mv: ModelVersion, on_wait: Callable[[], object] | None = None
+    registry: Registry, mv: ModelVersion, on_wait: Callable[[ModelVersion], object] | None = None
 ) -> ModelVersion | None:
     """Wait while ``mv`` is a live pending copy (polled every third of a lease, at most 5 s);
     then the version as it stands (READY, or pending gone stale: its filler died), or None
     when its copy failed and removed it. ``on_wait`` is called before each poll (a job's
-    report, which stops the wait when the job is canceled or its worker stops)."""
+    report, which stops the wait when the job is canceled or its worker stops), with the
+    version as last seen."""
     interval = min(max(stale_after_seconds() / 3, 0.05), 5.0)
     current = mv
     if is_live(current):
@@ -60,7 +61,7 @@ def wait_while_live(
         )
     while is_live(current):
         if on_wait is not None:
-            on_wait()
+            on_wait(current)
         time.sleep(interval)
         try:
             current = registry.get_model_version(mv.name, mv.version)
