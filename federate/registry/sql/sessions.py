@@ -169,7 +169,7 @@ class KeptReader:
     and ROLLBACK: one round trip where a :meth:`SessionFactory.read` costs four. A
     connection found dead (server restarted, idle timeout) is replaced, and the statement
     run again, once. Each thread that reads keeps one connection of the pool: use it from
-    few threads (``federate serve`` uses a fixed handful)."""
+    few threads (an event loop's)."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions

@@ -395,8 +395,8 @@ class UnityCatalog:
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         """A version as the API shows it (aliases, no tags), in one statement on a kept
-        connection (:class:`KeptReader`): the hot path of the served API, called from a few
-        threads of its own. A miss is told apart (model or version) by the registry's own
+        connection (:class:`KeptReader`): the hot path of the served API, called from the
+        event loop's thread. A miss is told apart (model or version) by the registry's own
         lookup, with its messages."""
         rows = self._kept.rows(_VERSION_WITH_ALIASES, {"name": name, "version": version})
         if not rows:
