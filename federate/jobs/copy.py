@@ -250,11 +250,13 @@ def _fill(
             for key, value in tags.items():
                 if pending.tags.get(key) != value:
                     dst.set_model_version_tag(dst_name, pending.version, key, value)
-            dst.finish_model_version(dst_name, pending.version, target.location)
+            # a registry that numbers a version only once its files are stored (an MLflow
+            # server) makes it here: the number may differ from the pending record's
+            done = dst.complete_registration(pending, target.location)
     except BaseException:
-        _undo(dst, dst_name, pending.version, target)
+        _undo(dst, pending, target)
         raise
-    return _with_alias(dst, dst.get_model_version(dst_name, pending.version), alias)
+    return _with_alias(dst, dst.get_model_version(dst_name, done.version), alias)
 
 
 def _with_alias(dst: Registry, mv: ModelVersion, alias: str | None) -> ModelVersion:
@@ -384,7 +386,7 @@ def _upload(target: Destination, fetched: Fetched, progress: bool | ProgressSink
         )
 
 
-def _undo(dst: Registry, name: str, version: int, target: Destination | None) -> None:
+def _undo(dst: Registry, pending: ModelVersion, target: Destination | None) -> None:
     """Remove a copy that failed (best effort: the caller needs the original error), its
     files through the repository that wrote them. A copy killed outright leaves its
     PENDING_REGISTRATION version, which the next copy of the same source finishes."""
@@ -392,4 +394,4 @@ def _undo(dst: Registry, name: str, version: int, target: Destination | None) ->
         with contextlib.suppress(Exception):
             target.repo.delete()
     with contextlib.suppress(Exception):
-        dst.delete_model_version(name, version)
+        dst.abandon_registration(pending)

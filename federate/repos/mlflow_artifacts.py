@@ -149,7 +149,8 @@ class MlflowArtifactsRepository(HttpArtifactRepository):
                 )
             rel = f"{path.strip('/')}/{name}" if path.strip("/") else name
             is_dir = bool(item.get("is_dir"))
-            size = item.get("file_size")
+            # proto3 JSON leaves out zero values: a file listed without a size is empty
+            size = item.get("file_size", 0)
             out.append(FileInfo(rel, is_dir, None if is_dir or size is None else int(size)))
         return out
 

@@ -19,10 +19,11 @@ pending versions), so ``latest`` never names a version whose files are not all t
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urlencode
 
 from federate.config import RegistryConfig
 from federate.credentials import ScopedCredentials
-from federate.entities import ModelVersion, RegisteredModel
+from federate.entities import ModelVersion, PagedList, RegisteredModel
 from federate.errors import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST, FederateError
 from federate.names import check_alias
 from federate.registry.base import Registry, as_version
@@ -113,6 +114,27 @@ class MlflowServerRegistry(MlflowWrites, Registry):
             body["stages"] = list(stages)
         answer = self.client.post(f"{API}/registered-models/get-latest-versions", body)
         return wire.model_versions(answer.get("model_versions"), name)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """One page of the server's own search (MLflow's filter grammar: ``name = '...'``,
+        ``tags.`key` = '...'``, ``run_id``...), as the server answers it."""
+        params: list[tuple[str, str]] = [("max_results", str(max_results))]
+        if filter_string:
+            params.append(("filter", filter_string))
+        params += [("order_by", clause) for clause in order_by or []]
+        if page_token:
+            params.append(("page_token", page_token))
+        answer = self.client.get(f"{API}/model-versions/search?{urlencode(params)}")
+        token = answer.get("next_page_token")
+        return PagedList(
+            wire.model_versions(answer.get("model_versions"), ""), str(token) if token else None
+        )
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         answer = self.client.get(

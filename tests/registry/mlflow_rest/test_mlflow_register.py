@@ -120,3 +120,24 @@ def test_a_failed_upload_leaves_no_version_and_no_files(populated: Populated, tm
     assert not list(populated.server.artifacts.rglob(marker))
     runs = populated.server.run_client(_MLFLOW_FAILED_RUNS, "refused")
     assert runs == [["FAILED", "deleted"]]
+
+
+def test_a_version_copied_into_the_server_is_what_mlflow_reads_and_copying_again_finds_it(
+    populated: Populated, tmp_path: Path
+):
+    url = populated.server.url
+    src = _tree(tmp_path / "src")
+    federate.register(src, "promoted", tags={"team": "a"})  # the local SQL registry
+    copied = federate.copy("models:/promoted/1", url, alias="prod")
+    theirs = populated.server.run_client(
+        _MLFLOW_READS_BACK, "promoted", "prod", str(tmp_path / "mlflow")
+    )
+    assert theirs["version"] == copied.version == 1 and theirs["run_status"] == "FINISHED"
+    assert theirs["tags"]["team"] == "a" and theirs["tags"]["federate.source.version"] == "1"
+    got = tree_files(Path(theirs["out"]))
+    got.pop("registered_model_meta")
+    assert got == tree_files(src)
+    # idempotent: the lineage tags find the first copy on the server
+    assert federate.copy("models:/promoted/1", url).version == 1
+    assert [mv.version for mv in federate.get_registry(url).search_model_versions(
+        "name = 'promoted'")] == [1]  # fmt: skip
