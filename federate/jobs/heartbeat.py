@@ -81,9 +81,7 @@ def beating(
     it. A failed touch is logged and tried again at the next beat."""
     interval = stale_after_seconds() / 3 if every is None else every
     stop = threading.Event()
-    if mv.version <= 0:
-        # a pending record with no row behind it (an MLflow server numbers a version only
-        # once its files are stored): nothing to touch, and no other copy can see it
+    if not registry.keeps_pending_versions:  # no row to touch (see Registry)
         yield stop
         return
 

@@ -77,6 +77,12 @@ def check_stage(stage: str) -> str:
 class Registry(ABC):
     """A model registry. ``config`` says which one and where ``register`` stores files."""
 
+    #: Whether a version created ``PENDING_REGISTRATION`` is a row others can see and
+    #: update while its files upload (SQL, Unity Catalog). False for a registry that numbers
+    #: a version only once its files are stored (an MLflow server): the pending version is
+    #: then a local record, and a copy's heartbeat has nothing to touch.
+    keeps_pending_versions: bool = True
+
     def __init__(self, config: RegistryConfig) -> None:
         self.config = config
 

@@ -41,6 +41,8 @@ class MlflowServerRegistry(MlflowWrites, Registry):
     """The registry of the MLflow tracking server (or Databricks workspace) ``config.uri``
     names."""
 
+    keeps_pending_versions = False  # versions exist once their files are stored
+
     def __init__(self, config: RegistryConfig) -> None:
         super().__init__(config)
         self.server = server_for(config.uri)
