@@ -5,7 +5,8 @@ port, with an IAM admin user (whose keys federate finds through the default cred
 chain) and a read-only role whose assumed sessions are the registry-vended scoped
 credentials. ``store_s3`` is a fresh bucket. Inside ``MotoS3.enforcing_auth()`` the
 server checks signatures and permissions as AWS does, so wrong or revoked credentials are
-refused by the server itself, not by a mock.
+refused by the server itself, not by a mock. moto ignores STS session policies:
+:mod:`federate.testing.sts_session_policies` enforces them.
 
 moto's signature check reads the query string back through werkzeug, which decodes
 ``%2F``: requests with a '/' in a query parameter (listing ``prefix=a/`` or
