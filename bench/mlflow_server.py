@@ -107,6 +107,22 @@ def digests(root: Path) -> dict[str, str]:
     return out
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds so far (user + system) of every live process in process group ``pgid``
+    (the server started in a session of its own: its supervisor and workers); from /proc
+    (Linux), else 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is the 5th stat field
+            total += sum(int(v) for v in fields[11:13]) / tick
+    return total
+
+
 def child(kind: str, dst: Path | None, env: dict[str, str]) -> dict[str, Any]:
     from federate.testing.mlflow_server import run_script
 
@@ -169,9 +185,13 @@ def main() -> None:
 
         def measure(label: str, kind: str, dst: Path | None, home: Path, warm: bool) -> str:
             os.sync()
+            before = group_cpu(server.process.pid)
             got = child(kind, dst, {**base, "FEDERATE_HOME": str(home)})
+            server_s = group_cpu(server.process.pid) - before
             if not warm:
-                samples.setdefault(label, []).append({"wall": got["wall"], "cpu": got["cpu"]})
+                samples.setdefault(label, []).append(
+                    {"wall": got["wall"], "cpu": got["cpu"], "server": server_s}
+                )
             out = Path(str(got["out"]))
             if label not in checked:
                 files = digests(out)
@@ -181,7 +201,11 @@ def main() -> None:
                 if extra:
                     log(f"{label}: also wrote {extra}")
                 checked.add(label)
-            what = "warm-up" if warm else f"{got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU"
+            what = (
+                "warm-up"
+                if warm
+                else f"{got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU, server {server_s:.2f} s CPU"
+            )
             log(f"{label}: {what}")
             return str(out)
 
@@ -212,12 +236,19 @@ def report(samples: dict[str, list[dict[str, float]]], big_mib: int, small: int)
     size = big_mib + small * 8.5 / 1024
     runs = len(samples["MLflow cold"])
     print(f"\nmodels:/m@champion: {big_mib} MiB + {small} small files, {runs} runs")
-    print(f"{'contender':<28} {'best s':>7} {'median s':>9} {'MiB/s':>7} {'CPU s':>6}")
+    print(
+        f"{'contender':<28} {'best s':>7} {'median s':>9} {'MiB/s':>7} {'CPU s':>6}"
+        f" {'server CPU s':>13}"
+    )
     for label, got in samples.items():
         walls = [s["wall"] for s in got]
         best, median = min(walls), statistics.median(walls)
         cpu = statistics.median(s["cpu"] for s in got)
-        print(f"{label:<28} {best:>7.3f} {median:>9.3f} {size / best:>7.0f} {cpu:>6.2f}")
+        served = statistics.median(s["server"] for s in got)
+        print(
+            f"{label:<28} {best:>7.3f} {median:>9.3f} {size / best:>7.0f} {cpu:>6.2f}"
+            f" {served:>13.2f}"
+        )
     mlflow = min(s["wall"] for s in samples["MLflow cold"])
     mlflow_median = statistics.median(s["wall"] for s in samples["MLflow cold"])
     print(f"\n{'MLflow cold / ...':<28} {'best':>7} {'median':>9}  goal")
