@@ -9,7 +9,6 @@ request (RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE), or report a bug
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -160,61 +159,6 @@ class SessionFactory:
                 yield conn
         except sa.exc.SQLAlchemyError as err:
             raise database_error(err, self.engine.url) from err
-
-
-class KeptReader:
-    """Runs single read statements on a connection each thread keeps open, for a hot read
-    path (``federate serve`` answering for a version): no pool checkout per statement, so
-    no liveness ping, and on a database server no transaction (autocommit), so no BEGIN
-    and ROLLBACK: one round trip where a :meth:`SessionFactory.read` costs four. A
-    connection found dead (server restarted, idle timeout) is replaced, and the statement
-    run again, once. Each thread that reads keeps one connection of the pool: use it from
-    few threads (an event loop's)."""
-
-    def __init__(self, sessions: SessionFactory) -> None:
-        self.sessions = sessions
-        self._local = threading.local()
-        self._options: dict[str, Any] = {READ_ONLY: True}
-        if sessions.engine.dialect.name != "sqlite":
-            self._options["isolation_level"] = "AUTOCOMMIT"
-
-    def _connection(self) -> Connection:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            prepare = self.sessions._prepare
-            if prepare is not None:
-                prepare(False)
-            conn = self.sessions.engine.connect().execution_options(**self._options)
-            self._local.conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            with suppress(sa.exc.SQLAlchemyError):
-                conn.close()
-
-    def rows(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        """Every row of ``statement``; database failures as :func:`database_error`."""
-        for attempt in (1, 2):
-            try:
-                conn = self._connection()
-                try:
-                    return list(conn.execute(statement, params).all())
-                finally:
-                    # ends SQLAlchemy's transaction: no round trip in autocommit, and on
-                    # SQLite the read transaction its begin hook opened
-                    conn.rollback()
-            except sa.exc.DBAPIError as err:
-                self._drop()
-                if attempt == 1 and err.connection_invalidated:
-                    continue
-                raise database_error(err, self.sessions.engine.url) from err
-            except sa.exc.SQLAlchemyError as err:
-                self._drop()
-                raise database_error(err, self.sessions.engine.url) from err
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _rollback_quietly(session: Session) -> None:

@@ -23,8 +23,8 @@ from federate.errors import (
     FederateError,
 )
 from federate.registry.sql import queries as q
+from federate.registry.sql.kept import KeptReader
 from federate.registry.sql.models import MODEL, SqlCatalog, SqlSchema
-from federate.registry.sql.sessions import KeptReader
 from federate.registry.sql.store import SqlRegistry
 
 catalogs = cast(sa.Table, SqlCatalog.__table__)
