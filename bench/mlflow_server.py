@@ -204,7 +204,8 @@ def main() -> None:
             what = (
                 "warm-up"
                 if warm
-                else f"{got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU, server {server_s:.2f} s CPU"
+                else f"{got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU, "
+                f"server {server_s:.2f} s CPU"
             )
             log(f"{label}: {what}")
             return str(out)
