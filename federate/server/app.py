@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from federate.server.auth import OPENAPI_PATH, BearerAuth, Tokens
 from federate.server.endpoints import Served, error_response
 from federate.server.errors import STATUS_CODES, ApiError, from_federate, from_unexpected
 from federate.server.params import DEFAULT_MAX_BODY
+from federate.server.workers import reuse_port_spreads_connections, run_workers
 
 MAX_BODY_ENV = "FEDERATE_SERVER_MAX_BODY"
 #: what ``federate serve --workers N`` workers open (uvicorn imports the app by name)
@@ -135,7 +137,18 @@ def serve(
     app = create_app(
         federate.get_registry(registry_uri, profile=profile)
     )  # fails here, clearly, before listening
-    if workers > 1:
+    if workers > 1 and reuse_port_spreads_connections():
+        config = uvicorn.Config(
+            "federate.server.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            run_workers(config)
+    elif workers > 1:
         uvicorn.run(
             "federate.server.app:app_from_env",
             factory=True,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +104,106 @@ def test_serve_refuses_a_registry_it_cannot_serve(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "federate serve serves SQL registries (sqlite, postgresql, mysql)" in proc.stderr
     assert "databricks-uc: is not one" in proc.stderr
+
+
+def _established_by_process(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections on local ``port`` each process holds (Linux:
+    its socket inodes in /proc/PID/fd, their states in /proc/net/tcp)."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd.path)
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+    counts = dict.fromkeys(pids, 0)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                    counts[inodes[fields[9]]] += 1
+    return counts
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreading: Linux")
+def test_workers_share_connections_that_arrive_together(tmp_path):
+    """32 keep-alive clients connecting at once reach both workers (each has a socket of
+    its own): with one shared socket, the first worker to wake accepted all of them."""
+    from federate.registry.sql.store import SqlRegistry
+
+    db = tmp_path / "r.db"
+    SqlRegistry(RegistryConfig(f"sqlite:///{db}", str(tmp_path / "art"))).create_registered_model(
+        "main.ml.m"
+    )
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": python_path()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "federate", "serve", "--registry-uri", f"sqlite:///{db}"]
+        + ["--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    conns: list[http.client.HTTPConnection] = []
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "federate serve --workers 2 did not come up"
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
+                workers = [
+                    int(p)
+                    for p in children.split()
+                    if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+                ]
+                if len(workers) == 2 and _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                    break
+            time.sleep(0.2)
+        time.sleep(1)  # both workers listening
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
+        for conn in conns:
+            conn.connect()
+        for conn in conns:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read()
+        counts = _established_by_process(workers, port)
+        assert sum(counts.values()) == 32, counts
+        assert all(n > 0 for n in counts.values()), counts
+    finally:
+        for conn in conns:
+            conn.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "a socket each" in err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_on_a_port_in_use_says_so(tmp_path, workers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "federate",
+                "serve",
+                "--registry-uri",
+                f"sqlite:///{tmp_path}/r.db",
+            ]
+            + ["--port", str(port), "--workers", str(workers)],
+            env={**os.environ, "PYTHONPATH": python_path()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert str(port) in proc.stderr
