@@ -182,14 +182,20 @@ def list_artifacts(
     *,
     profile: str | None = None,
 ) -> list[FileInfo]:
-    """The entries directly under ``path`` of a version's files (or of a storage URI)."""
+    """The entries directly under ``path`` of a version's files (or of a storage URI).
+
+    An empty listing is told apart from nothing being there (a store's listing cannot):
+    a path that is neither a directory nor a file raises RESOURCE_DOES_NOT_EXIST."""
     if is_registry_uri(uri):
         ref = parse_uri(uri)
         registry = registry_for(ref, registry_uri, profile)
         repo = repo_for_version(registry, registry.resolve(ref))
     else:
         repo = get_plugin_host().open_repo(uri)
-    return repo.list(path or "")
+    entries = repo.list(path or "")
+    if not entries:
+        repo.stat(path or "")  # an empty directory, or RESOURCE_DOES_NOT_EXIST
+    return entries
 
 
 def _join(root: str, *parts: str) -> str:

@@ -74,6 +74,18 @@ def test_list_artifacts_of_version_and_of_subpath(federate_home, model_tree):
     assert sub == ["data/größe ünïcödé.json", "data/nested deeper"]
 
 
+def test_listing_a_missing_path_is_an_error_and_an_empty_directory_is_not(
+    federate_home, model_tree, tmp_path
+):
+    federate.register(model_tree, "iris")
+    for uri, path in [("models:/iris/1", "no such dir"), (str(tmp_path / "absent"), None)]:
+        with pytest.raises(FederateError) as exc:
+            federate.list_artifacts(uri, path)
+        assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    (tmp_path / "empty").mkdir()
+    assert federate.list_artifacts(str(tmp_path / "empty")) == []
+
+
 def test_plain_storage_uris_bypass_the_registry(federate_home, model_tree, tmp_path):
     dst = tmp_path / "copy"
     federate.download(model_tree.as_uri(), dst)
