@@ -94,6 +94,8 @@ class RangeSink:
     gathered into one ``pwrite`` per :data:`GATHER` bytes. Bytes beyond the range (a
     store sending more than asked) are dropped. ``kept``: the length and CRC of a prefix
     an earlier run wrote. Once ``superseded`` is set (the file restarted) writes stop.
+    ``feed``: told how far the range is written, so the file's check follows the bytes
+    as they arrive (:mod:`federate.transfer.ordered`).
     """
 
     GATHER = 1024 * 1024
@@ -108,6 +110,7 @@ class RangeSink:
         record: RangeRecord | None = None,
         superseded: threading.Event | None = None,
         kept: tuple[int, int] = (0, 0),
+        feed: OrderedFeed | None = None,
     ) -> None:
         self.fd = fd
         self.start = start
@@ -118,6 +121,7 @@ class RangeSink:
         self._superseded = superseded or threading.Event()
         self._progress = progress
         self._record = record
+        self._feed = feed
         self._gathered = bytearray()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -151,6 +155,8 @@ class RangeSink:
         if self._record is not None:  # a dict entry, and a record file every SAVE_EVERY_S
             self._record.mark(self.start, self.offset - self.start, self.crc)
             self._record.save()
+        if self._feed is not None:
+            self._feed.wrote(self.start, self.offset)
 
 
 class FileJob:
@@ -356,9 +362,18 @@ class FileJob:
                 start, length = self._pending.popleft()
                 fd, record, superseded = self.fd, self.record, self._superseded
                 kept = self._kept.pop(start, (0, 0))
+                feed = self.feed
             assert fd is not None and record is not None
             sink = RangeSink(
-                fd, start, start + length, self.cancel, self.progress, record, superseded, kept
+                fd,
+                start,
+                start + length,
+                self.cancel,
+                self.progress,
+                record,
+                superseded,
+                kept,
+                feed,
             )
             try:
                 self._fetch_range(sink)
@@ -454,10 +469,12 @@ class FileJob:
             if isinstance(err, RangesIgnored):
                 # the server sends whole objects only: one read of the file from its start
                 self._ranges = [(0, self.size)]
-            self.feed = self._new_feed(self.fd)
+            stale, self.feed = self.feed, self._new_feed(self.fd)
             self._pending = deque(self._ranges)
             self._remaining = len(self._ranges)
             self.reused = False
+        if stale is not None:
+            stale.close()  # its bytes go nowhere now
         self.record.save(force=True)
 
     def _finish_ranged(self) -> None:
@@ -502,6 +519,8 @@ class FileJob:
             self.close()
 
     def close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()  # its thread reads the file: stopped before the file closes
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
