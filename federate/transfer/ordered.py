@@ -26,7 +26,7 @@ import threading
 
 from federate.transfer.checksums import ContentCheck
 
-_BLOCK = 1024 * 1024
+_BLOCK = 4 * 1024 * 1024
 
 
 class OrderedFeed:
