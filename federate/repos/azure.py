@@ -54,7 +54,8 @@ from federate.repos.azure_location import (
 )
 from federate.repos.base import ArtifactRepository
 from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
-from federate.transfer.checksums import check_file, digest_check
+from federate.transfer.behind import CheckBehind
+from federate.transfer.checksums import ContentCheck, check_file, digest_check
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -66,6 +67,8 @@ SAS_KINDS = ("azure_sas", "azure_user_delegation_sas")
 
 
 MiB = 1024 * 1024
+#: whole downloads at least this big are hashed on a thread of their own, behind the stream
+HASH_BEHIND_SIZE = 4 * MiB
 
 #: Where a repository's credentials come from, in the order they are looked for.
 SOURCES = {
@@ -95,6 +98,12 @@ class AzureBlobArtifactRepository(ArtifactRepository):
     writable = True
     #: ``download_file`` checks the blob's Content-MD5 as the bytes stream in
     verifies_downloads = True
+    #: Blobs up to azure-storage-blob's ``max_single_get_size`` are read in one GET, as
+    #: the SDK does. Their MD5 can only be taken in order: one stream hashed as it
+    #: arrives beats ranges fetched side by side, which land together and leave most of
+    #: the hash for after the last one (32 MB from Azurite on 2 cores: 0.093-0.108 s
+    #: vs 0.115-0.131 s in 4 ranges).
+    whole_read_size = 32 * MiB
 
     #: Listing page size (the service's maximum is 5000).
     page_size = 5000
@@ -460,7 +469,9 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             return None
         pieces, headers = streamed
         sent = self._sent(path, key, headers.get("Content-Length"), headers)
-        check = digest_check(sent)
+        check: ContentCheck | None = digest_check(sent)
+        if check is not None and (sent.file_size or 0) >= HASH_BEHIND_SIZE:
+            check = CheckBehind(check)
         try:
             with open(local_path, "wb") as out:  # a retry starts the file over
                 for piece in pieces:
@@ -472,6 +483,8 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             raise from_os_error(err, where, err.filename or local_path) from err
         finally:
             pieces.close()  # a generator (see _unbroken): closes the connection if cut
+            if isinstance(check, CheckBehind):
+                check.close()  # no-op once verified; stops its thread on a failure
         if check is not None:
             check.verify()
         return sent

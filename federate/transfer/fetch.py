@@ -183,7 +183,8 @@ class FileJob:
         self.progress = progress
         self.size = info.file_size
         self.check = strongest_check(info)
-        self.ranged = self.size is not None and self.size >= settings.multipart_threshold
+        split_from = settings.split_from(repo.whole_read_size)
+        self.ranged = self.size is not None and self.size >= split_from
         #: where the bytes go until verified: ranged files only, small ones go to ``final``
         self.part = final.with_name(final.name + ".incomplete") if self.ranged else final
         # small files are cheaper to fetch again than to keep a durable record of
