@@ -157,7 +157,7 @@ class RangeSink:
             self._record.mark(self.start, self.offset - self.start, self.crc)
             self._record.save()
         if self._feed is not None:
-            self._feed.wrote(self.start, self.offset)
+            self._feed.wrote(self.start, self.offset, piece)
 
 
 class FileJob:

@@ -48,8 +48,9 @@ class OrderedFeed:
         self._error: BaseException | None = None
         self._buf = bytearray(_BLOCK)
 
-    def wrote(self, start: int, upto: int) -> None:
-        """The range at ``start`` has its bytes up to ``upto`` written."""
+    def wrote(self, start: int, upto: int, data: bytes | memoryview | None = None) -> None:
+        """The range at ``start`` has its bytes up to ``upto`` written (``data``: the
+        last of them, unused here: the feeder reads the file)."""
         with self._state:
             if upto > self._written.get(start, start):
                 self._written[start] = upto

@@ -70,8 +70,10 @@ class PartFeed:
         self._asking: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def wrote(self, start: int, upto: int) -> None:
-        """The range at ``start`` has its bytes up to ``upto`` written: hash them here."""
+    def wrote(self, start: int, upto: int, data: bytes | memoryview | None = None) -> None:
+        """The range at ``start`` has its bytes up to ``upto`` written, ``data`` the last
+        of them: hash them here (from ``data`` when it is all that is missing, else from
+        the file)."""
         with self._state:
             if upto > self._written.get(start, start):
                 self._written[start] = upto
@@ -80,7 +82,7 @@ class PartFeed:
         if ordered is not None:
             ordered.wrote(start, upto)
         else:
-            self._hash(self._parts[start], upto)
+            self._hash(self._parts[start], upto, data)
 
     def landed(self, start: int) -> None:
         with self._state:
@@ -142,10 +144,14 @@ class PartFeed:
                 ordered.landed(start)
             self._ordered = ordered
 
-    def _hash(self, part: _Part, upto: int) -> None:
+    def _hash(self, part: _Part, upto: int, data: bytes | memoryview | None = None) -> None:
         with part.lock:
             upto = min(upto, part.end)
             if part.hashed >= upto or self._ordered is not None:
+                return
+            if data is not None and len(data) == upto - part.hashed:
+                part.md5.update(data)  # just written: no need to read it back
+                part.hashed = upto
                 return
             buf = bytearray(min(_BLOCK, upto - part.hashed))
             view = memoryview(buf)

@@ -63,43 +63,47 @@ def written(tmp_path):
     os.close(fd)
 
 
-def _write_in_pieces(feed: PartFeed, ranges: list[tuple[int, int]]) -> None:
+def _write_in_pieces(feed: PartFeed, ranges: list[tuple[int, int]], path) -> None:
+    """Report each range's bytes as written in pieces, handing some pieces over (as the
+    engine's range writers do) and not others (then they are read from the file)."""
+    on_disk = path.read_bytes()
     order = list(ranges)
     random.Random(5).shuffle(order)
     for start, length in order:
-        for upto in range(start + 10_000, start + length, 100_000):
-            feed.wrote(start, upto)
-        feed.wrote(start, start + length)
+        done = start
+        for i, upto in enumerate([*range(start + 10_000, start + length, 100_000), start + length]):
+            feed.wrote(start, upto, on_disk[done:upto] if i % 2 else None)
+            done = upto
         feed.landed(start)
 
 
 def test_ranges_that_are_the_parts_are_hashed_as_they_are_written(written):
-    fd, data, _ = written
+    fd, data, path = written
     ranges = plan_ranges(len(data), PART)
     check = PartsCheck(data, PART)
     feed = PartFeed(fd, ranges, check)
-    _write_in_pieces(feed, ranges)
+    _write_in_pieces(feed, ranges, path)
     feed.finish()
     assert check.judged == check.expected and not check.in_order  # never fed in order
 
 
 def test_a_wrong_byte_in_one_part_fails_the_check(written):
-    fd, data, _ = written
+    fd, data, path = written
     ranges = plan_ranges(len(data), PART)
     os.pwrite(fd, bytes([data[3 * PART + 7] ^ 1]), 3 * PART + 7)
     feed = PartFeed(fd, ranges, PartsCheck(data, PART))
-    _write_in_pieces(feed, ranges)
+    _write_in_pieces(feed, ranges, path)
     with raises_federate_error(INTERNAL_ERROR, "multipart ETag"):
         feed.finish()
 
 
 @pytest.mark.parametrize("part", [PART * 2, None])
 def test_ranges_that_are_not_the_parts_are_fed_in_order(written, part):
-    fd, data, _ = written
+    fd, data, path = written
     ranges = plan_ranges(len(data), PART)
     check = PartsCheck(data, part)
     feed = PartFeed(fd, ranges, check)
-    _write_in_pieces(feed, ranges)
+    _write_in_pieces(feed, ranges, path)
     if part is None:
         feed.finish()  # nothing to judge with: the check passes whatever it was fed
     else:
@@ -109,16 +113,16 @@ def test_ranges_that_are_not_the_parts_are_fed_in_order(written, part):
 
 
 def test_a_check_that_cannot_tell_its_part_size_fails_at_the_end(written):
-    fd, data, _ = written
+    fd, data, path = written
     ranges = plan_ranges(len(data), PART)
     feed = PartFeed(fd, ranges, PartsCheck(data, PART, fail=ConnectionError("HEAD failed")))
-    _write_in_pieces(feed, ranges)
+    _write_in_pieces(feed, ranges, path)
     with pytest.raises(ConnectionError, match="HEAD failed"):
         feed.finish()
 
 
 def test_finishing_before_every_range_landed_is_an_engine_bug(written):
-    fd, data, _ = written
+    fd, data, path = written
     ranges = plan_ranges(len(data), PART)
     feed = PartFeed(fd, ranges, PartsCheck(data, PART))
     feed.wrote(ranges[0][0], ranges[0][1])
