@@ -46,7 +46,9 @@ class OrderedFeed:
         self._stopping = False  # finish() or close(): the feeder ends when idle
         self._closed = False  # close(): the feeder ends now
         self._error: BaseException | None = None
-        self._buf = bytearray(_BLOCK)
+        #: made by the first read, dropped once all is fed: a feed waiting for its first
+        #: bytes (a tree of many large files has one per file) holds no buffer
+        self._buf: bytearray | None = None
 
     def wrote(self, start: int, upto: int, data: bytes | memoryview | None = None) -> None:
         """The range at ``start`` has its bytes up to ``upto`` written (``data``: the
@@ -73,6 +75,7 @@ class OrderedFeed:
         if self._error is not None:
             raise self._error
         self._pump()  # whatever the feeder left (it ends when it finds nothing to feed)
+        self._buf = None
         if self._next != len(self._ranges):
             missing = self._ranges[self._next][0]
             raise RuntimeError(f"range at byte {missing} never landed")  # an engine bug
@@ -119,6 +122,7 @@ class OrderedFeed:
                     while (ready := self._ready()) is None:
                         if self._stopping or self._next == len(self._ranges):
                             self._thread = None  # all fed, or finish() takes over
+                            self._buf = None
                             return
                         self._state.wait()
                     if self._closed:
@@ -139,6 +143,8 @@ class OrderedFeed:
             self._feed(*ready)
 
     def _feed(self, offset: int, end: int) -> None:
+        if self._buf is None:
+            self._buf = bytearray(_BLOCK)
         view = memoryview(self._buf)
         while offset < end and not self._closed:
             n = os.preadv(self.fd, [view[: min(_BLOCK, end - offset)]], offset)
