@@ -70,6 +70,10 @@ class ArtifactRepository(ABC):
     #: ``download_file`` call each (the http repositories pipeline them on one connection):
     #: the engine then hands small files over in batches.
     batches_downloads: ClassVar[bool] = False
+    #: Files up to this size are read whole (``download_file``, one request) even above
+    #: the engine's split threshold, as the store's own SDK does; unless the user set
+    #: ``FEDERATE_MULTIPART_THRESHOLD``. 0: the engine's threshold decides.
+    whole_read_size: ClassVar[int] = 0
 
     def __init__(
         self,

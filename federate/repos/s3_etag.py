@@ -96,12 +96,19 @@ class MultipartEtagCheck:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._in_part = 0
 
-    def update(self, data: bytes | memoryview, /) -> None:
+    def part_size(self) -> int | None:
+        """The size of the parts the ETag digests one by one (None: it cannot be checked):
+        ranges of exactly this size can be hashed side by side
+        (:mod:`federate.transfer.parts`), then judged by :meth:`verify_parts`."""
         if not self._resolved:
             self._part_size = self._ask_part_size()
             self._resolved = True
-        if self._part_size is None:
+        return self._part_size
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        if self.part_size() is None:
             return
+        assert self._part_size is not None
         view = memoryview(data)
         while view:
             take = min(len(view), self._part_size - self._in_part)
@@ -121,9 +128,15 @@ class MultipartEtagCheck:
             return  # nothing fed, or parts the ETag cannot be checked with
         if self._in_part:
             self._close_part()
-        joined = hashlib.md5(b"".join(self._digests), usedforsecurity=False).hexdigest()
-        got = f"{joined}-{len(self._digests)}"
-        if got != self.etag and self._uniform(self._part_size, len(self._digests)):
+        self.verify_parts(self._digests)
+
+    def verify_parts(self, digests: list[bytes]) -> None:
+        """Judge the MD5 digests of the object's parts, in order, against the ETag."""
+        if self._part_size is None:
+            return
+        joined = hashlib.md5(b"".join(digests), usedforsecurity=False).hexdigest()
+        got = f"{joined}-{len(digests)}"
+        if got != self.etag and self._uniform(self._part_size, len(digests)):
             raise FederateError(
                 f"{self.where} arrived corrupted: its multipart ETag is {self.etag}, the "
                 f"bytes give {got}",

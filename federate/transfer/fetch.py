@@ -37,6 +37,7 @@ from federate.transfer.checksums import (
     strongest_check,
 )
 from federate.transfer.ordered import OrderedFeed
+from federate.transfer.parts import PartFeed, is_partwise
 from federate.transfer.progress import Progress
 from federate.transfer.resume import RangeRecord, range_crc, source_identity
 from federate.transfer.retry import Cancelled, backoff_delay, out_of_retries, wait_or_cancel
@@ -94,6 +95,8 @@ class RangeSink:
     gathered into one ``pwrite`` per :data:`GATHER` bytes. Bytes beyond the range (a
     store sending more than asked) are dropped. ``kept``: the length and CRC of a prefix
     an earlier run wrote. Once ``superseded`` is set (the file restarted) writes stop.
+    ``feed``: told how far the range is written, so the file's check follows the bytes
+    as they arrive (:mod:`federate.transfer.ordered`).
     """
 
     GATHER = 1024 * 1024
@@ -108,6 +111,7 @@ class RangeSink:
         record: RangeRecord | None = None,
         superseded: threading.Event | None = None,
         kept: tuple[int, int] = (0, 0),
+        feed: OrderedFeed | PartFeed | None = None,
     ) -> None:
         self.fd = fd
         self.start = start
@@ -118,6 +122,7 @@ class RangeSink:
         self._superseded = superseded or threading.Event()
         self._progress = progress
         self._record = record
+        self._feed = feed
         self._gathered = bytearray()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -151,6 +156,8 @@ class RangeSink:
         if self._record is not None:  # a dict entry, and a record file every SAVE_EVERY_S
             self._record.mark(self.start, self.offset - self.start, self.crc)
             self._record.save()
+        if self._feed is not None:
+            self._feed.wrote(self.start, self.offset, piece)
 
 
 class FileJob:
@@ -176,7 +183,8 @@ class FileJob:
         self.progress = progress
         self.size = info.file_size
         self.check = strongest_check(info)
-        self.ranged = self.size is not None and self.size >= settings.multipart_threshold
+        split_from = settings.split_from(repo.whole_read_size)
+        self.ranged = self.size is not None and self.size >= split_from
         #: where the bytes go until verified: ranged files only, small ones go to ``final``
         self.part = final.with_name(final.name + ".incomplete") if self.ranged else final
         # small files are cheaper to fetch again than to keep a durable record of
@@ -192,7 +200,7 @@ class FileJob:
         self.reused = False
         self.fd: int | None = None
         #: checks a ranged file as its ranges land (None: nothing to check it with)
-        self.feed: OrderedFeed | None = None
+        self.feed: OrderedFeed | PartFeed | None = None
         #: ``sha256=True``: the file's SHA-256 (hex), taken as its bytes were checked, once
         #: it is complete; stays None for a file an earlier run finished
         self.want_sha256 = sha256
@@ -251,10 +259,12 @@ class FileJob:
             return [self._finish_ranged]
         return [self._fetch_ranges] * len(todo)
 
-    def _new_feed(self, fd: int) -> OrderedFeed | None:
+    def _new_feed(self, fd: int) -> OrderedFeed | PartFeed | None:
         check: ContentCheck | None = self.repo.content_check(self.info)
         if self.want_sha256:
-            check = WithSha256(check)
+            check = WithSha256(check)  # SHA-256 needs every byte in order
+        elif is_partwise(check):
+            return PartFeed(fd, self._ranges, check)  # type: ignore[arg-type]
         return OrderedFeed(fd, self._ranges, check) if check is not None else None
 
     def _final_is_whole(self) -> bool:
@@ -356,9 +366,18 @@ class FileJob:
                 start, length = self._pending.popleft()
                 fd, record, superseded = self.fd, self.record, self._superseded
                 kept = self._kept.pop(start, (0, 0))
+                feed = self.feed
             assert fd is not None and record is not None
             sink = RangeSink(
-                fd, start, start + length, self.cancel, self.progress, record, superseded, kept
+                fd,
+                start,
+                start + length,
+                self.cancel,
+                self.progress,
+                record,
+                superseded,
+                kept,
+                feed,
             )
             try:
                 self._fetch_range(sink)
@@ -454,10 +473,12 @@ class FileJob:
             if isinstance(err, RangesIgnored):
                 # the server sends whole objects only: one read of the file from its start
                 self._ranges = [(0, self.size)]
-            self.feed = self._new_feed(self.fd)
+            stale, self.feed = self.feed, self._new_feed(self.fd)
             self._pending = deque(self._ranges)
             self._remaining = len(self._ranges)
             self.reused = False
+        if stale is not None:
+            stale.close()  # its bytes go nowhere now
         self.record.save(force=True)
 
     def _finish_ranged(self) -> None:
@@ -502,6 +523,8 @@ class FileJob:
             self.close()
 
     def close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()  # its thread reads the file: stopped before the file closes
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.fd)

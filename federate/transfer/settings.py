@@ -7,6 +7,7 @@ between downloads.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from federate.envvars import MiB, env_float, env_int, env_size, parse_size
@@ -22,6 +23,9 @@ class TransferSettings:
     chunk_size: int = 8 * MiB
     #: files at least this big are split into ranges (``FEDERATE_MULTIPART_THRESHOLD``)
     multipart_threshold: int = 16 * MiB
+    #: whether a store may read bigger files whole, as its own SDK does (see
+    #: ``ArtifactRepository.whole_read_size``); False once the threshold is set in the env
+    store_threshold: bool = True
     #: tries per file or range before giving up (``FEDERATE_MAX_ATTEMPTS``)
     max_attempts: int = 5
     #: first backoff in seconds, doubled per retry, with full jitter (``FEDERATE_RETRY_BACKOFF``)
@@ -42,10 +46,18 @@ class TransferSettings:
             multipart_threshold=env_size(
                 "FEDERATE_MULTIPART_THRESHOLD", cls.multipart_threshold, 1
             ),
+            store_threshold=not os.environ.get("FEDERATE_MULTIPART_THRESHOLD", "").strip(),
             max_attempts=env_int("FEDERATE_MAX_ATTEMPTS", cls.max_attempts, 1),
             retry_backoff=env_float("FEDERATE_RETRY_BACKOFF", cls.retry_backoff, 0),
             batch_connections=env_int("FEDERATE_BATCH_CONNECTIONS", cls.batch_connections, 0),
         )
+
+    def split_from(self, whole_read_size: int = 0) -> int:
+        """The size from which files are split into ranges, for a store that reads files
+        of up to ``whole_read_size`` bytes whole."""
+        if not self.store_threshold:
+            return self.multipart_threshold
+        return max(self.multipart_threshold, whole_read_size + 1)
 
 
 def default_workers() -> int:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import federate
 from federate import transfer
 from federate.credentials import ScopedCredentials
 from federate.errors import (
+    INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
@@ -629,3 +631,23 @@ def test_the_kits_scoped_access_mints_revocable_and_wrong_sas(store_azure, feder
         repo(store_azure.root, minted).read_range("f", 0, 1)
     with raises_federate_error(PERMISSION_DENIED, "scoped credentials from the registry"):
         repo(store_azure.root, access.wrong()).read_range("f", 0, 1)
+
+
+@pytest.mark.parametrize("size", [7000, 5 * 1024 * 1024], ids=["small", "hashed-behind"])
+def test_a_blob_whose_bytes_differ_from_its_content_md5_is_never_installed(
+    store_azure, federate_home, tmp_path, azurite_blob, size
+):
+    from azure.storage.blob import ContentSettings
+
+    store_azure.put("good.bin", b"fine" * 1000)
+    store_azure.put("bad.bin", os.urandom(size))
+    blob = azurite_blob.service_client().get_blob_client(
+        container_of(store_azure), f"{prefix_of(store_azure)}/bad.bin"
+    )
+    wrong = hashlib.md5(b"other bytes").digest()
+    blob.set_http_headers(content_settings=ContentSettings(content_md5=bytearray(wrong)))
+    (tmp_path / "dl").mkdir()
+    dst = tmp_path / "dl" / "out"
+    with raises_federate_error(INTERNAL_ERROR, "bad.bin", "md5 checksum mismatch"):
+        federate.download(store_azure.root, str(dst))
+    assert list((tmp_path / "dl").iterdir()) == []  # no dst, staging directory or partial file

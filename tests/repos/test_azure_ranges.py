@@ -68,3 +68,38 @@ def test_a_blob_replaced_between_ranges_is_never_mixed(
     assert seen > 3
     assert not (tmp_path / "out").exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+
+
+@pytest.mark.parametrize("threshold", [None, "16MiB"], ids=["sdk-size", "set"])
+def test_blobs_up_to_the_sdks_single_get_size_are_read_in_one_request(
+    store_azure: StoreUnderTest,
+    azurite_blob: Azurite,
+    fault_proxy,
+    federate_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    threshold: str | None,
+):
+    # 20 MiB: above the engine's 16 MiB split threshold, within azure-storage-blob's 32 MiB
+    # single GET; ranges only when the user set the threshold
+    if threshold is not None:
+        monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", threshold)
+    data = os.urandom(20 * MiB)
+    store_azure.put("m/w.bin", data)
+    proxy = fault_proxy(f"http://127.0.0.1:{azurite_blob.port}")
+    endpoint = f"{proxy.url}/{azurite_blob.blob_endpoint.rsplit('/', 1)[1]}"
+    connection = azurite_blob.connection_string().replace(azurite_blob.blob_endpoint, endpoint)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
+    ranges: list[str | None] = []
+
+    def hook(request: str, headers: dict[str, str]) -> None:
+        if request.startswith("GET ") and request.split("?")[0].endswith("/m/w.bin"):
+            ranges.append(headers.get("x-ms-range") or headers.get("Range"))
+
+    proxy.on_request = hook
+    out = federate.download(store_azure.uri("m"), tmp_path / "out")
+    assert (Path(out) / "w.bin").read_bytes() == data
+    if threshold is None:
+        assert ranges == [None]
+    else:
+        assert len(ranges) == 3 and None not in ranges

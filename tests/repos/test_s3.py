@@ -392,6 +392,43 @@ def test_the_engine_checks_multipart_etags_of_files_it_fetched_in_ranges(
     intact.verify()
 
 
+@pytest.mark.parametrize("corrupted", [False, True], ids=["intact", "corrupted"])
+def test_ranges_that_are_the_objects_parts_are_checked_part_by_part(
+    store_s3: StoreUnderTest,
+    s3_env: MotoS3,
+    fault_proxy,
+    federate_home,
+    tmp_path,
+    monkeypatch,
+    corrupted,
+):
+    # the engine's chunk is S3's part size (the usual 8 MiB; 5 MiB here): each range's MD5
+    # is taken as it arrives, and the multipart ETag judges them
+    from boto3.s3.transfer import TransferConfig
+
+    part = 5 * 1024 * 1024
+    monkeypatch.setenv("FEDERATE_MULTIPART_THRESHOLD", "1MiB")
+    monkeypatch.setenv("FEDERATE_CHUNK_SIZE", str(part))
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(2 * part + 4321))
+    bucket = store_s3.root.removeprefix("s3://")
+    config = TransferConfig(multipart_threshold=part, multipart_chunksize=part)
+    s3_env.client().upload_file(str(src), bucket, "m/parts.bin", Config=config)
+    proxy = fault_proxy(s3_env.endpoint)
+    proxy.head_lengths = True  # the part size, asked with a HEAD
+    monkeypatch.setenv("FEDERATE_S3_ENDPOINT_URL", proxy.url)
+    if corrupted:
+        proxy.corrupt = lambda path: path.startswith(f"/{bucket}/m/parts.bin")
+    dst = tmp_path / "out"
+    if not corrupted:
+        federate.download(store_s3.uri("m"), str(dst))
+        assert (dst / "parts.bin").read_bytes() == src.read_bytes()
+        return
+    with raises_federate_error(INTERNAL_ERROR, "arrived corrupted", "multipart ETag"):
+        federate.download(store_s3.uri("m"), str(dst))
+    assert not dst.exists()
+
+
 def test_default_chain_clients_are_reused_until_the_credential_environment_changes(
     store_s3: StoreUnderTest, s3_env: MotoS3, monkeypatch
 ):

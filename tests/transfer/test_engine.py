@@ -48,6 +48,11 @@ def test_settings_come_from_the_environment(monkeypatch):
         3,
         2,
     )
+    # a threshold the user set wins over a store's own (Azure reads up to 32 MiB whole)
+    assert s.split_from(32 << 20) == 100 << 20
+    monkeypatch.delenv("FEDERATE_MULTIPART_THRESHOLD")
+    assert TransferSettings.from_env().split_from(32 << 20) == (32 << 20) + 1
+    assert TransferSettings.from_env().split_from() == 16 << 20
     for name, bad in [("FEDERATE_CHUNK_SIZE", "lots"), ("FEDERATE_MAX_WORKERS", "0")]:
         monkeypatch.setenv(name, bad)
         with raises_federate_error(INVALID_PARAMETER_VALUE, name, repr(bad)):

@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import threading
+import time
 
 import pytest
 
@@ -101,4 +102,47 @@ def test_finishing_before_every_range_landed_is_an_engine_bug(open_file):
     feed = OrderedFeed(fd, ranges, Recording())
     feed.landed(ranges[0][0])
     with pytest.raises(RuntimeError, match="never landed"):
+        feed.finish()
+
+
+def _wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_bytes_are_checked_as_they_are_written_not_when_their_range_lands(open_file):
+    # ranges fetched side by side finish together: checking only whole ranges left the
+    # whole file's hash for after the last one
+    fd, data = open_file
+    ranges = plan_ranges(len(data), 1024 * 1024)
+    check = Recording()
+    feed = OrderedFeed(fd, ranges, check)
+    (first, first_len), (second, _) = ranges[0], ranges[1]
+    feed.wrote(second, second + 1000)  # not next: nothing to feed yet
+    feed.wrote(first, first + 300_000)
+    assert _wait_for(lambda: len(check.fed) == 300_000)
+    feed.wrote(first, first + first_len)  # the whole first range, then what follows it
+    assert _wait_for(lambda: len(check.fed) == first_len + 1000)
+    for start, _ in ranges:
+        feed.landed(start)
+    feed.finish()
+    assert bytes(check.fed) == data and check.verified
+
+
+def test_a_failing_check_is_raised_by_finish(open_file):
+    fd, data = open_file
+    ranges = plan_ranges(len(data), 1024 * 1024)
+
+    class Failing(Recording):
+        def update(self, data: bytes | memoryview, /) -> None:
+            raise OSError("the store could not be asked for the part size")
+
+    feed = OrderedFeed(fd, ranges, Failing())
+    for start, _ in ranges:
+        feed.landed(start)
+    with pytest.raises(OSError, match="part size"):
         feed.finish()
