@@ -26,6 +26,8 @@ MAX_BODY_ENV = "FEDERATE_SERVER_MAX_BODY"
 #: what ``federate serve --workers N`` workers open (uvicorn imports the app by name)
 REGISTRY_ENV = "FEDERATE_REGISTRY_URI"
 PROFILE_ENV = "FEDERATE_PROFILE"
+#: the app each worker process builds (uvicorn imports it by name)
+WORKER_APP = "federate.server.app:app_from_env"
 
 
 def max_body_from_env() -> int:
@@ -137,25 +139,13 @@ def serve(
     app = create_app(
         federate.get_registry(registry_uri, profile=profile)
     )  # fails here, clearly, before listening
-    if workers > 1 and reuse_port_spreads_connections():
-        config = uvicorn.Config(
-            "federate.server.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-        )
-        with contextlib.suppress(KeyboardInterrupt):
-            run_workers(config)
-    elif workers > 1:
-        uvicorn.run(
-            "federate.server.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-        )
+    if workers > 1:
+        options: dict[str, Any] = {"factory": True, "host": host, "port": port}
+        options.update(workers=workers, log_level="info")
+        if reuse_port_spreads_connections():
+            with contextlib.suppress(KeyboardInterrupt):
+                run_workers(uvicorn.Config(WORKER_APP, **options))
+        else:
+            uvicorn.run(WORKER_APP, **options)
     else:
         uvicorn.run(app, host=host, port=port, log_level="info")

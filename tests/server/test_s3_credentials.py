@@ -166,14 +166,20 @@ def _refused(call) -> tuple[str, int]:
     return answer["Error"]["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_read_credentials_of_version_1_read_its_prefix_only(s3_served, s3_env):
-    s = s3_served
+def _two_ready_versions(s, s3_env) -> tuple[dict, dict]:
+    """Versions 1 and 2, READY, each with an MLmodel saying which it is."""
     one, two = _versions(s, 2)
     admin = s3_env.client()
     admin.put_object(**_where(one, "MLmodel"), Body=b"version one")
     admin.put_object(**_where(two, "MLmodel"), Body=b"version two")
     for version in (1, 2):
         s.call("PATCH", f"models/main.ml.m/versions/{version}/finalize", {})
+    return one, two
+
+
+def test_read_credentials_of_version_1_read_its_prefix_only(s3_served, s3_env):
+    s = s3_served
+    one, two = _two_ready_versions(s, s3_env)
     reader = _vended_client(s, s3_env, 1, {"operation": "READ_MODEL_VERSION"})
     with enforcing_session_policies():
         assert reader.get_object(**_where(one, "MLmodel"))["Body"].read() == b"version one"
@@ -183,7 +189,7 @@ def test_read_credentials_of_version_1_read_its_prefix_only(s3_served, s3_env):
         )
         put = lambda: reader.put_object(**_where(one, "extra"), Body=b"x")  # noqa: E731
         assert _refused(put) == ("AccessDenied", 403)
-    assert admin.get_object(**_where(two, "MLmodel"))["Body"].read() == b"version two"
+    assert s3_env.client().get_object(**_where(two, "MLmodel"))["Body"].read() == b"version two"
 
 
 def test_read_write_credentials_of_a_pending_version_write_its_prefix_only(s3_served, s3_env):
@@ -207,12 +213,7 @@ def test_a_repository_on_version_2_with_version_1_credentials_is_permission_deni
     from federate.plugins.manager import get_plugin_host
 
     s = s3_served
-    one, two = _versions(s, 2)
-    admin = s3_env.client()
-    admin.put_object(**_where(one, "MLmodel"), Body=b"version one")
-    admin.put_object(**_where(two, "MLmodel"), Body=b"version two")
-    for version in (1, 2):
-        s.call("PATCH", f"models/main.ml.m/versions/{version}/finalize", {})
+    one, two = _two_ready_versions(s, s3_env)
     registry = federate.get_registry(s.uc_uri)
     first = registry.get_model_version("main.ml.m", 1)
     credentials = registry.read_credentials(first)
