@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -52,6 +51,7 @@ from federate.repos.azure_location import (
     account_url,
     parse_azure_location,
 )
+from federate.repos.azure_upload import FileMd5
 from federate.repos.base import ArtifactRepository
 from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
 from federate.transfer.behind import CheckBehind
@@ -523,26 +523,35 @@ class AzureBlobArtifactRepository(ArtifactRepository):
     # -- writing ---------------------------------------------------------------------------
 
     def upload_file(self, local_path: str, path: str) -> None:
-        """Store a file; large ones go up as blocks, visible only once all are committed."""
+        """Store a file with its MD5 on the blob; large ones go up as blocks, visible only
+        once all are committed, while their MD5 is taken beside them
+        (:mod:`~federate.repos.azure_upload`) and recorded after the commit."""
         from azure.storage.blob import ContentSettings
 
         key = self.location.key(path)
         try:
-            digest = hashlib.md5(usedforsecurity=False)
-            with open(local_path, "rb") as f:
-                for block in iter(lambda: f.read(MiB), b""):
-                    digest.update(block)
+            whole = os.path.getsize(local_path) <= self.single_put_size
         except OSError as err:
             raise from_os_error(err, "read", local_path) from err
-        settings = ContentSettings(content_md5=bytearray(digest.digest()))
+        md5 = FileMd5(local_path)
+        # one request: its MD5 goes with it; blocks: the MD5 is recorded once they are in
+        settings = ContentSettings(content_md5=bytearray(md5.digest())) if whole else None
 
         def run(container: ContainerClient) -> None:
+            blob = container.get_blob_client(key)
             with open(local_path, "rb") as data:
-                container.get_blob_client(key).upload_blob(
+                blob.upload_blob(
                     data,
                     overwrite=True,
                     content_settings=settings,
                     max_concurrency=self.max_concurrency,
+                )
+            if not whole:
+                blob.set_http_headers(
+                    ContentSettings(
+                        content_type="application/octet-stream",
+                        content_md5=bytearray(md5.digest()),
+                    )
                 )
 
         self._call("upload to", key, run)

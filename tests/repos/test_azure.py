@@ -285,6 +285,8 @@ def test_large_files_go_up_as_committed_blocks(store_azure, federate_home, tmp_p
     assert (len(committed), len(uncommitted)) == (6, 0)
     assert blob.download_blob().readall() == data
     assert opened.stat("big.bin").checksum == md5_checksum(data)
+    # the MD5 is recorded after the commit: the blob's other headers stay a plain blob's
+    assert blob.get_blob_properties().content_settings.content_type == "application/octet-stream"
 
 
 def test_delete_removes_a_prefix_and_tolerates_absence(store_azure, federate_home):
