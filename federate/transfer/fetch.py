@@ -37,7 +37,7 @@ from federate.transfer.checksums import (
     strongest_check,
 )
 from federate.transfer.ordered import OrderedFeed
-from federate.transfer.parts import PartFeed, is_partwise
+from federate.transfer.parts import PartFeed, PartsWithSha256, is_partwise
 from federate.transfer.progress import Progress
 from federate.transfer.resume import RangeRecord, range_crc, source_identity
 from federate.transfer.retry import Cancelled, backoff_delay, out_of_retries, wait_or_cancel
@@ -111,7 +111,7 @@ class RangeSink:
         record: RangeRecord | None = None,
         superseded: threading.Event | None = None,
         kept: tuple[int, int] = (0, 0),
-        feed: OrderedFeed | PartFeed | None = None,
+        feed: OrderedFeed | PartFeed | PartsWithSha256 | None = None,
     ) -> None:
         self.fd = fd
         self.start = start
@@ -200,7 +200,7 @@ class FileJob:
         self.reused = False
         self.fd: int | None = None
         #: checks a ranged file as its ranges land (None: nothing to check it with)
-        self.feed: OrderedFeed | PartFeed | None = None
+        self.feed: OrderedFeed | PartFeed | PartsWithSha256 | None = None
         #: ``sha256=True``: the file's SHA-256 (hex), taken as its bytes were checked, once
         #: it is complete; stays None for a file an earlier run finished
         self.want_sha256 = sha256
@@ -259,12 +259,14 @@ class FileJob:
             return [self._finish_ranged]
         return [self._fetch_ranges] * len(todo)
 
-    def _new_feed(self, fd: int) -> OrderedFeed | PartFeed | None:
+    def _new_feed(self, fd: int) -> OrderedFeed | PartFeed | PartsWithSha256 | None:
         check: ContentCheck | None = self.repo.content_check(self.info)
-        if self.want_sha256:
-            check = WithSha256(check)  # SHA-256 needs every byte in order
-        elif is_partwise(check):
+        if is_partwise(check):
+            if self.want_sha256:  # SHA-256 needs every byte in order: its own feed
+                return PartsWithSha256(fd, self._ranges, check)  # type: ignore[arg-type]
             return PartFeed(fd, self._ranges, check)  # type: ignore[arg-type]
+        if self.want_sha256:
+            check = WithSha256(check)
         return OrderedFeed(fd, self._ranges, check) if check is not None else None
 
     def _final_is_whole(self) -> bool:

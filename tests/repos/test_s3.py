@@ -392,6 +392,7 @@ def test_the_engine_checks_multipart_etags_of_files_it_fetched_in_ranges(
     intact.verify()
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["storage-uri", "version-cached"])
 @pytest.mark.parametrize("corrupted", [False, True], ids=["intact", "corrupted"])
 def test_ranges_that_are_the_objects_parts_are_checked_part_by_part(
     store_s3: StoreUnderTest,
@@ -401,6 +402,7 @@ def test_ranges_that_are_the_objects_parts_are_checked_part_by_part(
     tmp_path,
     monkeypatch,
     corrupted,
+    cached,
 ):
     # the engine's chunk is S3's part size (the usual 8 MiB; 5 MiB here): each range's MD5
     # is taken as it arrives, and the multipart ETag judges them
@@ -420,12 +422,29 @@ def test_ranges_that_are_the_objects_parts_are_checked_part_by_part(
     if corrupted:
         proxy.corrupt = lambda path: path.startswith(f"/{bucket}/m/parts.bin")
     dst = tmp_path / "out"
+    uri = store_s3.uri("m")
+    if cached:  # a version: the cache also takes each file's SHA-256, in order
+        from federate.transfer import parts
+
+        fed = []
+        both = parts.PartsWithSha256.__init__
+        monkeypatch.setattr(
+            parts.PartsWithSha256, "__init__", lambda self, *a: fed.append(1) or both(self, *a)
+        )
+        registry = federate.get_registry()
+        registry.create_registered_model("parts")
+        registry.create_model_version("parts", uri)
+        uri = "models:/parts/1"
     if not corrupted:
-        federate.download(store_s3.uri("m"), str(dst))
+        federate.download(uri, str(dst))
         assert (dst / "parts.bin").read_bytes() == src.read_bytes()
+        if cached:  # the parts on the workers, the SHA-256 in order; the cache's copy
+            assert fed == [1]
+            again = Path(federate.download(uri)) / "parts.bin"
+            assert again.read_bytes() == src.read_bytes()
         return
     with raises_federate_error(INTERNAL_ERROR, "arrived corrupted", "multipart ETag"):
-        federate.download(store_s3.uri("m"), str(dst))
+        federate.download(uri, str(dst))
     assert not dst.exists()
 
 
