@@ -8,7 +8,6 @@ forwards every request unchanged, except that it can
 - refuse requests whose bearer token is not among ``accepted_tokens``, answering with
   ``refusal_status`` (401, 403, 429, 503...) and a JSON error body shaped like Google's;
 - flip one byte in the body of responses whose request path matches ``corrupt``;
-- pass on the Content-Length of HEAD answers (``head_lengths``; else they say 0);
 - let ``on_request`` see and change each request's headers before it is forwarded (drop
   ``If-Match`` to make a store that ignores it, shift a ``Range``), or act on the store
   in between (replace an object mid-download).
@@ -53,8 +52,6 @@ class FaultProxy:
         self.refusal_status = 401
         #: flip a byte in successful responses to requests whose path this accepts
         self.corrupt: Callable[[str], bool] | None = None
-        #: pass HEAD answers' Content-Length on (the object's size) instead of 0
-        self.head_lengths = False
         #: bearer tokens seen, in order (None for requests without one)
         self.tokens_seen: list[str | None] = []
         #: "METHOD path" of every request, in order
@@ -111,8 +108,8 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
-            # a HEAD answer's Content-Length is the object's size (S3 reports a part's so)
-            keep_length = self.command == "HEAD" and proxy.head_lengths
+            # a HEAD answer's Content-Length is the object's size, not its body's (none)
+            keep_length = self.command == "HEAD"
             for name, value in headers:
                 if name.lower() not in _HOP_HEADERS and (
                     keep_length or name.lower() != "content-length"

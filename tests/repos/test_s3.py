@@ -417,7 +417,6 @@ def test_ranges_that_are_the_objects_parts_are_checked_part_by_part(
     config = TransferConfig(multipart_threshold=part, multipart_chunksize=part)
     s3_env.client().upload_file(str(src), bucket, "m/parts.bin", Config=config)
     proxy = fault_proxy(s3_env.endpoint)
-    proxy.head_lengths = True  # the part size, asked with a HEAD
     monkeypatch.setenv("FEDERATE_S3_ENDPOINT_URL", proxy.url)
     if corrupted:
         proxy.corrupt = lambda path: path.startswith(f"/{bucket}/m/parts.bin")

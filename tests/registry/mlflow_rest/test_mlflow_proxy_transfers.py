@@ -51,6 +51,18 @@ def _ranges_of(seen: list[tuple[str, str | None]], name: str) -> list[str | None
     return [r for path, r in seen if path.split("?", 1)[0].endswith(f"/{name}")]
 
 
+def _bytes_asked(ranges: list[str | None]) -> int:
+    """The bytes of ``weights.bin`` that GETs with these Range headers ask for."""
+    total = 0
+    for header in ranges:
+        if header is None:
+            total += SIZE
+            continue
+        first, _, last = header.removeprefix("bytes=").partition("-")
+        total += (int(last) if last else SIZE - 1) - int(first) + 1
+    return total
+
+
 def _watch(proxy: FaultProxy) -> list[tuple[str, str | None]]:
     """(request path, Range header) of every GET the proxy forwards."""
     seen: list[tuple[str, str | None]] = []
@@ -155,7 +167,8 @@ def test_a_40_mib_file_over_an_s3_destination_is_read_whole_once(
     # the one-byte probe, answered with the whole file (how federate learns the server
     # ignores Range), then one read of the whole file; no ranges
     assert _ranges_of(asked, "weights.bin") == ["bytes=0-0", f"bytes=0-{SIZE - 1}"]
-    assert _ranges_of(fetched, "weights.bin") == [None, None]  # one S3 GET for each
+    # the server took the file from S3 once for each (boto3 may read it in parts)
+    assert _bytes_asked(_ranges_of(fetched, "weights.bin")) == 2 * SIZE
 
 
 @pytest.fixture
