@@ -10,7 +10,6 @@ azure-storage-blob is imported only when an Azure location is opened.
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
 import os
@@ -39,6 +38,7 @@ from federate.repos.azure_blobs import (
     is_folder_marker,
     md5_checksum,
     md5_of,
+    md5_text,
     pooled_transport,
     streaming_download,
 )
@@ -51,7 +51,7 @@ from federate.repos.azure_location import (
     account_url,
     parse_azure_location,
 )
-from federate.repos.azure_upload import FileMd5
+from federate.repos.azure_upload import FileMd5, file_md5
 from federate.repos.base import ArtifactRepository
 from federate.repos.ranged_answer import WrongRange, check_content_range, check_etag
 from federate.transfer.behind import CheckBehind
@@ -513,8 +513,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         """The blob a whole download received: its size and ETag as the response says,
         and the MD5 to check its bytes with (the response's Content-MD5, else the one
         listed; a different version is caught by its ETag or size)."""
-        md5 = md5_of(headers.get("Content-MD5")) or self._md5.get(key)
-        checksum = f"md5:{base64.b64encode(md5).decode()}" if md5 else None
+        checksum = md5_text(md5_of(headers.get("Content-MD5")) or self._md5.get(key))
         size = int(length) if length is not None else None
         etag = headers.get("ETag")
         etag = etag.strip('"') if isinstance(etag, str) else None
@@ -533,9 +532,9 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             whole = os.path.getsize(local_path) <= self.single_put_size
         except OSError as err:
             raise from_os_error(err, "read", local_path) from err
-        md5 = FileMd5(local_path)
         # one request: its MD5 goes with it; blocks: the MD5 is recorded once they are in
-        settings = ContentSettings(content_md5=bytearray(md5.digest())) if whole else None
+        md5 = None if whole else FileMd5(local_path)
+        settings = ContentSettings(content_md5=bytearray(file_md5(local_path))) if whole else None
 
         def run(container: ContainerClient) -> None:
             blob = container.get_blob_client(key)
@@ -546,7 +545,7 @@ class AzureBlobArtifactRepository(ArtifactRepository):
                     content_settings=settings,
                     max_concurrency=self.max_concurrency,
                 )
-            if not whole:
+            if md5 is not None:
                 blob.set_http_headers(
                     ContentSettings(
                         content_type="application/octet-stream",

@@ -14,10 +14,14 @@ def is_folder_marker(blob: Any) -> bool:
     return str(metadata.get("hdi_isfolder", "")).lower() == "true"
 
 
+def md5_text(md5: bytes | None) -> str | None:
+    """A FileInfo checksum (``md5:<base64>``) of a 16-byte MD5."""
+    return f"md5:{base64.b64encode(md5).decode()}" if md5 else None
+
+
 def md5_checksum(props: Any) -> str | None:
-    settings = getattr(props, "content_settings", None)
-    md5 = getattr(settings, "content_md5", None)
-    return f"md5:{base64.b64encode(bytes(md5)).decode()}" if md5 else None
+    """The FileInfo checksum of a blob's Content-MD5 (its properties or listing entry)."""
+    return md5_text(md5_of(getattr(props, "content_settings", None)))
 
 
 def md5_of(settings_or_header: Any) -> bytes | None:

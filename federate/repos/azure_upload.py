@@ -9,37 +9,43 @@ the blocks go up, and the upload records it on the blob once they are committed.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 from federate.errors import from_os_error
+from federate.transfer.checksums import fd_digest
 
-_MiB = 1024 * 1024
+
+def file_md5(path: str) -> bytes:
+    """The MD5 of the file at ``path``; a file that cannot be read raises the
+    FederateError :func:`~federate.errors.from_os_error` makes of it."""
+    try:
+        with open(path, "rb", buffering=0) as f:
+            return fd_digest(f, "md5")
+    except OSError as err:
+        raise from_os_error(err, "read", path) from err
 
 
 class FileMd5:
-    """The MD5 of the file at ``path``, hashed on a thread started at once; :meth:`digest`
-    waits for it (hashlib releases the GIL: the hash runs beside the upload's threads)."""
+    """:func:`file_md5` on a thread started at once; :meth:`digest` waits for it (hashlib
+    releases the GIL: the hash runs beside the upload's threads)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._run, name="federate-md5", daemon=True)
+        self._digest: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(path,), name="federate-md5", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, path: str) -> None:
         try:
-            with open(self.path, "rb") as f:
-                for block in iter(lambda: f.read(_MiB), b""):
-                    self._md5.update(block)
-        except OSError as err:
+            self._digest = file_md5(path)
+        except BaseException as err:  # raised by digest(), on the uploading thread
             self._error = err
 
     def digest(self) -> bytes:
-        """The 16-byte digest; a file that could not be read raises the FederateError
-        :func:`~federate.errors.from_os_error` makes of it."""
         self._thread.join()
         if self._error is not None:
-            raise from_os_error(self._error, "read", self.path) from self._error
-        return self._md5.digest()
+            raise self._error
+        assert self._digest is not None
+        return self._digest
