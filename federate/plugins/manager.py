@@ -306,9 +306,14 @@ class PluginHost:
         raise FederateError(
             f"No artifact repository plugin handles scheme {scheme!r} "
             f"(location {redact(location)!r}). Installed repository schemes: "
-            f"{', '.join(sorted(self.repo_routes)) or 'none'}.{self._broken_hint()}",
+            f"{', '.join(self._location_schemes()) or 'none'}.{self._broken_hint()}",
             INVALID_PARAMETER_VALUE,
         )
+
+    def _location_schemes(self) -> list[str]:
+        """The schemes a location may start with: the repository routes, less those a
+        credential kind (``credentials:<kind>``) or a host claim (``https://*.host``) names."""
+        return sorted(route for route in self.repo_routes if ":" not in route)
 
     def _host_route(self, scheme: str, location: str) -> tuple[RepoPlugin, PluginInfo] | None:
         """The route of a host-narrowed claim (``https://*.blob.core.windows.net``), if any."""

@@ -128,6 +128,10 @@ def test_broken_plugins_are_reported_and_isolated(env, model_tree, tmp_path):
     out = run_federate("ls", "hdfs://x/y", site=site, env=env)
     assert out.returncode == 1
     assert "No artifact repository plugin handles scheme 'hdfs'" in out.stderr
+    # the schemes a location may start with; not credential kinds or host claims
+    listed = out.stderr.split("Installed repository schemes: ", 1)[1].split(".", 1)[0]
+    assert {"file", "s3", "wasbs", "flaky"} <= set(listed.split(", "))
+    assert "credentials:" not in listed and "://" not in listed
     assert "broken_import (broken-import 0.1)" in out.stderr
     assert "bad_signature (bad-signature 0.1)" in out.stderr
 
